@@ -1,0 +1,135 @@
+"""Test harness: every test in tests/device/ runs under CPython *and* MicroPython.
+
+pytest collects a device test file as usual (CPython). This plugin collects the
+same file a second time as MicroPython items named ``test_x[micropython]``: the
+firmware is compiled with mpy-cross into build/mpy, and the module runs in the
+MicroPython unix port with ``-X heapsize=192K`` (a Pico W's free heap) through
+tests/device/mp_runner.py. Adding a device test therefore runs it on both
+interpreters with no extra work.
+
+A device test file may ask for a bigger heap with a line ``# micropython-heap: 4M``
+when the extra memory is test equipment (an emulated flash chip), not the till.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+DEVICE_TESTS = ROOT / "tests" / "device"
+MPY_DIR = ROOT / "build" / "mpy"
+DEFAULT_HEAP = "192K"
+MARK = "\x1eKASSA "
+
+sys.path[:0] = [str(FIRMWARE), str(DEVICE_TESTS), str(ROOT / "tests" / "tools")]
+
+_session_tmp = Path(tempfile.mkdtemp(prefix="kassa-tests-"))
+os.environ["KASSA_TEST_TMP"] = str(_session_tmp)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_session_tmp, ignore_errors=True)
+
+
+def micropython_binary() -> str:
+    candidate = Path(sys.executable).with_name("micropython")
+    return str(candidate) if candidate.exists() else "micropython"
+
+
+@lru_cache(maxsize=None)
+def compiled_firmware() -> tuple[str, ...]:
+    from build_mpy import compile_tree
+
+    return tuple(compile_tree(MPY_DIR))
+
+
+def micropython_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # .frozen keeps the port's frozen modules (asyncio); build/mpy is the compiled
+    # firmware; tests/device holds the tests and their helpers.
+    env["MICROPYPATH"] = os.pathsep.join([".frozen", str(MPY_DIR), str(DEVICE_TESTS)])
+    return env
+
+
+class MicroPythonFailure(Exception):
+    pass
+
+
+class MicroPythonFile(pytest.File):
+    def collect(self):
+        tree = ast.parse(self.path.read_text(), str(self.path))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                yield MicroPythonItem.from_parent(self, name=f"{node.name}[micropython]",
+                                                  test_name=node.name)
+
+    def heap(self) -> str:
+        m = re.search(r"^# micropython-heap: (\S+)$", self.path.read_text(), re.M)
+        return m.group(1) if m else DEFAULT_HEAP
+
+    @lru_cache(maxsize=None)
+    def results(self) -> tuple[dict[str, dict], str]:
+        errors = compiled_firmware()
+        if errors:
+            return {}, "mpy-cross failed:\n" + "\n".join(errors)
+        cmd = [micropython_binary(), "-X", f"heapsize={self.heap()}",
+               str(DEVICE_TESTS / "mp_runner.py"), self.path.stem]
+        timeout_s = float(os.environ.get("KASSA_MP_TIMEOUT", "900"))
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                                  env=micropython_env(), timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            return {}, f"MicroPython run timed out after {timeout_s:.0f} s:\n{exc.stdout}"
+        found: dict[str, dict] = {}
+        other: list[str] = []
+        for line in proc.stdout.split("\n"):
+            if line.startswith(MARK):
+                rec = json.loads(line[len(MARK):])
+                found[rec["name"]] = rec
+            else:
+                other.append(line)
+        log = "\n".join(other[-60:]) + f"\n--- stderr (exit {proc.returncode}) ---\n" + proc.stderr[-4000:]
+        return found, log
+
+
+class MicroPythonItem(pytest.Item):
+    def __init__(self, *, test_name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.test_name = test_name
+        self.add_marker(pytest.mark.micropython)
+
+    def runtest(self):
+        found, log = self.parent.results()
+        rec = found.get(self.test_name)
+        if rec is None:
+            raise MicroPythonFailure(f"{self.test_name} did not report under MicroPython\n{log}")
+        if rec["outcome"] == "skipped":
+            pytest.skip(rec["detail"])
+        if rec["outcome"] != "passed":
+            raise MicroPythonFailure(rec["detail"])
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, MicroPythonFailure):
+            return f"under MicroPython (-X heapsize={self.parent.heap()}):\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.test_name} [micropython]"
+
+
+def pytest_collect_file(file_path: Path, parent):
+    if (file_path.parent == DEVICE_TESTS and file_path.suffix == ".py"
+            and file_path.name.startswith("test_")):
+        return MicroPythonFile.from_parent(parent, path=file_path)
+    return None

@@ -1,0 +1,66 @@
+# Helpers for device tests: the same test file runs under CPython (pytest) and
+# under the MicroPython unix port (tests/device/mp_runner.py), so this module
+# uses nothing either interpreter lacks.
+import os
+import sys
+
+IS_MICROPYTHON = sys.implementation.name == "micropython"
+
+
+class SkipTest(Exception):
+    pass
+
+
+def skip(reason):
+    if not IS_MICROPYTHON:
+        import pytest
+
+        pytest.skip(reason)
+    raise SkipTest(reason)
+
+
+def raises(exc_type, fn, *args, **kwargs):
+    """Call fn and return the exception it raised; fail if it raised none."""
+    try:
+        fn(*args, **kwargs)
+    except exc_type as exc:
+        return exc
+    raise AssertionError("%s was not raised by %r" % (exc_type.__name__, fn))
+
+
+def tmpdir():
+    """A fresh, empty directory for one test."""
+    base = os.getenv("KASSA_TEST_TMP") or "/tmp"
+    name = base + "/t" + "".join("%02x" % b for b in os.urandom(6))
+    os.mkdir(name)
+    return name
+
+
+def rmtree(path):
+    for name in os.listdir(path):
+        full = path + "/" + name
+        if os.stat(full)[0] & 0x4000:
+            rmtree(full)
+        else:
+            os.remove(full)
+    os.rmdir(path)
+
+
+def write_file(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def mem_free():
+    import gc
+
+    gc.collect()
+    try:
+        return gc.mem_free()
+    except AttributeError:  # CPython has no fixed heap
+        return None
