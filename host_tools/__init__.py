@@ -1,0 +1,1 @@
+"""Kassa host tools: the `kassa` command and the libraries behind it."""
