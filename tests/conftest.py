@@ -133,3 +133,19 @@ def pytest_collect_file(file_path: Path, parent):
             and file_path.name.startswith("test_")):
         return MicroPythonFile.from_parent(parent, path=file_path)
     return None
+
+
+def run_micropython(source: str, heap: str = DEFAULT_HEAP, timeout_s: float = 300,
+                    args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run a snippet of device code under MicroPython with the compiled firmware."""
+    errors = compiled_firmware()
+    if errors:
+        raise RuntimeError("mpy-cross failed:\n" + "\n".join(errors))
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(source)
+    try:
+        return subprocess.run([micropython_binary(), "-X", f"heapsize={heap}", f.name, *args],
+                              capture_output=True, text=True, cwd=ROOT,
+                              env=micropython_env(), timeout=timeout_s)
+    finally:
+        os.unlink(f.name)

@@ -1,0 +1,135 @@
+"""Host side of the journal: CDDL validation of every record, `kassa journal dump`
+and `verify`, and journals written under MicroPython verified by cbor2 + hmac."""
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+import cbor2
+import pycddl
+import pytest
+
+from conftest import ROOT, run_micropython
+from host_tools import journal_reader as jr
+from host_tools.cli import main
+from till import journal as J
+
+KEY = b"till-7 secret key, 32 bytes long"
+TILL = "store-12/till-7"
+CDDL = (ROOT / "docs" / "journal.cddl").read_text()
+RECORD_SCHEMA = pycddl.Schema("root = record\n" + CDDL)
+HEADER_SCHEMA = pycddl.Schema("root = segment-header\n" + CDDL)
+ACK_SCHEMA = pycddl.Schema("root = ack-body\n" + CDDL)
+
+
+def sale(n: int) -> dict:
+    return {1: n, 2: 3, 3: [[4006381333931, 1000, 249, 249, 1]], 4: 249, 5: [[1, 500, 251]]}
+
+
+def write_journal(path: Path, count: int, **kw) -> J.Journal:
+    j = J.Journal(str(path), TILL, KEY, clock=lambda: 1795000000, **kw)
+    for i in range(1, count + 1):
+        j.append(J.KIND_SALE if i % 7 else J.KIND_EVENT, sale(i))
+    return j
+
+
+def validate_all(path: Path) -> int:
+    """Validate every item of every segment against docs/journal.cddl."""
+    n = 0
+    for seg in jr.segment_paths(path):
+        items = list(jr.read_segment(seg))
+        assert not any(i.error for i in items)
+        HEADER_SCHEMA.validate_cbor(items[0].raw)
+        for item in items[1:]:
+            RECORD_SCHEMA.validate_cbor(item.raw)
+            if item.value[3] == J.KIND_ACK:
+                ACK_SCHEMA.validate_cbor(cbor2.dumps(item.value[4]))
+            n += 1
+    return n
+
+
+def test_every_record_written_validates_against_the_cddl(tmp_path: Path) -> None:
+    j = write_journal(tmp_path, 60, segment_bytes=2048)
+    j.append(J.KIND_CLOSING, {1: "Z", 2: 60})
+    j.close()
+    assert validate_all(tmp_path) == 61
+
+
+def test_cddl_rejects_what_the_journal_must_never_write() -> None:
+    good = {1: 1, 2: 0, 3: 1, 4: {}, 6: bytes(16)}
+    RECORD_SCHEMA.validate_cbor(cbor2.dumps(good))
+    for bad in ({**good, 1: 0}, {**good, 3: 99}, {**good, 6: bytes(15)}, {**good, 5: 8},
+                {k: v for k, v in good.items() if k != 6}):
+        with pytest.raises(Exception):
+            RECORD_SCHEMA.validate_cbor(cbor2.dumps(bad))
+
+
+def test_verify_passes_a_good_journal_and_dump_prints_json_lines(tmp_path: Path, capsys) -> None:
+    write_journal(tmp_path / "j", 20, segment_bytes=1024).close()
+    (tmp_path / "key").write_text(KEY.hex() + "\n")
+    assert main(["journal", "verify", str(tmp_path / "j"), "--key-file", str(tmp_path / "key")]) == 0
+    out = capsys.readouterr().out
+    assert "20 records (seq 1 to 20)" in out and "OK" in out
+    assert main(["journal", "dump", str(tmp_path / "j")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["seq"] for r in lines] == list(range(1, 21))
+    assert lines[0]["kind"] == "sale" and lines[6]["kind"] == "event"
+    assert lines[0]["body"]["3"][0][0] == 4006381333931
+    assert len(lines[0]["tag"]) == 32 and lines[0]["time"].startswith("2026-11")
+
+
+def test_verify_names_the_first_bad_record(tmp_path: Path, capsys) -> None:
+    write_journal(tmp_path / "j", 10).close()
+    (tmp_path / "key").write_bytes(KEY)  # raw key bytes work too
+    seg = jr.segment_paths(tmp_path / "j")[0]
+    items = list(jr.read_segment(seg))
+    data = bytearray(seg.read_bytes())
+    data[items[4].offset + len(items[4].raw) - 1] ^= 0x01  # last byte of record 4 (its tag)
+    seg.write_bytes(bytes(data))
+    assert main(["journal", "verify", str(tmp_path / "j"), "--key-file", str(tmp_path / "key")]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: first bad: record 4" in out
+
+
+def test_verify_with_the_wrong_key_fails(tmp_path: Path, capsys) -> None:
+    write_journal(tmp_path / "j", 3).close()
+    (tmp_path / "key").write_text("00" * 32)
+    assert main(["journal", "verify", str(tmp_path / "j"), "--key-file", str(tmp_path / "key")]) == 1
+    assert "chain tag does not verify" in capsys.readouterr().out
+
+
+def test_commands_explain_bad_arguments(tmp_path: Path, capsys) -> None:
+    assert main(["journal", "dump", str(tmp_path)]) == 2
+    assert "no journal segments" in capsys.readouterr().err
+    (tmp_path / "key").write_bytes(b"")
+    write_journal(tmp_path / "j", 1).close()
+    assert main(["journal", "verify", str(tmp_path / "j"), "--key-file", str(tmp_path / "key")]) == 2
+    assert "key file is empty" in capsys.readouterr().err
+
+
+def test_journal_written_under_micropython_verifies_with_cbor2_and_hmac(tmp_path: Path) -> None:
+    out = tmp_path / "mpj"
+    code = textwrap.dedent(f"""
+        import sys
+        from till import journal as J
+        j = J.Journal(sys.argv[1], {TILL!r}, {KEY!r}, clock=lambda: 1795000000, segment_bytes=1024)
+        for i in range(1, 41):
+            j.append(J.KIND_SALE, {{1: i, 2: 3, 3: [[4006381333931, 1000, 249, 249, 1]],
+                                    4: -i * 1000003, 5: "K\\u00e4se \\u20ac", 6: b"\\x00\\xff"}})
+        j.close()
+        print("ok", j.last_seq)
+    """)
+    proc = run_micropython(code, args=(str(out),))
+    assert proc.returncode == 0 and "ok 40" in proc.stdout, proc.stderr
+    report = jr.verify(out, KEY)
+    assert report.errors == [] and report.records == 40 and report.segments > 1
+    assert validate_all(out) == 40
+
+
+def test_kassa_console_script_is_installed() -> None:
+    exe = Path(ROOT / ".venv" / "bin" / "kassa")
+    proc = subprocess.run([str(exe) if exe.exists() else "kassa", "journal", "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "verify" in proc.stdout
