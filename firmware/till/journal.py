@@ -219,7 +219,7 @@ class Journal:
     """
 
     def __init__(self, path, till_id, key, clock=None, segment_bytes=16384,
-                 low_free_bytes=65536, full_free_bytes=24576):
+                 low_free_bytes=262144, full_free_bytes=24576):
         self.path = path
         self.till_id = till_id
         self._key = HmacKey(key)

@@ -36,7 +36,7 @@ class Flash:
         self.log = None  # a list while recording
         self.erases = 0
         self.programs = 0
-        self.erase_per_block = bytearray(block_count)  # saturates at 255
+        self.erase_per_block = [0] * block_count
 
     def record(self):
         self.log = []
@@ -70,8 +70,7 @@ class Flash:
         if self.log is not None:
             self.log.append((_ERASE, block * self.block_bytes, None))
         self.erases += 1
-        if self.erase_per_block[block] < 255:
-            self.erase_per_block[block] += 1
+        self.erase_per_block[block] += 1
         erase(self.data, block * self.block_bytes, self.block_bytes)
 
 

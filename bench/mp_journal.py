@@ -1,0 +1,131 @@
+# Journal benchmarks that run under the MicroPython unix port (started by
+# bench/run.py with tests/device and the compiled firmware on MICROPYPATH).
+#   wear SEGMENT_BYTES RECORDS  erases/programs per record on Pico flash geometry
+#   speed RECORDS               appends per second on emulated littlefs (RAM)
+#   fill DIR RECORDS            write a journal into a host directory
+#   recover DIR                 open (recover) a journal; print time and free heap
+import gc
+import sys
+import time
+
+from mp_sale import sale
+from till import journal as J
+
+KEY = b"till-7 secret key, 32 bytes long"
+TILL = "store-12/till-7"
+PICO_BLOCKS = 352  # Pico: 1408 KiB littlefs, 4096-byte blocks, progsize 256
+
+
+def clock():
+    return 1795000000
+
+
+def on_pico_flash(blocks=PICO_BLOCKS):
+    import flashsim
+
+    flash = flashsim.Flash(blocks)
+    flashsim.format_and_mount(flash, "/flash")
+    return flash
+
+
+def wear(segment_bytes, records):
+    flash = on_pico_flash()
+    j = J.Journal("/flash/journal", TILL, KEY, clock=clock, segment_bytes=segment_bytes)
+    warm = 100
+    for i in range(1, warm + 1):
+        j.append(J.KIND_SALE, sale(i))
+    e0, p0 = flash.erases, flash.programs
+    blocks0 = list(flash.erase_per_block)
+    for i in range(warm + 1, warm + records + 1):
+        j.append(J.KIND_SALE, sale(i))
+        if i % 250 == 0:  # the gateway syncs; HO acknowledges all but the last 100
+            j.mark_processed(i - 100)
+    j.close()
+    per_block = [a - b for a, b in zip(flash.erase_per_block, blocks0)]
+    print("RESULT wear", segment_bytes, records, flash.erases - e0, flash.programs - p0,
+          max(per_block), sum(1 for x in per_block if x))
+
+
+def speed(records):
+    on_pico_flash()
+    j = J.Journal("/flash/journal", TILL, KEY, clock=clock, segment_bytes=16384)
+    t0 = time.ticks_us()
+    for i in range(1, records + 1):
+        j.append(J.KIND_SALE, sale(i))
+        if i % 250 == 0:
+            j.mark_processed(i - 100)
+    dt = time.ticks_diff(time.ticks_us(), t0)
+    print("RESULT speed", records, dt)
+
+
+def fill(path, records):
+    j = J.Journal(path, TILL, KEY, clock=clock, segment_bytes=16384)
+    for i in range(1, records + 1):
+        j.append(J.KIND_SALE, sale(i))
+    j.close()
+    print("RESULT fill", j.last_seq)
+
+
+def recover(path):
+    gc.collect()
+    t0 = time.ticks_us()
+    j = J.Journal(path, TILL, KEY, clock=clock, segment_bytes=16384)
+    dt = time.ticks_diff(time.ticks_us(), t0)
+    gc.collect()
+    print("RESULT recover", j.last_seq, len(j.problems), dt, gc.mem_free())
+
+
+def append_heap(path, records):
+    """Open a journal, then append with the collector off: bytes allocated per append."""
+    j = J.Journal(path, TILL, KEY, clock=clock, segment_bytes=16384)
+    body = sale(1)
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for i in range(records):
+        j.append(J.KIND_SALE, body)
+    used = gc.mem_alloc() - before
+    gc.enable()
+    print("RESULT append_heap", records, used)
+
+
+mode = sys.argv[1]
+if mode == "wear":
+    wear(int(sys.argv[2]), int(sys.argv[3]))
+elif mode == "speed":
+    speed(int(sys.argv[2]))
+elif mode == "fill":
+    fill(sys.argv[2], int(sys.argv[3]))
+elif mode == "recover":
+    recover(sys.argv[2])
+elif mode == "append_heap":
+    append_heap(sys.argv[2], int(sys.argv[3]))
+
+
+def fill_flash(blocks):
+    """Append sales on an emulated Pico-geometry littlefs until the journal
+    refuses them; print how many fitted."""
+    on_pico_flash(blocks)
+    j = J.Journal("/flash/journal", TILL, KEY, clock=clock, segment_bytes=16384)
+    n = 0
+    while True:
+        try:
+            j.append(J.KIND_SALE, sale(n + 1))
+        except J.JournalFull:
+            break
+        n += 1
+    print("RESULT fill_flash", n, j.status()["free_bytes"])
+
+
+def append_run(path, records):
+    """Append `records` sales to a fresh journal (heap-requirement probe)."""
+    j = J.Journal(path, TILL, KEY, clock=clock, segment_bytes=16384)
+    for i in range(records):
+        j.append(J.KIND_SALE, sale(i + 1))
+    print("RESULT append_run", j.last_seq)
+
+
+if mode == "fill_flash":
+    fill_flash(int(sys.argv[2]))
+elif mode == "append_run":
+    append_run(sys.argv[2], int(sys.argv[3]))
