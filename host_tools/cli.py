@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = (
     "host_tools.journal_cmd",
+    "host_tools.receipt_cmd",
+    "host_tools.printer_cmd",
 )
 
 
