@@ -78,6 +78,12 @@ class MicroPythonFile(pytest.File):
         m = re.search(r"^# micropython-heap: (\S+)$", self.path.read_text(), re.M)
         return m.group(1) if m else DEFAULT_HEAP
 
+    def printed(self) -> str:
+        """What the module's tests printed under MicroPython (shown with pytest -rP)."""
+        return self._printed
+
+    _printed = ""
+
     @lru_cache(maxsize=None)
     def results(self) -> tuple[dict[str, dict], str]:
         errors = compiled_firmware()
@@ -99,6 +105,7 @@ class MicroPythonFile(pytest.File):
                 found[rec["name"]] = rec
             else:
                 other.append(line)
+        self._printed = "\n".join(line for line in other if line)
         log = "\n".join(other[-60:]) + f"\n--- stderr (exit {proc.returncode}) ---\n" + proc.stderr[-4000:]
         return found, log
 
@@ -114,6 +121,9 @@ class MicroPythonItem(pytest.Item):
         rec = found.get(self.test_name)
         if rec is None:
             raise MicroPythonFailure(f"{self.test_name} did not report under MicroPython\n{log}")
+        printed = self.parent.printed()
+        if printed:
+            self.add_report_section("call", "stdout (MicroPython)", printed)
         if rec["outcome"] == "skipped":
             pytest.skip(rec["detail"])
         if rec["outcome"] != "passed":
