@@ -22,6 +22,8 @@
 import os
 
 from till import cbor
+from till.durable import free_bytes as _free_bytes
+from till.durable import replace_file, sync_dir as _fsync_dir, sync_file as _sync_file
 from till.crypto import HmacKey
 
 try:
@@ -182,29 +184,6 @@ class Problem:
         if self.seq is not None:
             return "record %d (%s): %s" % (self.seq, where, self.what)
         return "%s: %s" % (where, self.what)
-
-
-def _fsync_dir(path):
-    # CPython on a POSIX filesystem: make a created/renamed/removed entry durable.
-    # MicroPython has no os.fsync; on littlefs every directory change is atomic.
-    if hasattr(os, "fsync") and hasattr(os, "O_RDONLY"):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _sync_file(f):
-    f.flush()
-    if hasattr(os, "fsync"):
-        os.fsync(f.fileno())
-
-
-def _free_bytes(path):
-    st = os.statvfs(path)
-    # f_bavail * f_frsize; littlefs reports bfree == bavail.
-    return st[4] * st[1]
 
 
 class Journal:
@@ -639,12 +618,7 @@ class Journal:
                                % (seq, self.last_seq))
         if seq <= self.processed_seq:
             return 0
-        tmp = self._p(_ACKED_FILE + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(cbor.dumps(seq))
-            _sync_file(f)
-        os.rename(tmp, self._p(_ACKED_FILE))
-        _fsync_dir(self.path)
+        replace_file(self.path, _ACKED_FILE, cbor.dumps(seq))
         self.processed_seq = seq
         return self._drop_processed_segments()
 
