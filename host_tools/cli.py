@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "host_tools.journal_cmd",
     "host_tools.receipt_cmd",
     "host_tools.printer_cmd",
+    "host_tools.snapshot_cmd",
     "host_tools.image_cmd",
 )
 

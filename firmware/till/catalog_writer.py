@@ -161,20 +161,15 @@ class CatalogWriter:
                 pass
 
 
-def content_hash(path, meta=None):
+def content_hash(path):
     """SHA-256 of a snapshot directory (docs/snapshot.md, "Content hash").
 
     For each of meta, items, plu.idx, gtin.idx in that order: its length as 4
-    bytes big-endian, then its bytes. meta (bytes) stands in for the meta file
-    when given: the host hashes the meta a delta will produce."""
+    bytes big-endian, then its bytes."""
     h = hashlib.sha256()
     buf = bytearray(_HASH_CHUNK_BYTES)
     mv = memoryview(buf)
     for name in HASHED_FILES:
-        if name == META_FILE and meta is not None:
-            h.update(len(meta).to_bytes(4, "big"))
-            h.update(meta)
-            continue
         full = path + "/" + name
         h.update(os.stat(full)[6].to_bytes(4, "big"))
         with open(full, "rb") as f:
@@ -321,18 +316,17 @@ def write_delta_package(old_path, new_path, out, encode=cbor.dumps):
     """A delta package that turns snapshot old_path into new_path, written to out.
 
     Streams both directories twice (once to count, once to write), so memory
-    stays bounded. The meta it carries is new_path's with "base" set to the old
-    version; the header's hash is the content hash of the snapshot the till
-    will have after applying it. Returns (items, gtins) entry counts."""
+    stays bounded. It carries new_path's meta as it is, so the till ends up
+    with exactly new_path: same files, same content hash as a full install.
+    Returns (items, gtins) entry counts."""
     with open(old_path + "/" + META_FILE, "rb") as f:
-        old_meta = cbor.loads(f.read())
+        old_version = cbor.loads(f.read())["version"]
     with open(new_path + "/" + META_FILE, "rb") as f:
-        meta = cbor.loads(f.read())
-    if meta["version"] <= old_meta["version"]:
+        meta_raw = f.read()
+    version = cbor.loads(meta_raw)["version"]
+    if version <= old_version:
         raise ValueError("new snapshot version %d is not above the base version %d"
-                         % (meta["version"], old_meta["version"]))
-    meta["base"] = old_meta["version"]
-    meta_raw = encode(meta)
+                         % (version, old_version))
     old = Catalog(old_path)
     new = Catalog(new_path)
     try:
@@ -348,8 +342,8 @@ def write_delta_package(old_path, new_path, out, encode=cbor.dumps):
         n_items = _diff(old.records(), new.records(), same_raw, nothing, nothing)
         n_gtins = _diff(old.barcodes(), new.barcodes(), same_plu, nothing, nothing)
         pw = PackageWriter(out, encode)
-        pw.header("delta", meta["version"], content_hash(new_path, meta_raw), n_items, n_gtins,
-                  old_meta["version"], read_hash(old_path))
+        pw.header("delta", version, read_hash(new_path), n_items, n_gtins,
+                  old_version, read_hash(old_path))
         pw.meta(meta_raw)
         _diff(old.records(), new.records(), same_raw,
               lambda e: pw.record(e[1]), pw.remove_item)

@@ -159,7 +159,8 @@ class Snapshot:
         return self.meta["roles"].get(name)
 
     def journal_info(self):
-        """What the caller journals as "configuration applied"."""
+        """{"version", "base", "hash"}: what the caller journals as "configuration
+        applied". base is meta's: the version head office derived this one from."""
         return {"version": self.version, "base": self.base, "hash": self.hash}
 
 
@@ -243,7 +244,8 @@ class SnapshotStore:
 
         On success the new snapshot is in force and open as .current (the old
         Snapshot object is closed); returns {"version", "base", "hash"} for the
-        journal. A refused package raises SnapshotError and changes nothing."""
+        journal, base being the version a delta was applied to (None for a full
+        package). A refused package raises SnapshotError and changes nothing."""
         if self.current is None:
             self.open()
         self._cleanup(self._in_force_name())
@@ -298,7 +300,9 @@ class SnapshotStore:
                 raise
             raise PackageError("The snapshot package is damaged: %s" % exc)
         self._switch(name)
-        return self.current.journal_info()
+        info = self.current.journal_info()
+        info["base"] = header.get("base") if header["kind"] == "delta" else None
+        return info
 
     def _in_force_name(self):
         if self.current is None:
@@ -367,9 +371,6 @@ def _check_meta(meta, header):
     if meta.get("version") != header["version"]:
         raise PackageError("The snapshot meta says version %r, the header %d"
                            % (meta.get("version"), header["version"]))
-    if header["kind"] == "delta" and meta.get("base") != header.get("base"):
-        raise PackageError("The snapshot meta says base %r, the header %r"
-                           % (meta.get("base"), header.get("base")))
     for key in ("tax_classes", "cashiers", "roles", "policies"):
         if type(meta.get(key)) is not dict:
             raise PackageError("The snapshot meta has no %s" % key)
