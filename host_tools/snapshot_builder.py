@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import os
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,14 +22,10 @@ from typing import Any
 
 import cbor2
 
-_FIRMWARE = Path(__file__).resolve().parent.parent / "firmware"
-if str(_FIRMWARE) not in sys.path:
-    # The device package is the format's one implementation; the host reuses it.
-    sys.path.append(str(_FIRMWARE))
-
-from till import barcode as tbarcode  # noqa: E402
-from till import catalog as tcatalog  # noqa: E402
-from till import catalog_writer as tw  # noqa: E402
+# The device package is the format's one implementation; the host reuses it.
+from till import barcode as tbarcode
+from till import catalog as tcatalog
+from till import catalog_writer as tw
 
 FORMAT = 1
 MAX_NAME_BYTES = 64  # keeps every record far below the till's 256-byte limit

@@ -12,6 +12,7 @@ from till.catalog import (GTIN_BYTES, GTIN_INDEX_FILE, ITEMS_FILE, MAX_GTIN_DIGI
                           MAX_PLU, MAX_RECORD_BYTES, OFFSET_BYTES, PLU_BYTES,
                           PLU_INDEX_FILE, Catalog, encode_item, gtin_key,
                           next_or_none)
+from till.durable import sync_dir, sync_file
 
 try:
     from micropython import const
@@ -27,24 +28,6 @@ PACKAGE_FORMAT = const(1)
 PACKAGE_MAGIC = "kassa-snapshot"
 _OUT_BUFFER_BYTES = const(512)
 _HASH_CHUNK_BYTES = const(512)
-
-
-def sync_file(f):
-    # littlefs commits data at flush/close; a Pi's ext4 needs fsync as well.
-    f.flush()
-    if hasattr(os, "fsync"):
-        os.fsync(f.fileno())
-
-
-def sync_dir(path):
-    # CPython on POSIX: make a created or renamed directory entry durable.
-    # MicroPython has no os.fsync; littlefs directory changes are atomic.
-    if hasattr(os, "fsync") and hasattr(os, "O_RDONLY"):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def write_file(path, data):

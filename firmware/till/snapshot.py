@@ -17,7 +17,8 @@ from till import cbor
 from till.catalog import Catalog, next_or_none, record_error
 from till.catalog_writer import (HASH_FILE, META_FILE, PACKAGE_FORMAT, PACKAGE_MAGIC,
                                  CatalogWriter, content_hash, hex_hash, read_hash,
-                                 sync_dir, write_file)
+                                 write_file)
+from till.durable import sync_dir
 
 try:
     from micropython import const

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import random
 import subprocess
@@ -22,6 +21,7 @@ from host_tools import snapshot_builder as sb
 from till import catalog as tcatalog
 from till import cbor as tcbor
 from till import crypto
+from till.barcode import check_digit
 from till.snapshot import SnapshotStore
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "store"
@@ -316,20 +316,14 @@ def big_rows(seed: int = 7) -> list[list[Any]]:
     plus = rnd.sample(range(1, 10_000_000), N_BIG)
     for i, plu in enumerate(plus):
         body = "40%010d" % rnd.randrange(10 ** 10)
-        codes = [body + str(tcatalog_check(body))]
+        codes = [body + str(check_digit(body))]
         if i % 10 == 0:
             body2 = "0%011d" % rnd.randrange(10 ** 11)  # a UPC-A
-            codes.append(body2[1:] + str(tcatalog_check(body2)))
+            codes.append(body2[1:] + str(check_digit(body2)))
         rows.append([plu, f"Item {plu} {rnd.choice(['red', 'large', 'organic', 'value'])} pack",
                      rnd.randrange(1, 100000), rnd.choice("ABC"), " ".join(codes),
                      "yes" if i % 50 == 0 else "", "", "", i % 30])
     return rows
-
-
-def tcatalog_check(body: str) -> int:
-    from till.barcode import check_digit
-
-    return check_digit(body)
 
 
 def unique_codes(rows: list[list[Any]]) -> list[list[Any]]:
