@@ -194,11 +194,18 @@ def bench_heap_and_recovery() -> str:
     )
 
 
+def bench_catalog() -> str:
+    from bench_catalog import bench_catalog_lookup
+
+    return bench_catalog_lookup(mp, smallest_heap_kib)
+
+
 BENCHMARKS: list[Callable[[], str]] = [
     bench_record_size,
     bench_wear,
     bench_speed,
     bench_heap_and_recovery,
+    bench_catalog,
 ]
 
 

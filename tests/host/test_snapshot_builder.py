@@ -14,6 +14,7 @@ from typing import Any
 
 import cbor2
 import pytest
+from bigstore import big_rows, write_csv
 from conftest import compiled_firmware, micropython_binary, micropython_env
 
 from host_tools import cli
@@ -21,24 +22,14 @@ from host_tools import snapshot_builder as sb
 from till import catalog as tcatalog
 from till import cbor as tcbor
 from till import crypto
-from till.barcode import check_digit
 from till.snapshot import SnapshotStore
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "store"
 ROOT = Path(__file__).resolve().parents[2]
-COLUMNS = ["plu", "name", "price", "tax", "barcodes", "weighed", "open_price", "min_age", "dept"]
 
 
 def example_config() -> dict[str, Any]:
     return sb.load_config(DATA / "store.json")
-
-
-def write_csv(path: Path, rows: list[list[Any]], header: list[str] = COLUMNS) -> Path:
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def problems_of(fn: Any, *args: Any) -> list[str]:
@@ -307,41 +298,10 @@ print(json.dumps(out))
 
 # ---- 50,000 items --------------------------------------------------------------
 
-N_BIG = 50000
-
-
-def big_rows(seed: int = 7) -> list[list[Any]]:
-    rnd = random.Random(seed)
-    rows = []
-    plus = rnd.sample(range(1, 10_000_000), N_BIG)
-    for i, plu in enumerate(plus):
-        body = "40%010d" % rnd.randrange(10 ** 10)
-        codes = [body + str(check_digit(body))]
-        if i % 10 == 0:
-            body2 = "0%011d" % rnd.randrange(10 ** 11)  # a UPC-A
-            codes.append(body2[1:] + str(check_digit(body2)))
-        rows.append([plu, f"Item {plu} {rnd.choice(['red', 'large', 'organic', 'value'])} pack",
-                     rnd.randrange(1, 100000), rnd.choice("ABC"), " ".join(codes),
-                     "yes" if i % 50 == 0 else "", "", "", i % 30])
-    return rows
-
-
-def unique_codes(rows: list[list[Any]]) -> list[list[Any]]:
-    seen: set[int] = set()
-    out = []
-    for row in rows:
-        keys = [int(c) for c in row[4].split()]
-        if any(k in seen for k in keys):
-            continue
-        seen.update(keys)
-        out.append(row)
-    return out
-
-
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("big")
-    rows = unique_codes(big_rows())
+    rows = big_rows()
     path = write_csv(tmp / "items.csv", rows)
     config = example_config()
     t0 = time.perf_counter()
