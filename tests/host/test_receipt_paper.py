@@ -1,0 +1,44 @@
+"""Receipts from the till's layout, read back by the host renderer as paper:
+nothing wraps or overflows, the QR decodes to the check data."""
+from __future__ import annotations
+
+import zxingcpp
+from test_receipt import PROFILE_58, PROFILE_80, TAG, sale_job
+
+from host_tools import receipt_render as rr
+from till import escpos, receipt
+
+
+def paper(job: dict, profile: dict) -> rr.Receipt:
+    out = escpos.EscPos(columns=profile["columns"]["a"])
+    receipt.render(job, out, profile)
+    return rr.parse(out.output(), columns=profile["columns"]["a"],
+                    width_dots=profile["paper_width_dots"])
+
+
+def test_nothing_overflows_even_with_absurd_names() -> None:
+    long = "Ü" * 200
+    for profile in (PROFILE_80, PROFILE_58):
+        job = sale_job(header=[long, long], footer=[long], cashier={"id": 1, "name": long},
+                       till="till-" + long)
+        job["lines"][0]["name"] = long
+        job["lines"][1]["name"] = long
+        rec = paper(job, profile)
+        assert not rec.issues, rec.issues
+        for block in rec.blocks:
+            if isinstance(block, rr.TextLine):
+                assert block.columns <= profile["columns"]["a"], rr.block_text(block, 999)
+
+
+def test_text_view_reads_like_a_receipt() -> None:
+    text = rr.to_text(paper(sale_job(), PROFILE_80))
+    lines = text.splitlines()
+    assert any(line.startswith("Bio Vollmilch") and line.endswith("2.30") for line in lines)
+    assert any(line.strip().startswith("Käse Gouda") for line in lines)
+    assert "Danke!" in text and "TOTAL" in text
+
+
+def test_qr_on_the_png_decodes_to_till_seq_and_tag() -> None:
+    img = rr.draw_paper(paper(sale_job(), PROFILE_80)).image
+    found = [r.text for r in zxingcpp.read_barcodes(img) if r.format == zxingcpp.BarcodeFormat.QRCode]
+    assert found == [receipt.qr_payload("store-12/till-7", 1042, TAG)]
