@@ -1,0 +1,155 @@
+# Character displays: fitting the engine's lines to a display, the optional
+# customer pole display on a serial stream, and the sim board's text display.
+#
+# The engine says what to show as a list of lines; a line is a string or a
+# (left, right) pair such as ("Milk 1l", "1.29") whose right part is kept
+# flush right. Every display here shows exactly `rows` lines of exactly `cols`
+# characters: text is cut, never wrapped, so a long product name can never push
+# the price off the display.
+from till.escpos import fit_columns
+
+# Latin letters with diacritics -> their base letter, for displays whose
+# character ROM is ASCII (pole displays in their default mode). The LCD maps the
+# few its ROM has (a-, o-, u-umlaut, sharp s) before falling back to this.
+_FOLD_FROM = "ÀÁÂÃÄÅàáâãäåÇçÈÉÊËèéêëÌÍÎÏìíîïÑñÒÓÔÕÖØòóôõöøÙÚÛÜùúûüÝýÿŠšŽž"
+_FOLD_TO = "AAAAAAaaaaaaCcEEEEeeeeIIIIiiiiNnOOOOOOooooooUUUUuuuuYyySsZz"
+_FOLD_WIDE = {"ß": "ss", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "€": "EUR",
+              "£": "GBP", "\u2013": "-", "\u2014": "-", "\u00a0": " "}
+
+
+def fold_ascii(text):
+    """`text` in printable ASCII: accents dropped, € as EUR, anything else '?'."""
+    for ch in text:
+        if not " " <= ch <= "~":
+            break
+    else:
+        return text  # the usual case: nothing to do, nothing allocated
+    out = []
+    for ch in text:
+        if " " <= ch <= "~":
+            out.append(ch)
+            continue
+        i = _FOLD_FROM.find(ch)
+        if i >= 0:
+            out.append(_FOLD_TO[i])
+        else:
+            out.append(_FOLD_WIDE.get(ch, "?"))
+    return "".join(out)
+
+
+def fit(line, width):
+    """One display line of exactly `width` characters."""
+    if isinstance(line, tuple):
+        return fit_columns(line[0], line[1], width)
+    line = line[:width]
+    return line + " " * (width - len(line))
+
+
+def fit_lines(lines, width, rows):
+    """Exactly `rows` lines of `width` characters; missing lines are blank."""
+    out = []
+    for r in range(rows):
+        out.append(fit(lines[r] if r < len(lines) else "", width))
+    return out
+
+
+class LineDisplay:
+    """Shared by the displays below: fold, fit, and send only what changed."""
+
+    def __init__(self, cols, rows):
+        self.cols = cols
+        self.rows = rows
+        self.lines = None  # what the display shows now (after fitting)
+        self.error = None  # the last write error, for the status screen
+
+    # How a display turns text into what its character set has; one character
+    # in, one or more out (the fitting comes after, so "EUR" cannot overflow).
+    _fold = staticmethod(fold_ascii)
+
+    def _fitted(self, lines):
+        fold = self._fold
+        folded = []
+        for line in lines:
+            if isinstance(line, tuple):
+                folded.append((fold(line[0]), fold(line[1])))
+            else:
+                folded.append(fold(line))
+        return fit_lines(folded, self.cols, self.rows)
+
+    def show(self, lines):
+        fitted = self._fitted(lines)
+        if fitted == self.lines:
+            return
+        try:
+            self._send(fitted)
+        except OSError as exc:  # unplugged: retry with the next change
+            self.error = exc
+            self.lines = None
+            return
+        self.error = None
+        self.lines = fitted
+
+
+class PoleDisplay(LineDisplay):
+    """A customer pole display on a serial stream (anything with `write`).
+
+    protocol "escpos": the Epson DM-D command set most pole displays emulate:
+    ESC @ (1B 40) initializes and clears once, then each line is placed with
+    US $ x y (1F 24 x y, x and y from 1) and written in full, so no line
+    scrolls. protocol "lines": each update is the lines ended by CR LF, for
+    displays that show the last lines received.
+    """
+
+    def __init__(self, stream, cols=20, rows=2, protocol="escpos"):
+        if protocol not in ("escpos", "lines"):
+            raise ValueError("pole display protocol must be 'escpos' or 'lines'")
+        LineDisplay.__init__(self, cols, rows)
+        self._stream = stream
+        self._protocol = protocol
+        self._initialized = False
+
+    def _send(self, fitted):
+        out = bytearray()
+        if self._protocol == "lines":
+            for text in fitted:
+                out += text.encode() + b"\r\n"
+        else:
+            if not self._initialized:
+                out += b"\x1b\x40"
+            for r, text in enumerate(fitted):
+                if self.lines is None or self.lines[r] != text:
+                    out += bytes((0x1F, 0x24, 1, r + 1)) + text.encode()
+        self._stream.write(bytes(out))
+        self._initialized = True
+
+
+class TextDisplay(LineDisplay):
+    """The sim board's display: each change is written to a text stream (stdout
+    or a file) as its lines between bars, then a blank line."""
+
+    def __init__(self, stream, cols=16, rows=2):
+        LineDisplay.__init__(self, cols, rows)
+        self._stream = stream
+        # Text is written as it will look on an HD44780: ASCII only.
+
+    def _send(self, fitted):
+        self._stream.write("".join("|" + t + "|\n" for t in fitted) + "\n")
+        if hasattr(self._stream, "flush"):
+            self._stream.flush()
+
+
+class Displays:
+    """The cashier's display and, optionally, the customer's: one show() call.
+
+    customer_lines default to the cashier's lines; the engine passes its own
+    (e.g. just the last item and the total) when the two should differ.
+    """
+
+    def __init__(self, cashier, customer=None):
+        self.cashier = cashier
+        self.customer = customer
+
+    def show(self, lines, customer_lines=None):
+        self.cashier.show(lines)
+        if self.customer is not None:
+            self.customer.show(lines if customer_lines is None else customer_lines)
