@@ -23,7 +23,7 @@ venv: $(STAMP)
 # Compile every device module with mpy-cross: what gets flashed, and what the
 # MicroPython tests import.
 mpy: $(STAMP)
-	$(BIN)/python tests/tools/build_mpy.py build/mpy
+	$(BIN)/python -m host_tools.mpy_build build/mpy
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

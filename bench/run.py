@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "firmware"), str(ROOT / "tests" / "tools"), str(ROOT / "bench")]
 
-from build_mpy import compile_tree  # noqa: E402
+from host_tools.mpy_build import compile_tree  # noqa: E402
 
 MPY = ROOT / "build" / "mpy"
 MICROPYTHON = str(Path(sys.executable).with_name("micropython"))

