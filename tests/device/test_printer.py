@@ -1,0 +1,424 @@
+# The printer driver against a fake serial printer that answers DLE EOT status
+# requests from its state: jobs in chunks, paper out -> queued (on flash) ->
+# recovered -> printed exactly once, a queue that survives a restart, a dead
+# printer that never holds the loop longer than the timeout, the drawer pulse.
+import io
+import os
+
+import support
+from till import escpos, printer
+from till.printer import Printer
+
+DRAWER = b"\x1b\x70\x00\x32\x32"  # ESC p 0 50 50: pin 2, 100 ms on, 100 ms off
+
+# Status reply bytes (Epson ESC/POS reference, DLE EOT): bits 1 and 4 always set.
+PAPER_OK = 0x12
+PAPER_NEAR_END = 0x1E  # bits 2-3: near-end sensor
+PAPER_END = 0x7E  # bits 5-6 (and the near-end bits): paper out
+OFFLINE_NONE = 0x12
+OFFLINE_COVER = 0x16  # bit 2: cover open
+OFFLINE_ERROR = 0x52  # bit 6: an error occurred
+
+
+class FakePrinter:
+    """A serial printer. Job bytes go to `printed`; DLE EOT n requests (written
+    on their own, as the driver does) are answered from the state unless the
+    printer is off. `take` limits how many bytes one write accepts."""
+
+    def __init__(self):
+        self.printed = bytearray()
+        self.queries = []
+        self.inbox = bytearray()
+        self.paper = PAPER_OK
+        self.offline = OFFLINE_NONE
+        self.answering = True
+        self.take = None
+        self.raise_on_write = False
+        self.writes = []
+
+    def write(self, data):
+        if self.raise_on_write:
+            raise OSError(5)
+        data = bytes(data)
+        if data in (escpos.STATUS_PAPER, escpos.STATUS_OFFLINE):
+            self.queries.append(data[2])
+            if self.answering:
+                self.inbox.append(self.paper if data[2] == 4 else self.offline)
+            return 3
+        if self.take is not None:
+            data = data[:self.take]
+        self.writes.append(len(data))
+        self.printed += data
+        return len(data)
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.inbox))
+        if not n:
+            return None
+        buf[:n] = self.inbox[:n]
+        self.inbox = self.inbox[n:]
+        return n
+
+
+class Ticks:
+    def __init__(self, t=0):
+        self.t = t
+
+    def __call__(self):
+        return self.t & 0x3FFFFFFF
+
+
+def run(p, ticks, steps=1000):
+    """Step the printer, letting the fake time run by what step() asks for,
+    until it has nothing to do (or `steps` steps)."""
+    for _ in range(steps):
+        wait = p.step()
+        if not p.busy() and p.problem is None:
+            return
+        ticks.t += wait
+
+
+def run_for(p, ticks, ms):
+    end = ticks.t + ms
+    while ticks.t < end:
+        ticks.t += max(1, min(p.step(), end - ticks.t))
+
+
+def receipt(n=300, tag=b"R"):
+    return b"\x1b\x40" + tag + bytes(0x30 + i % 10 for i in range(n)) + b"\n\x1dV\x00"
+
+
+def make(queue_dir=None, **kw):
+    fake = FakePrinter()
+    ticks = Ticks(1000)
+    kw.setdefault("status_timeout_ms", 200)
+    kw.setdefault("retry_ms", 2000)
+    p = Printer(fake, queue_dir=queue_dir, ticks_ms=ticks, **kw)
+    return fake, ticks, p
+
+
+def test_healthy_printer_checks_status_then_prints_in_chunks():
+    fake, ticks, p = make(chunk_bytes=64)
+    job = receipt(1000)
+    jid = p.print_job(job)
+    assert p.queued() == 1
+    run(p, ticks)
+    assert bytes(fake.printed) == job
+    assert fake.queries == [4, 2]  # paper sensors, then offline cause
+    assert max(fake.writes) <= 64 and len(fake.writes) == (len(job) + 63) // 64
+    assert p.take_events() == [("printed", jid)]
+    assert p.take_events() == []
+    assert p.queued() == 0 and p.problem is None and p.message is None
+
+
+def test_each_step_writes_at_most_one_chunk():
+    fake, ticks, p = make(chunk_bytes=100)
+    p.print_job(receipt(2000))
+    sizes = []
+    for _ in range(200):
+        before = len(fake.printed)
+        p.step()
+        sizes.append(len(fake.printed) - before)
+    assert max(sizes) == 100
+
+
+def test_every_receipt_is_checked():
+    fake, ticks, p = make()
+    p.print_job(receipt(10, b"A"))
+    p.print_job(receipt(10, b"B"))
+    run(p, ticks)
+    assert fake.queries == [4, 2, 4, 2]
+    assert bytes(fake.printed) == receipt(10, b"A") + receipt(10, b"B")
+
+
+def test_paper_out_queues_then_prints_exactly_once_on_recovery():
+    qdir = support.tmpdir() + "/printq"
+    fake, ticks, p = make(qdir)
+    fake.paper = PAPER_END
+    jid = p.print_job(receipt(500))
+    run_for(p, ticks, 100)
+    assert fake.printed == b""
+    assert p.problem == printer.PAPER_OUT
+    assert p.message == "Printer: paper out - replace the roll; the receipt will print"
+    assert p.lines == ("PRINTER: NO PAPER", "Replace the roll")
+    assert p.take_events() == [("problem", printer.PAPER_OUT)]
+    # The waiting receipt is on flash, so a restart cannot lose it.
+    assert os.listdir(qdir) == ["%08d.prn" % jid]
+    assert support.read_file(qdir + "/%08d.prn" % jid) == receipt(500)
+    # Asked again every retry_ms while the paper is out; still nothing printed.
+    n = len(fake.queries)
+    run_for(p, ticks, 6500)
+    assert len(fake.queries) == n + 3
+    assert fake.printed == b"" and p.take_events() == []
+    # The cashier puts in a new roll: the next check finds it and prints.
+    fake.paper = PAPER_OK
+    run_for(p, ticks, 2500)
+    assert bytes(fake.printed) == receipt(500)
+    assert p.take_events() == [("recovered", None), ("printed", jid)]
+    assert os.listdir(qdir) == []
+    assert p.message is None and p.status()["queued"] == 0
+    run_for(p, ticks, 10000)
+    assert bytes(fake.printed) == receipt(500)  # once
+
+
+def test_retry_checks_at_once():
+    fake, ticks, p = make(retry_ms=60000)
+    fake.paper = PAPER_END
+    p.print_job(receipt(20))
+    run_for(p, ticks, 50)
+    fake.paper = PAPER_OK
+    run_for(p, ticks, 1000)
+    assert fake.printed == b""  # next check is a minute away
+    p.retry()
+    run_for(p, ticks, 50)
+    assert bytes(fake.printed) == receipt(20)
+
+
+def test_queue_survives_restart():
+    qdir = support.tmpdir() + "/printq"
+    fake, ticks, p = make(qdir)
+    fake.answering = False
+    a = p.print_job(receipt(100, b"A"))
+    b = p.print_job([receipt(50, b"B"), b"tail"])
+    run_for(p, ticks, 1000)
+    assert p.problem == printer.NO_ANSWER
+    assert sorted(os.listdir(qdir)) == ["%08d.prn" % a, "%08d.prn" % b]
+    # Power cut while a third receipt was being written to the queue.
+    support.write_file(qdir + "/tmp.prn", b"torn")
+    del p
+    fake2, ticks2, p2 = make(qdir)
+    assert p2.queued() == 2
+    c = p2.print_job(receipt(10, b"C"))
+    assert c > b  # ids go on after the queued ones
+    run(p2, ticks2)
+    assert bytes(fake2.printed) == receipt(100, b"A") + receipt(50, b"B") + b"tail" + receipt(10, b"C")
+    assert [e for e in p2.take_events()] == [("printed", a), ("printed", b), ("printed", c)]
+    assert os.listdir(qdir) == []
+
+
+def test_dead_printer_never_blocks_longer_than_the_timeout():
+    # Real clock: a printer that never answers. Every step returns at once;
+    # the problem is known once the status timeout has passed.
+    import time
+
+    fake = FakePrinter()
+    fake.answering = False
+    p = Printer(fake, status_timeout_ms=100, retry_ms=1000)
+    p.print_job(receipt(100))
+    start = time.time()
+    longest = 0
+    while p.problem is None and time.time() - start < 2:
+        t0 = time.time()
+        wait = p.step()
+        longest = max(longest, time.time() - t0)
+        time.sleep(wait / 1000)
+    elapsed = time.time() - start
+    assert p.problem == printer.NO_ANSWER
+    assert 0.09 <= elapsed < 0.5, elapsed
+    assert longest < 0.05, longest
+    assert p.message.startswith("Printer not answering")
+    assert fake.printed == b"" and p.queued() == 1
+
+
+def test_cover_open_and_printer_error():
+    for state, problem, line1 in ((OFFLINE_COVER, printer.COVER_OPEN, "PRINTER COVER"),
+                                  (OFFLINE_ERROR, printer.PRINTER_ERROR, "PRINTER ERROR"),
+                                  (0x32, printer.PAPER_OUT, "PRINTER: NO PAPER")):
+        fake, ticks, p = make()
+        fake.offline = state
+        p.print_job(receipt(10))
+        run_for(p, ticks, 100)
+        assert p.problem == problem and p.lines[0] == line1
+        assert fake.printed == b""
+        fake.offline = OFFLINE_NONE
+        run_for(p, ticks, 2500)
+        assert bytes(fake.printed) == receipt(10)
+
+
+def test_paper_near_end_prints_and_warns():
+    fake, ticks, p = make()
+    fake.paper = PAPER_NEAR_END
+    jid = p.print_job(receipt(10))
+    run(p, ticks)
+    assert bytes(fake.printed) == receipt(10)
+    assert p.take_events() == [("paper_low", None), ("printed", jid)]
+    assert p.problem is None and p.paper_low
+    assert p.message == printer.PAPER_LOW_MESSAGE
+    fake.paper = PAPER_OK
+    p.print_job(receipt(5))
+    run(p, ticks)
+    assert not p.paper_low and p.message is None
+
+
+def test_stale_and_foreign_bytes_are_not_taken_for_the_answer():
+    fake, ticks, p = make()
+    fake.inbox += bytes((PAPER_END,))  # a late reply from before: drained first
+    p.print_job(receipt(10))
+    p.step()  # asks
+    fake.inbox[0:0] = b"\x13\x00"  # XOFF and a NUL arrive before the reply
+    run(p, ticks)
+    assert bytes(fake.printed) == receipt(10) and p.problem is None
+
+
+def test_drawer_pulse_only_when_asked_and_even_with_paper_out():
+    fake, ticks, p = make()
+    p.print_job(receipt(10))
+    run(p, ticks)
+    assert DRAWER not in fake.printed  # printing never opens the drawer
+    fake.paper = PAPER_END
+    fake.printed = bytearray()
+    p.open_drawer()
+    run_for(p, ticks, 20)
+    assert bytes(fake.printed) == DRAWER
+    assert fake.queries[-2:] == [4, 2]  # no status check for the pulse
+    p.open_drawer(pin=5, on_ms=60, off_ms=240)
+    run_for(p, ticks, 20)
+    assert bytes(fake.printed) == DRAWER + b"\x1b\x70\x01\x1e\x78"
+
+
+def test_drawer_waits_for_the_job_being_sent_then_goes_first():
+    fake, ticks, p = make(chunk_bytes=32)
+    job = receipt(300, b"A")
+    p.print_job(job)
+    for _ in range(6):  # status check, then part of the job
+        ticks.t += p.step()
+    assert 0 < len(fake.printed) < len(job)
+    p.open_drawer()
+    p.print_job(receipt(10, b"B"))
+    run(p, ticks)
+    # Never inside the job's bytes; before the next waiting receipt.
+    assert bytes(fake.printed) == job + DRAWER + receipt(10, b"B")
+
+
+def test_feed():
+    fake, ticks, p = make()
+    p.feed(4)
+    run(p, ticks)
+    assert bytes(fake.printed) == b"\x1b\x64\x04"
+
+
+def test_partial_writes_keep_every_byte_in_order():
+    fake, ticks, p = make(chunk_bytes=64)
+    fake.take = 7
+    job = receipt(900)
+    p.print_job(job)
+    run(p, ticks, steps=5000)
+    assert bytes(fake.printed) == job
+
+
+def test_stalled_printer_becomes_a_problem_and_the_job_is_sent_again():
+    fake, ticks, p = make(chunk_bytes=32, stall_ms=1000)
+    job = receipt(200)
+    jid = p.print_job(job)
+    for _ in range(5):
+        ticks.t += p.step()
+    sent = len(fake.printed)
+    assert sent > 0
+    fake.take = 0  # the printer's buffer is full and it stopped taking bytes
+    run_for(p, ticks, 1100)
+    assert p.problem == printer.NO_ANSWER
+    fake.take = None
+    run_for(p, ticks, 2500)
+    assert bytes(fake.printed) == job[:sent] + job
+    assert ("printed", jid) in p.take_events()
+
+
+def test_write_error_keeps_the_job():
+    fake, ticks, p = make()
+    p.print_job(receipt(50))
+    p.step()  # asks
+    fake.raise_on_write = True
+    run_for(p, ticks, 100)
+    assert p.problem == printer.NO_ANSWER and p.queued() == 1
+    fake.raise_on_write = False
+    run_for(p, ticks, 2500)
+    assert bytes(fake.printed) == receipt(50)
+
+
+def test_logo_streamed_from_a_file_in_chunks():
+    d = support.tmpdir()
+    # A logo as printer-ready bytes (GS v 0, 64 bytes x 40 rows), as the host
+    # tools store it.
+    logo = escpos.EscPos()
+    logo.raster(64, 40, bytes(range(256)) * 10)
+    support.write_file(d + "/logo.bin", logo.output())
+    fake, ticks, p = make(chunk_bytes=128)
+    p.print_job([b"\x1b\x40", ("file", d + "/logo.bin"), b"Shop\n", ("file", d + "/gone.bin"),
+                 b"end\n"])
+    run(p, ticks)
+    assert bytes(fake.printed) == b"\x1b\x40" + logo.output() + b"Shop\nend\n"
+    assert max(fake.writes) <= 128
+
+
+def test_status_check_off_for_a_write_only_link():
+    out = io.BytesIO()
+    ticks = Ticks()
+    p = Printer(out, ticks_ms=ticks, check_status=False)
+    jid = p.print_job(receipt(40))
+    run(p, ticks)
+    assert out.getvalue() == receipt(40)
+    assert p.take_events() == [("printed", jid)]
+
+
+def test_pacing_to_the_link_speed():
+    fake, ticks, p = make(chunk_bytes=96, bytes_per_s=960, check_status=False)
+    p.print_job(bytes(960))
+    start = ticks.t
+    run(p, ticks)
+    # 960 bytes at 960 B/s: about a second, never written faster than the link.
+    assert 900 <= ticks.t - start <= 1100, ticks.t - start
+
+
+def test_too_many_waiting_receipts_drop_the_oldest():
+    qdir = support.tmpdir() + "/q"
+    fake, ticks, p = make(qdir, max_queued=3)
+    fake.paper = PAPER_END
+    ids = [p.print_job(receipt(5, bytes((0x41 + i,)))) for i in range(5)]
+    run_for(p, ticks, 200)
+    assert p.queued() == 3
+    assert len(os.listdir(qdir)) == 3
+    dropped = [e[1] for e in p.take_events() if e[0] == "dropped"]
+    assert dropped == ids[:2]
+    fake.paper = PAPER_OK
+    run_for(p, ticks, 3000)
+    assert bytes(fake.printed) == b"".join(receipt(5, bytes((0x41 + i,))) for i in (2, 3, 4))
+
+
+def test_problem_clears_without_a_job():
+    # A drawer pulse to a printer that takes no bytes: the pulse is given up
+    # (never replayed later), the problem shows, and the periodic checks clear
+    # it once the printer answers, though nothing waits to print.
+    fake, ticks, p = make(stall_ms=500)
+    fake.take = 0
+    fake.answering = False
+    p.open_drawer()
+    run_for(p, ticks, 600)
+    assert p.problem == printer.NO_ANSWER and p.queued() == 0
+    fake.take = None
+    run_for(p, ticks, 1000)
+    assert p.problem == printer.NO_ANSWER  # still silent
+    fake.answering = True
+    run_for(p, ticks, 2500)
+    assert p.problem is None and p.message is None
+    assert p.take_events() == [("problem", printer.NO_ANSWER), ("recovered", None)]
+    assert fake.printed == b""
+
+
+def test_run_task():
+    import asyncio
+
+    fake = FakePrinter()
+    p = Printer(fake, status_timeout_ms=100)
+    jid = p.print_job(receipt(300))
+
+    async def main():
+        task = asyncio.create_task(p.run())
+        for _ in range(100):
+            await asyncio.sleep(0.005)
+            if not p.queued():
+                break
+        task.cancel()
+
+    asyncio.run(main())
+    assert bytes(fake.printed) == receipt(300)
+    assert p.take_events() == [("printed", jid)]
