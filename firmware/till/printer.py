@@ -27,7 +27,7 @@
 # printed as dots.
 import os
 
-from till import escpos, periph
+from till import escpos, periph, rasterfile
 from till.periph import read_available, ticks_add, ticks_diff
 
 try:
@@ -69,11 +69,14 @@ _QUEUE_TMP = "tmp.prn"
 _IDLE_WAIT_MS = const(50)
 _REPLY_POLL_MS = const(5)
 _DRAIN_READS = const(16)
+_RASTER_FRAGMENT_ROWS = const(960)  # as python-escpos and escpos.EscPos.raster
 
 
 class Job:
-    """One print job. parts: bytes, or ("file", path) for bytes streamed from a
-    file (a logo stored as printer-ready ESC/POS bytes, a queued job)."""
+    """One print job. parts: bytes; ("raster", path) for a raster file made by
+    `kassa image convert` (till.rasterfile: a header, then the rows), sent as
+    GS v 0 with its rows streamed from flash; ("file", path) for a file of
+    printer-ready bytes sent as it is (a queued job)."""
 
     def __init__(self, job_id, parts, kind=RECEIPT, path=None):
         self.id = job_id
@@ -82,30 +85,61 @@ class Job:
         self.path = path  # its queue file, once written to flash
 
 
-def _chunks(parts, buf):
+def _chunks(parts, buf, max_width_bytes):
     # The bytes of a job, piece by piece, each at most len(buf) bytes. File
-    # parts are read through `buf`; a part the caller gets must be used before
-    # asking for the next.
-    n = len(buf)
+    # parts are read through `buf`; a piece the caller gets must be used before
+    # asking for the next. A file that is missing or not a raster file is left
+    # out: a logo must never cost the receipt.
     for part in parts:
-        if isinstance(part, tuple):
-            try:
-                f = open(part[1], "rb")
-            except OSError:
-                continue  # a missing logo must not cost the receipt
-            mv = memoryview(buf)
-            try:
-                while True:
-                    got = f.readinto(mv)
-                    if not got:
-                        break
-                    yield mv[:got]
-            finally:
-                f.close()
-        else:
+        if not isinstance(part, tuple):
             mv = memoryview(part)
-            for i in range(0, len(mv), n):
-                yield mv[i:i + n]
+            for i in range(0, len(mv), len(buf)):
+                yield mv[i:i + len(buf)]
+            continue
+        try:
+            f = open(part[1], "rb")
+        except OSError:
+            continue
+        try:
+            if part[0] == "raster":
+                try:
+                    width_bytes, height = rasterfile.read_header(f, part[1])
+                except (OSError, ValueError):
+                    continue
+                if width_bytes > max_width_bytes:
+                    continue  # wider than the paper: it would print as garbage
+                row = 0
+                while row < height:
+                    rows = min(_RASTER_FRAGMENT_ROWS, height - row)
+                    # GS v 0 m xL xH yL yH: the same command and the same
+                    # fragments as escpos.EscPos.raster (the tests compare).
+                    yield bytes((0x1D, 0x76, 0x30, 0, width_bytes & 0xFF, width_bytes >> 8,
+                                 rows & 0xFF, rows >> 8))
+                    for piece in _file_pieces(f, buf, width_bytes * rows):
+                        yield piece
+                    row += rows
+            else:
+                for piece in _file_pieces(f, buf, -1):
+                    yield piece
+        finally:
+            f.close()
+
+
+def _file_pieces(f, buf, n):
+    # n bytes of `f` (all of it when n < 0) through `buf`. A raster file cut
+    # short is padded with white rows: the printer counts the bytes it was
+    # promised and would swallow the next commands as dots.
+    mv = memoryview(buf)
+    while n != 0:
+        got = f.readinto(mv if n < 0 else mv[:min(n, len(mv))])
+        if not got:
+            break
+        yield mv[:got]
+        n -= got
+    while n > 0:
+        k = min(n, len(buf))
+        yield bytes(k)
+        n -= k
 
 
 def _sync(f):
@@ -127,12 +161,14 @@ class Printer:
     previous one has had time to leave, so write() never waits for a full UART
     buffer. stall_ms: a stream that takes no bytes for this long counts as a
     printer not answering. max_queued: beyond this many waiting receipts the
-    oldest is dropped (it can be reprinted from the journal).
+    oldest is dropped (it can be reprinted from the journal). max_width_bytes:
+    the paper's width in dots / 8 (profile paper_width_dots); a raster part
+    wider than that is left out.
     """
 
     def __init__(self, stream, queue_dir=None, ticks_ms=None, check_status=True,
                  status_timeout_ms=500, retry_ms=3000, chunk_bytes=128, bytes_per_s=None,
-                 stall_ms=5000, max_queued=20, columns=48):
+                 stall_ms=5000, max_queued=20, max_width_bytes=rasterfile.MAX_WIDTH_BYTES):
         self._stream = stream
         self._ticks_ms = ticks_ms or periph.ticks_ms
         self.check_status = check_status
@@ -141,7 +177,7 @@ class Printer:
         self.bytes_per_s = bytes_per_s
         self.stall_ms = stall_ms
         self.max_queued = max_queued
-        self.columns = columns
+        self.max_width_bytes = max_width_bytes
         self.queue_dir = queue_dir
         self._buf = bytearray(chunk_bytes)
         self._rbuf = bytearray(16)
@@ -167,8 +203,8 @@ class Printer:
     # -- what the main loop calls ---------------------------------------------
 
     def print_job(self, data):
-        """Queue a receipt: bytes, or a list of parts (bytes and ("file", path)).
-        Returns the job id that the "printed" event will carry."""
+        """Queue a receipt: bytes, or a list of parts (see Job). Returns the job
+        id that the "printed" event will carry."""
         parts = [data] if isinstance(data, (bytes, bytearray)) else list(data)
         job = Job(self._new_id(), parts)
         self._queue.append(job)
@@ -356,7 +392,7 @@ class Printer:
 
     def _start_job(self, job, now):
         self._job = job
-        self._chunks = _chunks(job.parts, self._buf)
+        self._chunks = _chunks(job.parts, self._buf, self.max_width_bytes)
         self._pending = None
         self._state = _SENDING
         self._progress_at = now
@@ -458,7 +494,7 @@ class Printer:
         buf = bytearray(len(self._buf))
         try:
             with open(tmp, "wb") as f:
-                for chunk in _chunks(job.parts, buf):
+                for chunk in _chunks(job.parts, buf, self.max_width_bytes):
                     f.write(chunk)
                 _sync(f)
             os.rename(tmp, path)
