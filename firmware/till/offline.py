@@ -1,0 +1,60 @@
+# Autonomous mode. The till always sells from its own snapshot; these rules
+# say when it counts as OFFLINE (no sync for too long, or a snapshot too old),
+# what it then refuses, and when long disuse makes it forget cashier
+# credentials. All times are Unix seconds; policy keys are in docs/engine.md.
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+_HOUR_S = const(3600)
+_DAY_S = const(86400)
+
+DEFAULT_MAX_OFFLINE_HOURS = const(24)
+DEFAULT_MAX_SNAPSHOT_AGE_HOURS = const(168)
+DEFAULT_RETENTION_DAYS = const(10)
+
+
+def offline_reason(now, last_sync, snapshot_created, policies):
+    """Why the till is offline (text for the display), or None if it is not.
+
+    An unknown clock or a till that never synced counts as offline: the rules
+    that protect the store must not depend on a clock nobody set."""
+    if now is None:
+        return "Clock not set"
+    max_off = policies.get("max_offline_hours", DEFAULT_MAX_OFFLINE_HOURS) * _HOUR_S
+    if last_sync is None:
+        return "Never synced"
+    if now - last_sync > max_off:
+        return "No sync for %d h" % ((now - last_sync) // _HOUR_S)
+    max_age = policies.get("max_snapshot_age_hours", DEFAULT_MAX_SNAPSHOT_AGE_HOURS) * _HOUR_S
+    if snapshot_created is not None and now - snapshot_created > max_age:
+        return "Snapshot %d days old" % ((now - snapshot_created) // _DAY_S)
+    return None
+
+
+def rules(policies, offline):
+    """What the till allows now: {"open_price", "price_override", "max_refund"}.
+
+    Online, max_refund is None (only the roles limit refunds). Offline the
+    policy's "offline" map applies; by default no open prices, no price
+    overrides, and no refunds (max_refund 0) until head office is reachable."""
+    if not offline:
+        return {"open_price": True, "price_override": True, "max_refund": None}
+    off = policies.get("offline") or {}
+    return {"open_price": bool(off.get("open_price", False)),
+            "price_override": bool(off.get("price_override", False)),
+            "max_refund": off.get("max_refund", 0)}
+
+
+def retention_s(policies):
+    return policies.get("retention_days", DEFAULT_RETENTION_DAYS) * _DAY_S
+
+
+def unused_too_long(now, last_activity, policies):
+    """True when the till was not used for the retention period: its cached
+    credentials must go and a sync must come before anyone signs on."""
+    if now is None or last_activity is None:
+        return False
+    return now - last_activity > retention_s(policies)

@@ -1,0 +1,173 @@
+# A small store for the sale-engine tests: a snapshot on disk (built with the
+# real catalog writer), a real journal in a temporary directory, a clock the
+# test moves, and helpers to drive the engine by keys and scans. Runs under
+# CPython and MicroPython.
+import support
+from till import cbor
+from till import journal as J
+from till.auth import make_pin_record
+from till.catalog_writer import build_dir
+from till.engine import KEYS, Engine
+from till.snapshot import Snapshot
+
+TILL = "store-12/till-7"
+KEY = b"till-7 secret key, 32 bytes long"
+T0 = 1795000000  # a Tuesday in 2026, 09:46 UTC
+PINS = {1: "1111", 2: "2222", 9: "9999"}
+# Tests keep PBKDF2 cheap; the cost of real iteration counts is a benchmark.
+TEST_ITERATIONS = 2
+
+
+def items():
+    return [
+        {"plu": 1, "name": "Bananas", "price": 199, "tax": "B", "weighed": True},
+        {"plu": 7, "name": "Brot 500 g", "price": 289, "tax": "B",
+         "barcodes": ["4006381333931"]},
+        {"plu": 12, "name": "Milch 1 l", "price": 119, "tax": "B",
+         "barcodes": ["4008400402222"]},
+        {"plu": 40, "name": "Gift wrap", "price": 0, "tax": "A", "open_price": True},
+        {"plu": 99, "name": "Whisky 0,7 l", "price": 2499, "tax": "A", "min_age": 18,
+         "barcodes": ["5000267024608"]},
+        {"plu": 150, "name": "Cola", "price": 129, "tax": "A", "barcodes": ["036000291452"]},
+        {"plu": 1027, "name": "Cheese counter", "price": 0, "tax": "B"},
+        {"plu": 12345, "name": "Gouda", "price": 1390, "tax": "B", "weighed": True},
+    ]
+
+
+def meta(version=1, created=T0 - 3600, **policy):
+    roles = {
+        "cashier": {"rank": 1, "max_line_discount_bp": 1000, "max_sale_discount_bp": 500,
+                    "max_refund": 0, "max_open_price": 5000, "may": ["x_report"]},
+        "manager": {"rank": 5, "max_line_discount_bp": 5000, "max_sale_discount_bp": 3000,
+                    "max_refund": 50000, "max_open_price": 100000,
+                    "may": ["no_sale", "price_override", "x_report", "z_report", "training",
+                            "ack_journal"]},
+    }
+    cashiers = {}
+    for cid, name, role in ((1, "Anna", "cashier"), (2, "Ben", "cashier"),
+                            (9, "Maria", "manager")):
+        salt = ("salt-of-cashier-%d" % cid).encode()
+        cashiers[cid] = {"name": name, "role": role,
+                         "pin": make_pin_record(PINS[cid], salt, TEST_ITERATIONS)}
+    policies = {"prices_include_tax": True, "round_per_line": False, "cash_rounding": 5,
+                "max_offline_hours": 24, "max_snapshot_age_hours": 168,
+                "retention_days": 10, "idle_lock_minutes": 5, "pin_max_tries": 3,
+                "pin_lockout_minutes": 15,
+                "offline": {"open_price": False, "price_override": False, "max_refund": 1000}}
+    policies.update(policy)
+    return {
+        "format": 1, "version": version, "base": None, "created": created,
+        "store": {"id": "S1", "name": "Corner Shop"},
+        "currency": {"code": "EUR", "decimals": 2},
+        "tax_classes": {"A": {"name": "VAT 19%", "rate_ppm": 190000},
+                        "B": {"name": "VAT 7%", "rate_ppm": 70000}},
+        "cashiers": cashiers,
+        "roles": roles,
+        "policies": policies,
+        "barcode_rules": [
+            {"prefix": "23", "kind": "weight", "item_digits": [2, 7], "value_digits": [7, 12]},
+            {"prefix": "28", "kind": "price", "item_digits": [2, 6], "value_digits": [7, 12],
+             "value_check": 6},
+        ],
+        "receipt": {"header": ["Corner Shop", "Main St 1"], "footer": ["Thank you"]},
+    }
+
+
+class Clock:
+    def __init__(self, t=T0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def split_keys(token):
+    """A script token as key presses: a key name, or digits ("12.50", "1000")."""
+    if token in KEYS:
+        return [token]
+    out = []
+    for c in token:
+        if c not in "0123456789.":
+            raise ValueError("not a key or number: %r" % token)
+        out.append(c)
+    return out
+
+
+class Till:
+    """A till on a temporary directory: journal, snapshot, clock and engine."""
+
+    def __init__(self, snapshot_meta=None, cols=20, last_sync=T0 - 60, journal_kw=None):
+        self.dir = support.tmpdir()
+        self.snap_dir = self.dir + "/snap"
+        import os
+        os.mkdir(self.snap_dir)
+        build_dir(self.snap_dir, snapshot_meta or meta(), items())
+        self.clock = Clock()
+        self.cols = cols
+        self.journal_kw = journal_kw or {}
+        self.last_sync = last_sync
+        self.snap = Snapshot(self.snap_dir)
+        self.journal = None
+        self.engine = None
+        self.boot()
+
+    def boot(self):
+        """Open journal and engine as main.py does after a (re)start."""
+        self.journal = J.Journal(self.dir + "/journal", TILL, KEY, clock=self.clock,
+                                 **self.journal_kw)
+        self.engine = Engine(self.journal, self.snap, TILL, self.clock, self.cols,
+                             last_sync=self.last_sync)
+        return self.engine.start()
+
+    def power_cut(self):
+        """Everything in RAM is lost; flash stays."""
+        self.journal.close()
+        return self.boot()
+
+    def close(self):
+        self.journal.close()
+        self.snap.close()
+        support.rmtree(self.dir)
+
+    def send(self, event):
+        return self.engine.handle(event)
+
+    def keys(self, text):
+        """Press keys given as a space-separated script; return all actions."""
+        out = []
+        for token in text.split():
+            for k in split_keys(token):
+                out.extend(self.engine.handle(("key", k)))
+        return out
+
+    def scan(self, code):
+        return self.engine.handle(("scan", code))
+
+    def tick(self, seconds=0):
+        self.clock.t += seconds
+        return self.engine.handle(("tick",))
+
+    def display(self):
+        return self.engine.screen()
+
+    def sign_on(self, cid=1):
+        return self.keys("%d SIGN %s TOTAL" % (cid, PINS[cid]))
+
+    def records(self, kind=None):
+        """Decoded journal records (optionally of one kind), oldest first."""
+        out = []
+        for _, raw in self.journal.records_after(0):
+            rec = cbor.loads(raw)
+            if kind is None or rec[J.K_KIND] == kind:
+                out.append(rec)
+        return out
+
+
+def of(actions, what):
+    """The actions of one type."""
+    return [a for a in actions if a[0] == what]
+
+
+def display(actions):
+    d = of(actions, "display")
+    return d[-1][1:] if d else None
