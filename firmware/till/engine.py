@@ -102,6 +102,15 @@ def _journal_message(exc):
     return "Journal error: call support"
 
 
+def _not_saved(exc):
+    """The two lines shown when a paid sale could not be journaled."""
+    if isinstance(exc, J.JournalFull):
+        return ("NOT SAVED: mem full", "Sync, then TOTAL")
+    if isinstance(exc, J.JournalBroken):
+        return ("NOT SAVED: damaged", "Mgr: REPORT, TOTAL")
+    return ("NOT SAVED: flash", "TOTAL to retry")
+
+
 class Engine:
     """The till's selling logic. See the module comment and docs/engine.md."""
 
@@ -131,6 +140,7 @@ class Engine:
         self.last_receipt = None
         self.refunded = set()
         self.error = None  # the last unexpected exception, for the log
+        self.append_error = None  # why the last append failed
         self._out = []
         self._cleared_at = None
         self._last_config = None
@@ -372,6 +382,7 @@ class Engine:
         try:
             seq = self.journal.append(kind, body, flags)
         except (J.JournalError, OSError) as exc:
+            self.append_error = exc
             if not quiet:
                 self._fail(_journal_message(exc))
             return None
@@ -389,6 +400,15 @@ class Engine:
         if detail is not None:
             body[R.E_DETAIL] = detail
         return self._append(J.KIND_EVENT, body, flags, quiet=tolerate)
+
+    def _record(self, seq, kind, body, flags):
+        """The record just appended, as the journal holds it (for its receipt).
+        Its time is this event's clock reading, which the journal also took."""
+        now = self._now()
+        if now is None:
+            flags |= J.FLAG_CLOCK_NOT_SET
+        return {J.K_SEQ: seq, J.K_TIME: now or 0, J.K_KIND: kind, J.K_BODY: body,
+                J.K_FLAGS: flags, J.K_TAG: self.journal.last_tag}
 
     def _record_flags(self):
         return J.FLAG_TRAINING if self.training else 0
@@ -464,11 +484,14 @@ class Engine:
         elif self.locked:
             self._locked_key(k)
         elif self.sale is not None and self.sale.is_paid():
-            # Paid, but the record could not be written: only retry or cancel.
+            # Paid, but the record could not be written: retry, cancel, or
+            # acknowledge journal damage so that the retry can succeed.
             if k == "TOTAL":
                 self._commit()
             elif k == "CLEAR":
                 self._ask_cancel()
+            elif k == "REPORT":
+                self._menu_ack()
             else:
                 self._fail("Not saved: TOTAL to retry")
         else:
@@ -541,10 +564,11 @@ class Engine:
         self.role = self.snap.role(c["role"]) or {}
         self.locked = False
         self.training = False
-        if self._event(R.EV_SIGN_ON, c["id"], tolerate=True) is None:
-            self._fail("Journal damaged: call manager")
-        elif self.journal.broken:
+        seq = self._event(R.EV_SIGN_ON, c["id"], tolerate=True)
+        if self.journal.broken:
             self._fail("Journal damaged: manager REPORT 5")
+        elif seq is None:
+            self._fail(_journal_message(self.append_error))
         self._apply_snapshot()
 
     def _locked_key(self, k):
@@ -880,8 +904,12 @@ class Engine:
         s = self.sale
         body = s.body(self.cashier["id"], self.snap.version)
         flags = J.FLAG_TRAINING if self.sale_training else 0
-        seq = self._event(R.EV_CANCEL, self.cashier["id"], body, tolerate=True, flags=flags)
         back = s.paid
+        # Cash already taken goes back through the drawer, which opens only
+        # for what the journal holds; a sale without payment can always go.
+        seq = self._event(R.EV_CANCEL, self.cashier["id"], body, tolerate=not back, flags=flags)
+        if seq is None and back:
+            return
         self.sale = None
         self.subtotal_mode = False
         if seq is None:
@@ -1040,11 +1068,10 @@ class Engine:
         body = s.body(self.cashier["id"], self.snap.version)
         seq = self._append(kind, body, flags)
         if seq is None:
-            self.message = (self.message[0], "NOT SAVED: TOTAL=retry"[:self.cols])
+            lines = _not_saved(self.append_error)
+            self.message = (lines[0][:self.cols], lines[1][:self.cols])
             return
-        rec = {J.K_SEQ: seq, J.K_TIME: self._now() or 0, J.K_KIND: kind, J.K_BODY: body,
-               J.K_FLAGS: flags | (0 if self._now() is not None else J.FLAG_CLOCK_NOT_SET),
-               J.K_TAG: self.journal.last_tag}
+        rec = self._record(seq, kind, body, flags)
         self._out.append(("print", printjob.receipt(rec, self.till_id, self.snap)))
         cash = any(t[0] == R.TENDER_CASH for t in s.tenders)
         if cash and not flags:
@@ -1081,8 +1108,11 @@ class Engine:
         if who is not None:
             body[R.N_APPROVER] = who
         flags = self._record_flags()
-        if self._append(J.KIND_NO_SALE, body, flags) is None:
+        seq = self._append(J.KIND_NO_SALE, body, flags)
+        if seq is None:
             return
+        rec = self._record(seq, J.KIND_NO_SALE, body, flags)
+        self._out.append(("print", printjob.no_sale(rec, self.till_id, self.snap)))
         if not flags:
             self._out.append(("drawer",))
         self._info("No sale", "Drawer open" if not flags else "(training)")

@@ -91,6 +91,16 @@ def receipt(rec, till_id, snapshot, copy=False):
     return job
 
 
+def no_sale(rec, till_id, snapshot):
+    """The slip for a no-sale drawer opening."""
+    body = rec[J.K_BODY]
+    job = _common("no-sale", till_id, snapshot, rec[J.K_SEQ], rec.get(J.K_TAG),
+                  rec[J.K_TIME], rec.get(J.K_FLAGS, 0), body[R.N_CASHIER])
+    if R.N_APPROVER in body:
+        job["approver"] = _cashier(snapshot, body[R.N_APPROVER])
+    return job
+
+
 _COUNT_NAMES = ((R.C_SALES, "sales"), (R.C_STORNOS, "stornos"), (R.C_NO_SALES, "no_sales"),
                 (R.C_CANCELLED, "cancelled"), (R.C_VOIDED_LINES, "voided_lines"),
                 (R.C_TRAINING, "training"))

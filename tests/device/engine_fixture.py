@@ -2,6 +2,8 @@
 # real catalog writer), a real journal in a temporary directory, a clock the
 # test moves, and helpers to drive the engine by keys and scans. Runs under
 # CPython and MicroPython.
+import os
+
 import support
 from till import cbor
 from till import journal as J
@@ -81,6 +83,30 @@ class Clock:
         return self.t
 
 
+def check_protocol(actions, cols):
+    """What every answer of the engine must satisfy (docs/engine.md):
+    one display action, last, fitted to the display; a receipt, slip or Z only
+    after the record it shows; the drawer only after a record."""
+    assert actions and actions[-1][0] == "display", actions
+    assert [a[0] for a in actions].count("display") == 1, actions
+    for line in actions[-1][1:]:
+        assert type(line) is str and len(line) <= cols, (line, cols)
+    seqs = []
+    for a in actions:
+        if a[0] == "record":
+            seqs.append(a[1])
+        elif a[0] == "print":
+            job = a[1]
+            if job["kind"] == "x":
+                assert job["receipt"] is None
+            else:
+                assert job["receipt"] in seqs or (job["copy"] and seqs), (job, seqs)
+        elif a[0] == "drawer":
+            assert seqs, actions
+        else:
+            assert a[0] in ("display", "beep", "wipe_credentials"), a
+
+
 def split_keys(token):
     """A script token as key presses: a key name, or digits ("12.50", "1000")."""
     if token in KEYS:
@@ -96,15 +122,16 @@ def split_keys(token):
 class Till:
     """A till on a temporary directory: journal, snapshot, clock and engine."""
 
-    def __init__(self, snapshot_meta=None, cols=20, last_sync=T0 - 60, journal_kw=None):
+    def __init__(self, snapshot_meta=None, cols=20, last_sync=T0 - 60, journal_kw=None,
+                 journal_cls=None, catalog=None):
         self.dir = support.tmpdir()
         self.snap_dir = self.dir + "/snap"
-        import os
         os.mkdir(self.snap_dir)
-        build_dir(self.snap_dir, snapshot_meta or meta(), items())
+        build_dir(self.snap_dir, snapshot_meta or meta(), catalog or items())
         self.clock = Clock()
         self.cols = cols
         self.journal_kw = journal_kw or {}
+        self.journal_cls = journal_cls or J.Journal
         self.last_sync = last_sync
         self.snap = Snapshot(self.snap_dir)
         self.journal = None
@@ -113,11 +140,13 @@ class Till:
 
     def boot(self):
         """Open journal and engine as main.py does after a (re)start."""
-        self.journal = J.Journal(self.dir + "/journal", TILL, KEY, clock=self.clock,
-                                 **self.journal_kw)
+        self.journal = self.journal_cls(self.dir + "/journal", TILL, KEY, clock=self.clock,
+                                        **self.journal_kw)
         self.engine = Engine(self.journal, self.snap, TILL, self.clock, self.cols,
                              last_sync=self.last_sync)
-        return self.engine.start()
+        actions = self.engine.start()
+        check_protocol(actions, self.cols)
+        return actions
 
     def power_cut(self):
         """Everything in RAM is lost; flash stays."""
@@ -130,22 +159,24 @@ class Till:
         support.rmtree(self.dir)
 
     def send(self, event):
-        return self.engine.handle(event)
+        actions = self.engine.handle(event)
+        check_protocol(actions, self.cols)
+        return actions
 
     def keys(self, text):
         """Press keys given as a space-separated script; return all actions."""
         out = []
         for token in text.split():
             for k in split_keys(token):
-                out.extend(self.engine.handle(("key", k)))
+                out.extend(self.send(("key", k)))
         return out
 
     def scan(self, code):
-        return self.engine.handle(("scan", code))
+        return self.send(("scan", code))
 
     def tick(self, seconds=0):
         self.clock.t += seconds
-        return self.engine.handle(("tick",))
+        return self.send(("tick",))
 
     def display(self):
         return self.engine.screen()
@@ -161,6 +192,25 @@ class Till:
             if kind is None or rec[J.K_KIND] == kind:
                 out.append(rec)
         return out
+
+
+class FlakyJournal(J.Journal):
+    """A journal whose next appends raise .fail (an exception), as a full or
+    damaged journal or a failing flash chip would."""
+
+    fail = None
+
+    def append(self, kind, body, flags=0):
+        if self.fail is not None:
+            raise self.fail
+        return J.Journal.append(self, kind, body, flags)
+
+
+def build_snapshot(path, snapshot_meta, catalog):
+    """A second snapshot directory (another version) for snapshot events."""
+    os.mkdir(path)
+    build_dir(path, snapshot_meta, catalog)
+    return Snapshot(path)
 
 
 def of(actions, what):
