@@ -31,6 +31,9 @@ FUNCTIONS = (CLEAR, QTY, PLU, VOID, SUBTOTAL, CASH, CARD, TOTAL, NO_SALE, REFUND
 # Every key a till's keypad must offer (tests/device/test_boards.py holds each
 # board's layout to it).
 REQUIRED = DIGITS + FUNCTIONS
+# Keys a layout may add: the decimal point (the engine takes it for quantities).
+OPTIONAL = (".",)
+NAMES = REQUIRED + OPTIONAL
 
 
 def missing_keys(names):
@@ -153,7 +156,7 @@ class StreamKeypad:
                 if ch == "]":
                     name = self._name
                     self._name = None
-                    if name in REQUIRED:
+                    if name in NAMES:
                         keys.append(name)
                     else:
                         self.unknown.append(name)

@@ -69,6 +69,7 @@ _QUEUE_TMP = "tmp.prn"
 _IDLE_WAIT_MS = const(50)
 _REPLY_POLL_MS = const(5)
 _DRAIN_READS = const(16)
+_EAGAIN = const(11)
 _RASTER_FRAGMENT_ROWS = const(960)  # as python-escpos and escpos.EscPos.raster
 
 
@@ -163,12 +164,14 @@ class Printer:
     printer not answering. max_queued: beyond this many waiting receipts the
     oldest is dropped (it can be reprinted from the journal). max_width_bytes:
     the paper's width in dots / 8 (profile paper_width_dots); a raster part
-    wider than that is left out.
+    wider than that is left out. drawer_pin: the drawer kick connector pin
+    (2 or 5) open_drawer() pulses unless told otherwise.
     """
 
     def __init__(self, stream, queue_dir=None, ticks_ms=None, check_status=True,
                  status_timeout_ms=500, retry_ms=3000, chunk_bytes=128, bytes_per_s=None,
-                 stall_ms=5000, max_queued=20, max_width_bytes=rasterfile.MAX_WIDTH_BYTES):
+                 stall_ms=5000, max_queued=20, max_width_bytes=rasterfile.MAX_WIDTH_BYTES,
+                 drawer_pin=2):
         self._stream = stream
         self._ticks_ms = ticks_ms or periph.ticks_ms
         self.check_status = check_status
@@ -178,6 +181,7 @@ class Printer:
         self.stall_ms = stall_ms
         self.max_queued = max_queued
         self.max_width_bytes = max_width_bytes
+        self.drawer_pin = drawer_pin
         self.queue_dir = queue_dir
         self._buf = bytearray(chunk_bytes)
         self._rbuf = bytearray(16)
@@ -210,11 +214,11 @@ class Printer:
         self._queue.append(job)
         return job.id
 
-    def open_drawer(self, pin=2, on_ms=100, off_ms=100):
+    def open_drawer(self, pin=None, on_ms=100, off_ms=100):
         """Pulse the cash drawer (ESC p) as soon as no other job is being sent.
-        The engine calls this only after the sale is in the journal."""
+        The engine asks for this only after the sale is in the journal."""
         p = escpos.EscPos()
-        p.drawer(pin, on_ms, off_ms)
+        p.drawer(self.drawer_pin if pin is None else pin, on_ms, off_ms)
         self._control.append(Job(self._new_id(), [p.output()], CONTROL))
 
     def feed(self, lines=3):
@@ -411,9 +415,13 @@ class Printer:
                 return 0
         try:
             n = self._stream.write(self._pending) or 0
-        except OSError:
-            self._abort_job(now)
-            return 0
+        except OSError as exc:
+            # rp2's UART.write raises EAGAIN when its buffer has no room before
+            # the timeout: that is a printer slow to take bytes, not a fault.
+            if not (exc.args and exc.args[0] == _EAGAIN):
+                self._abort_job(now)
+                return 0
+            n = 0
         if n:
             self._pending = self._pending[n:]
             self.bytes_sent += n

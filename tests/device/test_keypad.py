@@ -180,8 +180,8 @@ def test_required_keys_and_missing_keys():
 
 def test_stream_keypad_chars_map_and_brackets():
     keymap = {"\r": keypad.TOTAL, "+": keypad.QTY, "c": keypad.CLEAR}
-    kp = StreamKeypad(io.BytesIO(b"12+3\r[00][SUBTOTAL] x[CASH]c[BOGUS]\n"), keymap)
-    assert kp.poll() == ["1", "2", "QTY", "3", "TOTAL", "00", "SUBTOTAL", "CASH", "CLEAR"]
+    kp = StreamKeypad(io.BytesIO(b"12+3\r[00][SUBTOTAL] x[CASH]c[BOGUS][.]\n"), keymap)
+    assert kp.poll() == ["1", "2", "QTY", "3", "TOTAL", "00", "SUBTOTAL", "CASH", "CLEAR", "."]
     assert kp.unknown == ["BOGUS"]
     assert kp.poll() == []
 
@@ -206,3 +206,9 @@ def test_stream_keypad_runaway_bracket_is_bounded():
     assert len(kp._name) <= 16
     assert kp.feed("]7") == ["7"]
     assert kp.unknown == ["A" * 16]
+
+
+def test_every_key_the_engine_knows_is_a_key_name():
+    from till import engine
+
+    assert set(engine.KEYS) <= set(keypad.NAMES)

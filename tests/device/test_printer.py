@@ -34,11 +34,15 @@ class FakePrinter:
         self.answering = True
         self.take = None
         self.raise_on_write = False
+        self.eagain = 0
         self.writes = []
 
     def write(self, data):
         if self.raise_on_write:
             raise OSError(5)
+        if self.eagain and len(data) > 3:
+            self.eagain -= 1
+            raise OSError(11)  # rp2 UART: no room in the TX buffer yet
         data = bytes(data)
         if data in (escpos.STATUS_PAPER, escpos.STATUS_OFFLINE):
             self.queries.append(data[2])
@@ -304,6 +308,15 @@ def test_partial_writes_keep_every_byte_in_order():
     p.print_job(job)
     run(p, ticks, steps=5000)
     assert bytes(fake.printed) == job
+
+
+def test_uart_buffer_full_eagain_is_waited_out():
+    fake, ticks, p = make(chunk_bytes=32)
+    fake.eagain = 20
+    job = receipt(300)
+    p.print_job(job)
+    run(p, ticks)
+    assert bytes(fake.printed) == job and p.problem is None and fake.eagain == 0
 
 
 def test_stalled_printer_becomes_a_problem_and_the_job_is_sent_again():
