@@ -247,6 +247,15 @@ class Printer:
         return events
 
     @property
+    def state(self):
+        """One word for the engine's ("printer", state) event: "ok",
+        "paper_low", or the problem (PAPER_OUT, COVER_OPEN, NO_ANSWER,
+        PRINTER_ERROR)."""
+        if self.problem is not None:
+            return self.problem
+        return "paper_low" if self.paper_low else "ok"
+
+    @property
     def message(self):
         """What to tell the cashier, or None when all is well."""
         if self.problem is not None:

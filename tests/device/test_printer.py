@@ -113,6 +113,7 @@ def test_healthy_printer_checks_status_then_prints_in_chunks():
     assert p.take_events() == [("printed", jid)]
     assert p.take_events() == []
     assert p.queued() == 0 and p.problem is None and p.message is None
+    assert p.state == "ok"
 
 
 def test_each_step_writes_at_most_one_chunk():
@@ -145,6 +146,7 @@ def test_paper_out_queues_then_prints_exactly_once_on_recovery():
     assert p.problem == printer.PAPER_OUT
     assert p.message == "Printer: paper out - replace the roll; the receipt will print"
     assert p.lines == ("PRINTER: NO PAPER", "Replace the roll")
+    assert p.state == "paper_out"  # the word the engine's printer event takes
     assert p.take_events() == [("problem", printer.PAPER_OUT)]
     # The waiting receipt is on flash, so a restart cannot lose it.
     assert os.listdir(qdir) == ["%08d.prn" % jid]
@@ -247,7 +249,7 @@ def test_paper_near_end_prints_and_warns():
     assert bytes(fake.printed) == receipt(10)
     assert p.take_events() == [("paper_low", None), ("printed", jid)]
     assert p.problem is None and p.paper_low
-    assert p.message == printer.PAPER_LOW_MESSAGE
+    assert p.message == printer.PAPER_LOW_MESSAGE and p.state == "paper_low"
     fake.paper = PAPER_OK
     p.print_job(receipt(5))
     run(p, ticks)
