@@ -96,12 +96,16 @@ class Sale:
 
     def set_line_discount(self, line, kind, value, approver=None):
         self._no_tenders()
+        old = line.get("discount")
         line["discount"] = [kind, value, approver]
         self._totals = None
         try:
             self.totals()
         except ValueError:
-            del line["discount"]
+            if old is None:
+                del line["discount"]
+            else:
+                line["discount"] = old
             self._totals = None
             raise
 

@@ -5,8 +5,9 @@
 import os
 
 import support
-from till import cbor
+from till import cbor, reports
 from till import journal as J
+from till import records as R
 from till.auth import make_pin_record
 from till.catalog_writer import build_dir
 from till.engine import KEYS, Engine
@@ -211,6 +212,20 @@ def build_snapshot(path, snapshot_meta, catalog):
     os.mkdir(path)
     build_dir(path, snapshot_meta, catalog)
     return Snapshot(path)
+
+
+def check_closing(records, seq, body, prev_grand_total):
+    """A Z closing body (at seq) equals the totals recomputed from records, a
+    callable giving (seq, record dict) pairs: the journal on flash, or head
+    office's copy of it."""
+    t = reports.recompute(records(), body[R.P_FIRST] - 1, body[R.P_LAST], body[R.P_Z],
+                          prev_grand_total)
+    want = t.body(body[R.P_LAST])
+    got = dict(body)
+    for k in (R.P_CASHIER, R.P_SNAPSHOT, R.P_APPROVER):
+        got.pop(k, None)
+    assert got == want, (got, want)
+    assert body[R.P_LAST] == seq - 1
 
 
 def of(actions, what):
