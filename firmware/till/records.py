@@ -59,19 +59,12 @@ E_DETAIL = const(3)
 EV_SIGN_ON = const(1)
 EV_SIGN_OFF = const(2)
 EV_LOCKOUT = const(3)  # detail: lockout end (Unix time)
-EV_CANCEL = const(4)  # detail: {1: lines, 2: total, 3: tenders}
+EV_CANCEL = const(4)  # detail: the sale body as it stood
 EV_TRAINING_ON = const(5)
 EV_TRAINING_OFF = const(6)
 EV_CREDENTIALS_CLEARED = const(7)  # detail: seconds since the till was last used
 EV_CHECKPOINT = const(8)  # detail: period totals (P_* map) so far
 EV_COPY = const(9)  # detail: receipt number reprinted
-EV_JOURNAL_ACK = const(10)  # detail: KIND_ACK record's seq (for the receipt trail)
-EVENT_NAMES = {
-    EV_SIGN_ON: "sign-on", EV_SIGN_OFF: "sign-off", EV_LOCKOUT: "lockout",
-    EV_CANCEL: "sale cancelled", EV_TRAINING_ON: "training on",
-    EV_TRAINING_OFF: "training off", EV_CREDENTIALS_CLEARED: "credentials cleared",
-    EV_CHECKPOINT: "checkpoint", EV_COPY: "copy printed", EV_JOURNAL_ACK: "journal ack",
-}
 
 # Period totals: the body of a Z closing (KIND_CLOSING) and the detail of a
 # checkpoint event share these keys.

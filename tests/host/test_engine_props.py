@@ -1,0 +1,228 @@
+"""The sale engine seen from head office (CPython only): every record it writes
+validates against docs/journal.cddl, and on random baskets the Z closing equals
+a recomputation written here independently, from the journal bytes read with
+cbor2 (not with the till's own decoder or totals code)."""
+from __future__ import annotations
+
+import cbor2
+import pycddl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import test_engine_golden as golden
+from conftest import ROOT
+from engine_fixture import PINS, Till
+from till import journal as J
+from till import records as R
+
+CDDL = (ROOT / "docs" / "journal.cddl").read_text()
+ENGINE_RECORD = pycddl.Schema("root = engine-record\n" + CDDL)
+RECORD = pycddl.Schema("root = record\n" + CDDL)
+SALE_BODY = pycddl.Schema("root = sale-body\n" + CDDL)
+EVENT_BODY = pycddl.Schema("root = event-body\n" + CDDL)
+
+
+def raw_records(till: Till) -> list[tuple[int, bytes]]:
+    return list(till.journal.records_after(0))
+
+
+def validate(till: Till) -> dict[int, int]:
+    kinds: dict[int, int] = {}
+    for _, raw in raw_records(till):
+        RECORD.validate_cbor(raw)
+        ENGINE_RECORD.validate_cbor(raw)
+        rec = cbor2.loads(raw)
+        kinds[rec[J.K_KIND]] = kinds.get(rec[J.K_KIND], 0) + 1
+        if rec[J.K_KIND] in (J.KIND_SALE, J.KIND_STORNO):
+            # pycddl accepts a map holding both sides of a group choice, so
+            # "quantity or weight, not both" is checked here.
+            for ln in rec[J.K_BODY][R.S_LINES]:
+                assert (R.L_QTY in ln) != (R.L_GRAMS in ln), ln
+    return kinds
+
+
+@pytest.mark.parametrize("name", ["day", "errors", "offline", "powercut"])
+def test_every_record_of_the_golden_shifts_validates(name: str) -> None:
+    script = (ROOT / "tests" / "device" / "golden" / f"{name}.shift").read_text()
+    till = Till()
+    try:
+        for line in script.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                golden.run(till, line)
+        kinds = validate(till)
+    finally:
+        till.close()
+    assert kinds[J.KIND_EVENT] >= 1
+    if name == "day":
+        assert {J.KIND_SALE, J.KIND_STORNO, J.KIND_NO_SALE, J.KIND_CLOSING} <= set(kinds)
+
+
+def test_acknowledged_damage_and_checkpoints_validate() -> None:
+    till = Till(journal_kw={"segment_bytes": 1024})
+    try:
+        till.sign_on()
+        for _ in range(6):
+            till.scan("4006381333931")
+            till.keys("CASH")
+        till.engine.mark_processed(till.journal.last_seq)
+        till.journal.problems.append(J.Problem("seg", 0, None, "test damage"))
+        till.keys(f"REPORT 5 9 TOTAL {PINS[9]} TOTAL")
+        kinds = validate(till)
+    finally:
+        till.close()
+    assert kinds[J.KIND_ACK] == 1
+
+
+def test_the_schema_refuses_malformed_bodies() -> None:
+    line = {1: 7, 3: 1, 5: 289, 6: "B", 7: 289, 11: "Brot"}
+    good = {1: 1, 2: [line], 4: [[1, 290, 500]], 5: [["B", 70000, 270, 19, 289]], 6: 289,
+            7: 1, 8: 1}
+    SALE_BODY.validate_cbor(cbor2.dumps(good))
+    bad_lines = [
+        {k: v for k, v in line.items() if k != 3},  # neither quantity nor weight
+        {**line, 9: 64},  # unknown flag
+        {**line, 8: [3, 10, 1]},  # unknown discount kind
+        {**line, 5: "2.89"},  # money as text
+    ]
+    for bad in bad_lines:
+        with pytest.raises(pycddl.ValidationError):
+            SALE_BODY.validate_cbor(cbor2.dumps({**good, 2: [bad]}))
+    for bad_body in ({**good, 4: [[1, 290, "500"]]}, {**good, 4: [[3, 290, 1]]},
+                     {k: v for k, v in good.items() if k != 8}):
+        with pytest.raises(pycddl.ValidationError):
+            SALE_BODY.validate_cbor(cbor2.dumps(bad_body))
+    with pytest.raises(pycddl.ValidationError):
+        EVENT_BODY.validate_cbor(cbor2.dumps({1: 3, 2: 1}))  # a lockout says until when
+
+
+# ---------------------------------------------------------------- random baskets
+
+ITEMS = [("scan", "4006381333931"), ("scan", "4008400402222"), ("scan", "036000291452"),
+         ("scan", "2312345012340"), ("scan", "2810275005024"), ("plu", "12"), ("plu", "7"),
+         ("open", "40")]
+
+step = st.one_of(
+    st.tuples(st.just("item"), st.sampled_from(ITEMS), st.integers(1, 4)),
+    st.tuples(st.just("void"), st.integers(0, 3), st.just(0)),
+    st.tuples(st.just("line%"), st.integers(1, 10), st.just(0)),
+    st.tuples(st.just("sale%"), st.integers(1, 5), st.just(0)),
+)
+tender = st.sampled_from(["cash", "exact", "card", "mixed"])
+first_item = st.tuples(st.just("item"), st.sampled_from(ITEMS), st.integers(1, 4))
+sale = st.tuples(st.builds(lambda a, b: [a] + b, first_item, st.lists(step, max_size=7)), tender,
+                 st.sampled_from([False, False, False, True]))
+
+
+def dismiss(till: Till) -> None:
+    """CLEAR a message if one is shown (CLEAR on a plain sale screen would
+    ask to cancel the sale)."""
+    if till.engine.message is not None:
+        till.keys("CLEAR")
+
+
+def ring(till: Till, steps, pay: str, training: bool) -> None:
+    for what, a, b in steps:
+        if what == "item":
+            kind, code = a
+            if kind == "scan":
+                if b > 1 and code in ("4006381333931", "4008400402222", "036000291452"):
+                    till.keys(f"{b} QTY")
+                till.scan(code)
+            elif kind == "plu":
+                till.keys(f"{b} QTY {code} PLU")
+            else:
+                till.keys(f"{code} PLU {b}.25 TOTAL")
+        elif what == "void" and till.engine.sale and a:
+            till.keys(f"{a} VOID")
+        elif what == "line%" and till.engine.sale:
+            till.keys(f"{a} DISCOUNT")
+        elif what == "sale%" and till.engine.sale:
+            till.keys(f"SUBTOTAL {a} DISCOUNT")
+        dismiss(till)
+    s = till.engine.sale
+    if s is None or not s.active():
+        if s is not None:
+            till.keys("CLEAR TOTAL CLEAR")  # cancel what is left
+        return
+    if pay == "cash":
+        till.keys("100.00 CASH")
+    elif pay == "exact":
+        till.keys("CASH")
+    elif pay == "card":
+        till.keys("CARD 42 TOTAL")
+    elif s.total >= 2:
+        till.keys("0.01 CASH CLEAR CARD 43 TOTAL")
+    else:
+        till.keys("CASH")
+    dismiss(till)
+    assert till.engine.sale is None, till.display()
+
+
+def recompute(records: list[dict], first: int, last: int) -> dict:
+    """Head office's sums, from the records alone (independent of till.reports)."""
+    out = {"sales": 0, "refunds": 0, "rounding": 0, "taxes": {}, "tenders": {},
+           "count_sales": 0, "count_stornos": 0, "training": 0}
+    for rec in records:
+        if not first <= rec[1] <= last or rec[3] not in (J.KIND_SALE, J.KIND_STORNO):
+            continue
+        if rec.get(5, 0) & J.FLAG_TRAINING:
+            out["training"] += 1
+            continue
+        body = rec[4]
+        key = "sales" if rec[3] == J.KIND_SALE else "refunds"
+        out[key] += body[6]
+        out["count_" + ("sales" if rec[3] == J.KIND_SALE else "stornos")] += 1
+        out["rounding"] += body.get(7, 0)
+        for cls, rate, net, tax, gross in body[5]:
+            t = out["taxes"].setdefault((cls, rate), [0, 0, 0])
+            t[0] += net
+            t[1] += tax
+            t[2] += gross
+        for t in body[4]:
+            out["tenders"][t[0]] = out["tenders"].get(t[0], 0) + t[1]
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(sale, min_size=1, max_size=8))
+def test_z_equals_an_independent_recomputation_on_random_baskets(sales) -> None:
+    till = Till()
+    try:
+        till.keys(f"9 SIGN {PINS[9]} TOTAL")  # the manager: every limit is hers
+        for steps, pay, training in sales:
+            if training:
+                till.keys("REPORT 4 CLEAR")
+            ring(till, steps, pay, training)
+            if training:
+                till.keys("REPORT 4 CLEAR")
+        till.keys("REPORT 2 CLEAR")
+        records = [cbor2.loads(raw) for _, raw in raw_records(till)]
+    finally:
+        till.close()
+    z = [r for r in records if r[3] == J.KIND_CLOSING][-1][4]
+    want = recompute(records, z[R.P_FIRST], z[R.P_LAST])
+    assert z[R.P_SALES] == want["sales"] and z[R.P_REFUNDS] == want["refunds"]
+    assert z[R.P_ROUNDING] == want["rounding"]
+    assert {(e[0], e[1]): e[2:] for e in z[R.P_TAXES]} == {
+        k: v for k, v in want["taxes"].items()}
+    assert dict((t, a) for t, a in z[R.P_TENDERS]) == want["tenders"]
+    counts = z[R.P_COUNTS]
+    assert counts.get(R.C_SALES, 0) == want["count_sales"]
+    assert counts.get(R.C_TRAINING, 0) == want["training"]
+    assert z[R.P_GRAND_TOTAL] == want["sales"] + want["refunds"]
+    # Every sale balances: tenders pay the total plus cash rounding; cash
+    # rounding only where cash settled it; taxes sum to the total.
+    for rec in records:
+        if rec[3] != J.KIND_SALE:
+            continue
+        body = rec[4]
+        paid = sum(t[1] for t in body[4])
+        assert paid == body[6] + body.get(7, 0)
+        assert sum(e[4] for e in body[5]) == body[6]
+        if body.get(7):
+            assert body[4][-1][0] == R.TENDER_CASH and body[4][-1][1] % 5 == 0
+        for t in body[4]:
+            if t[0] == R.TENDER_CASH:
+                assert t[2] >= t[1]
