@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "host_tools.printer_cmd",
     "host_tools.snapshot_cmd",
     "host_tools.image_cmd",
+    "host_tools.flash_cmd",
 )
 
 

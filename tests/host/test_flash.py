@@ -1,0 +1,78 @@
+"""`kassa flash` with the real mpremote against a MicroPython unix-port "board"
+reached over socket:// (tests/tools/mp_device.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cbor2
+import pytest
+from mp_device import UnixDevice
+
+from host_tools import flash as fl
+from host_tools.cli import main
+
+
+@pytest.fixture(scope="module")
+def boards(tmp_path_factory: pytest.TempPathFactory):
+    d = tmp_path_factory.mktemp("boards")
+    (d / "testboard.py").write_text("NAME = 'testboard'\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fl, "BOARDS", d)
+        yield d
+
+
+@pytest.fixture(scope="module")
+def flashed(boards: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One device, flashed once through the CLI (a full copy takes ~40 s)."""
+    tmp = tmp_path_factory.mktemp("flash")
+    with UnixDevice(tmp / "flash") as dev:
+        keys = tmp / "keys"
+        rc = main(["flash", "--port", dev.url, "--resume", "--board", "testboard",
+                   "--till-id", "store-1/till-1", "--keys-dir", str(keys)])
+        yield dev, keys, rc
+
+
+def test_flash_installs_firmware_board_and_identity(flashed, capsys) -> None:
+    device, keys, rc = flashed
+    assert rc == 0
+    root = device.root
+    mpys = sorted(p.name for p in (root / "till").iterdir())
+    assert "journal.mpy" in mpys and "cbor.mpy" in mpys and not (root / "till.new").exists()
+    assert (root / "board.py").read_text() == "NAME = 'testboard'\n"
+    key_file = keys / "store-1_till-1.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    ident = cbor2.loads((root / "identity").read_bytes())
+    assert ident == {1: "store-1/till-1", 2: bytes.fromhex(key_file.read_text().strip())}
+    # The flashed (compiled) firmware runs on the device.
+    got = fl.Device(device.url, resume=True).exec(
+        "from till import journal as J\n"
+        "j = J.Journal('journal', 'store-1/till-1', b'k')\n"
+        "print('SEQ', j.append(J.KIND_EVENT, {1: 'hello'}))\n")
+    assert "SEQ 1" in got
+
+
+def test_reflash_keeps_identity_and_journal_and_refuses_another_id(flashed) -> None:
+    device, keys, _ = flashed
+    ident = (device.root / "identity").read_bytes()
+    segment = (device.root / "journal" / "seg0000000001.cbs").read_bytes()
+    result = fl.flash(device.url, "testboard", "store-1/till-1", keys_dir=keys, resume=True)
+    assert not result.identity_written and result.sent == 0  # nothing changed: nothing sent
+    assert (device.root / "identity").read_bytes() == ident
+    assert (device.root / "journal" / "seg0000000001.cbs").read_bytes() == segment
+    with pytest.raises(fl.FlashError, match="this till is 'store-1/till-1'"):
+        fl.flash(device.url, "testboard", "store-1/till-2", keys_dir=keys, resume=True)
+    (device.root / "till" / "money.mpy").write_bytes(b"stale")  # one module differs
+    result = fl.flash(device.url, "testboard", "store-1/till-2", keys_dir=keys, resume=True,
+                      replace_identity=True)
+    assert result.identity_written and result.sent == 1
+    assert (device.root / "till" / "money.mpy").read_bytes()[:1] == b"M"
+    assert cbor2.loads((device.root / "identity").read_bytes())[1] == "store-1/till-2"
+
+
+def test_flash_errors_are_clear(boards: Path, tmp_path: Path, capsys) -> None:
+    assert main(["flash", "--port", "socket://127.0.0.1:9", "--board", "nosuch",
+                 "--till-id", "x"]) == 1
+    assert "no board 'nosuch'" in capsys.readouterr().err
+    assert main(["flash", "--port", "socket://127.0.0.1:9", "--board", "testboard",
+                 "--till-id", "x"]) == 1
+    assert "mpremote on socket://127.0.0.1:9 failed" in capsys.readouterr().err
