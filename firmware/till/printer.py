@@ -27,7 +27,7 @@
 # printed as dots.
 import os
 
-from till import escpos, periph, rasterfile
+from till import durable, escpos, periph, rasterfile
 from till.periph import read_available, ticks_add, ticks_diff
 
 try:
@@ -141,12 +141,6 @@ def _file_pieces(f, buf, n):
         k = min(n, len(buf))
         yield bytes(k)
         n -= k
-
-
-def _sync(f):
-    f.flush()
-    if hasattr(os, "fsync"):  # CPython: the data must be on disk before the rename
-        os.fsync(f.fileno())
 
 
 class Printer:
@@ -510,11 +504,14 @@ class Printer:
         tmp = self._p(_QUEUE_TMP)
         buf = bytearray(len(self._buf))
         try:
+            # Streamed, not durable.replace_file(): a job with a logo is bigger
+            # than what should sit in RAM at once. Same rules: sync, rename, sync dir.
             with open(tmp, "wb") as f:
                 for chunk in _chunks(job.parts, buf, self.max_width_bytes):
                     f.write(chunk)
-                _sync(f)
+                durable.sync_file(f)
             os.rename(tmp, path)
+            durable.sync_dir(self.queue_dir)
         except OSError:
             # Flash full or failing: the job stays in RAM and still prints
             # when the printer is back; only a restart would lose it.
