@@ -23,29 +23,35 @@ def offline_reason(now, last_sync, snapshot_created, policies):
     that protect the store must not depend on a clock nobody set."""
     if now is None:
         return "Clock not set"
+    # 0 hours means no limit (docs/snapshot.md).
     max_off = policies.get("max_offline_hours", DEFAULT_MAX_OFFLINE_HOURS) * _HOUR_S
-    if last_sync is None:
-        return "Never synced"
-    if now - last_sync > max_off:
-        return "No sync for %d h" % ((now - last_sync) // _HOUR_S)
+    if max_off:
+        if last_sync is None:
+            return "Never synced"
+        if now - last_sync > max_off:
+            return "No sync for %d h" % ((now - last_sync) // _HOUR_S)
     max_age = policies.get("max_snapshot_age_hours", DEFAULT_MAX_SNAPSHOT_AGE_HOURS) * _HOUR_S
-    if snapshot_created is not None and now - snapshot_created > max_age:
+    if max_age and snapshot_created is not None and now - snapshot_created > max_age:
         return "Snapshot %d days old" % ((now - snapshot_created) // _DAY_S)
     return None
 
 
 def rules(policies, offline):
-    """What the till allows now: {"open_price", "price_override", "max_refund"}.
+    """What the till allows now: {"open_price", "price_override", "max_refund",
+    "max_sale"}.
 
-    Online, max_refund is None (only the roles limit refunds). Offline the
-    policy's "offline" map applies; by default no open prices, no price
-    overrides, and no refunds (max_refund 0) until head office is reachable."""
+    Online, the limits are None (only the roles limit refunds). Offline:
+    "offline_max_sale" caps a sale's total (None: no cap), and the policy's
+    "offline" map says the rest; by default no open prices, no price overrides
+    and no refunds (max_refund 0) until head office is reachable."""
     if not offline:
-        return {"open_price": True, "price_override": True, "max_refund": None}
+        return {"open_price": True, "price_override": True, "max_refund": None,
+                "max_sale": None}
     off = policies.get("offline") or {}
     return {"open_price": bool(off.get("open_price", False)),
             "price_override": bool(off.get("price_override", False)),
-            "max_refund": off.get("max_refund", 0)}
+            "max_refund": off.get("max_refund", 0),
+            "max_sale": policies.get("offline_max_sale")}
 
 
 def retention_s(policies):

@@ -32,6 +32,7 @@ L_DISCOUNT = const(8)  # [kind, value, amount, ?approver]
 L_FLAGS = const(9)
 L_APPROVER = const(10)  # manager who allowed an open price or price override
 L_NAME = const(11)
+L_VOIDED_BY = const(12)  # manager who allowed the void (when the cashier may not)
 
 LF_VOIDED = const(1)  # voided before tender: kept for audit, out of every total
 LF_OPEN_PRICE = const(2)  # price keyed for an open-price item
@@ -55,6 +56,7 @@ N_APPROVER = const(2)
 E_TYPE = const(1)
 E_CASHIER = const(2)
 E_DETAIL = const(3)
+E_APPROVER = const(4)  # the manager who allowed it (cancel, training on/off)
 
 EV_SIGN_ON = const(1)
 EV_SIGN_OFF = const(2)

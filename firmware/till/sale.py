@@ -229,6 +229,8 @@ class Sale:
                 out[R.L_FLAGS] = ln["flags"]
             if ln.get("approver") is not None:
                 out[R.L_APPROVER] = ln["approver"]
+            if ln.get("voided_by") is not None:
+                out[R.L_VOIDED_BY] = ln["voided_by"]
             if ln["flags"] & R.LF_VOIDED:
                 out[R.L_AMOUNT] = _amount_of(ln)
             else:

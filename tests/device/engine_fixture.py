@@ -16,7 +16,7 @@ from till.snapshot import Snapshot
 TILL = "store-12/till-7"
 KEY = b"till-7 secret key, 32 bytes long"
 T0 = 1795000000  # a Tuesday in 2026, 09:46 UTC
-PINS = {1: "1111", 2: "2222", 9: "9999"}
+PINS = {1: "1111", 2: "2222", 3: "3333", 9: "9999"}
 # Tests keep PBKDF2 cheap; the cost of real iteration counts is a benchmark.
 TEST_ITERATIONS = 2
 
@@ -39,23 +39,28 @@ def items():
 
 def meta(version=1, created=T0 - 3600, **policy):
     roles = {
+        # Permissions as the snapshot builder knows them; the manager gets
+        # training and journal acknowledgement through approve and z_report.
         "cashier": {"rank": 1, "max_line_discount_bp": 1000, "max_sale_discount_bp": 500,
-                    "max_refund": 0, "max_open_price": 5000, "may": ["x_report"]},
+                    "max_refund": 0, "max_open_price": 5000, "may": ["void_line", "x_report"]},
         "manager": {"rank": 5, "max_line_discount_bp": 5000, "max_sale_discount_bp": 3000,
                     "max_refund": 50000, "max_open_price": 100000,
-                    "may": ["no_sale", "price_override", "x_report", "z_report", "training",
-                            "ack_journal"]},
+                    "may": ["approve", "no_sale", "price_override", "refund", "void_line",
+                            "void_sale", "x_report", "z_report"]},
+        # High limits of her own, but she may not approve anybody else's.
+        "senior": {"rank": 2, "max_line_discount_bp": 5000, "max_sale_discount_bp": 1000,
+                   "max_refund": 0, "may": ["void_line", "void_sale", "x_report"]},
     }
     cashiers = {}
     for cid, name, role in ((1, "Anna", "cashier"), (2, "Ben", "cashier"),
-                            (9, "Maria", "manager")):
+                            (3, "Carla", "senior"), (9, "Maria", "manager")):
         salt = ("salt-of-cashier-%d" % cid).encode()
         cashiers[cid] = {"name": name, "role": role,
                          "pin": make_pin_record(PINS[cid], salt, TEST_ITERATIONS)}
     policies = {"prices_include_tax": True, "round_per_line": False, "cash_rounding": 5,
                 "max_offline_hours": 24, "max_snapshot_age_hours": 168,
                 "retention_days": 10, "idle_lock_minutes": 5, "pin_max_tries": 3,
-                "pin_lockout_minutes": 15,
+                "pin_lockout_minutes": 15, "eight_digit": "ean8", "offline_max_sale": 2000,
                 "offline": {"open_price": False, "price_override": False, "max_refund": 1000}}
     policies.update(policy)
     return {

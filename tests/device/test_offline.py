@@ -28,14 +28,21 @@ def test_defaults_when_the_policy_is_silent():
     assert offline.offline_reason(NOW, NOW - 24 * H - 1, None, {}) == "No sync for 24 h"
     assert offline.offline_reason(NOW, NOW, NOW - 169 * H, {}) == "Snapshot 7 days old"
     assert offline.rules({}, True) == {"open_price": False, "price_override": False,
-                                       "max_refund": 0}
+                                       "max_refund": 0, "max_sale": None}
 
 
 def test_rules():
     assert offline.rules(POL, False) == {"open_price": True, "price_override": True,
-                                         "max_refund": None}
+                                         "max_refund": None, "max_sale": None}
     assert offline.rules(POL, True) == {"open_price": False, "price_override": True,
-                                        "max_refund": 1500}
+                                        "max_refund": 1500, "max_sale": None}
+    assert offline.rules(dict(POL, offline_max_sale=5000), True)["max_sale"] == 5000
+
+
+def test_zero_hours_means_no_limit():
+    pol = {"max_offline_hours": 0, "max_snapshot_age_hours": 0}
+    assert offline.offline_reason(NOW, None, NOW - 999 * D, pol) is None
+    assert offline.offline_reason(NOW, NOW - 999 * D, None, pol) is None
 
 
 def test_retention():
