@@ -206,6 +206,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_speed,
     bench_heap_and_recovery,
     bench_catalog,
+    __import__("bench_engine").bench_engine,
 ]
 
 

@@ -10,13 +10,14 @@ except ImportError:  # CPython
         return x
 
 PIN_ALG = "pbkdf2-sha256"
-# Verification on an RP2040 must stay well under half a second. This x86 core
-# runs the unix port's PBKDF2 at roughly 90-170 thousand iterations/s (make
-# bench, docs/benchmarks.md); assuming the RP2040 at 133 MHz is 50x slower for
-# this bytecode (the pessimistic end of the 20-50x range), 500 iterations take
-# about 0.15-0.3 s there. A 4-digit PIN has only 10,000 values, so the hash is
-# no defence on its own against someone who has copied it: the lockout below
-# and the credential wipe after long disuse (till.offline) are what protect it.
+# Verification on an RP2040 must stay well under half a second. On this x86
+# core the unix port spends about 4.5 us per iteration (make bench,
+# docs/benchmarks.md), half in C SHA-256, half in the bytecode XOR loop. At
+# 20-50x slower for bytecode and up to ~60x for C SHA-256 on a 133 MHz
+# Cortex-M0+ (docs/engine.md), 500 iterations take about 0.05-0.15 s there.
+# A 4-digit PIN has only 10,000 values, so the hash is no defence on its own
+# against someone who has copied it: the lockout below and the credential wipe
+# after long disuse (till.offline) are what protect it.
 DEFAULT_ITERATIONS = const(500)
 MIN_PIN_DIGITS = const(4)
 MAX_PIN_DIGITS = const(8)

@@ -34,7 +34,7 @@ except ImportError:  # CPython
 
 DIGIT_KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "00", ".")
 KEYS = DIGIT_KEYS + ("CLEAR", "QTY", "PLU", "VOID", "SUBTOTAL", "CASH", "CARD", "TOTAL",
-                     "NO_SALE", "REFUND", "DISCOUNT", "PRICE", "REPORT", "SIGN")
+                     "NO_SALE", "REFUND", "DISCOUNT", "PRICE", "REPORT", "SIGN", "FEED")
 _MAX_ENTRY = const(14)  # a GTIN-14 keyed by hand
 _MAX_QTY = const(999)
 _MAX_REF = const(12)
@@ -473,6 +473,8 @@ class Engine:
         if k not in KEYS:
             self._fail("Unknown key %s" % (k,))
             return
+        if k == "FEED":
+            return  # the printer task feeds paper; nothing changes here
         if self.message is not None:
             self.message = None
             if k == "CLEAR":

@@ -233,3 +233,20 @@ def test_golden_records_decode_as_written():
         assert cbor.loads(cbor.dumps(on_flash[-1][1])) == written[-1][1]
     finally:
         till.close()
+
+
+def test_every_shift_on_a_16_column_display():
+    # The same shifts on the narrowest display: every line fits (the fixture
+    # checks each answer) and nothing ends in an unexpected exception.
+    for name in ("day", "errors", "offline", "powercut"):
+        with open(GOLDEN + "/" + name + ".shift") as f:
+            script = f.read()
+        till = Till(cols=16)
+        try:
+            for line in script.split("\n"):
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    run(till, line)
+                    assert till.engine.error is None, (name, line, till.engine.error)
+        finally:
+            till.close()
