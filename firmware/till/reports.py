@@ -51,21 +51,26 @@ class Totals:
             if kind in (J.KIND_SALE, J.KIND_STORNO, J.KIND_NO_SALE):
                 self._bump(R.C_TRAINING)
             return
-        if kind == J.KIND_SALE:
-            self._bump(R.C_SALES)
-            self.sales += body[R.S_TOTAL]
-            self._money(body)
-        elif kind == J.KIND_STORNO:
-            self._bump(R.C_STORNOS)
-            self.refunds += body[R.S_TOTAL]
-            self._money(body)
+        if kind in (J.KIND_SALE, J.KIND_STORNO):
+            # Every field is read before anything is counted, so a body this
+            # firmware did not write changes nothing (reports.recover).
+            total = body[R.S_TOTAL]
+            parts = (body[R.S_TAXES], body[R.S_TENDERS], body[R.S_LINES])
+            if kind == J.KIND_SALE:
+                self._bump(R.C_SALES)
+                self.sales += total
+            else:
+                self._bump(R.C_STORNOS)
+                self.refunds += total
+            self._money(body, parts)
         elif kind == J.KIND_NO_SALE:
             self._bump(R.C_NO_SALES)
         elif kind == J.KIND_EVENT and body.get(R.E_TYPE) == R.EV_CANCEL:
             self._bump(R.C_CANCELLED)
 
-    def _money(self, body):
-        for e in body[R.S_TAXES]:
+    def _money(self, body, parts):
+        taxes, tenders, lines = parts
+        for e in taxes:
             key = (e[0], e[1])
             t = self.taxes.get(key)
             if t is None:
@@ -73,13 +78,13 @@ class Totals:
             t[0] += e[2]
             t[1] += e[3]
             t[2] += e[4]
-        for t in body[R.S_TENDERS]:
+        for t in tenders:
             self.tenders[t[0]] = self.tenders.get(t[0], 0) + t[1]
         self.rounding += body.get(R.S_ROUNDING, 0)
         d = body.get(R.S_DISCOUNT)
         if d:
             self.discounts += d[2]
-        for ln in body[R.S_LINES]:
+        for ln in lines:
             if ln.get(R.L_FLAGS, 0) & R.LF_VOIDED:
                 self._bump(R.C_VOIDED_LINES)
             else:
@@ -145,32 +150,44 @@ def recover(journal, observe=None):
     Reads one record at a time (bounded memory). observe(seq, rec), if given,
     sees every decoded record, so the engine learns what else it needs in the
     same pass. Returns the Totals; .incomplete is set when records of the period
-    were deleted with no checkpoint covering them."""
+    were deleted with no checkpoint covering them, or could not be read."""
     totals = None
     for seq, raw in journal.records_after(0):
-        rec = cbor.loads(raw)
-        if observe is not None:
-            observe(seq, rec)
-        kind = rec[J.K_KIND]
-        body = rec[J.K_BODY]
-        flags = rec.get(J.K_FLAGS, 0)
-        if kind == J.KIND_CLOSING and not flags & J.FLAG_TRAINING:
-            totals = after_closing(body, seq)
-            totals.anchor_seq = seq
-            continue
-        if kind == J.KIND_EVENT and body.get(R.E_TYPE) == R.EV_CHECKPOINT:
-            totals = Totals.from_body(body[R.E_DETAIL])
-            totals.anchor_seq = seq
-            continue
-        if totals is None:
-            totals = Totals(1, 1, 0)
-            # The first record on flash is not the first ever and nothing
-            # anchors it: what came before is gone from this till.
-            totals.incomplete = seq > 1
-        totals.add(seq, kind, body, flags)
+        try:
+            totals = _recover_one(totals, seq, cbor.loads(raw), observe)
+        except (cbor.CBORError, KeyError, IndexError, TypeError, AttributeError, ValueError):
+            # Not a body this firmware wrote (or damage the journal reported):
+            # the till must still start, and its totals say they miss something.
+            if totals is None:
+                totals = Totals(1, 1, 0)
+            totals.last = seq
+            totals.incomplete = True
     if totals is None:
         totals = Totals(1, journal.last_seq + 1, 0)
         totals.incomplete = journal.last_seq > 0
+    return totals
+
+
+def _recover_one(totals, seq, rec, observe):
+    if observe is not None:
+        observe(seq, rec)
+    kind = rec[J.K_KIND]
+    body = rec[J.K_BODY]
+    flags = rec.get(J.K_FLAGS, 0)
+    if kind == J.KIND_CLOSING and not flags & J.FLAG_TRAINING:
+        totals = after_closing(body, seq)
+        totals.anchor_seq = seq
+        return totals
+    if kind == J.KIND_EVENT and body.get(R.E_TYPE) == R.EV_CHECKPOINT:
+        totals = Totals.from_body(body[R.E_DETAIL])
+        totals.anchor_seq = seq
+        return totals
+    if totals is None:
+        totals = Totals(1, 1, 0)
+        # The first record on flash is not the first ever and nothing
+        # anchors it: what came before is gone from this till.
+        totals.incomplete = seq > 1
+    totals.add(seq, kind, body, flags)
     return totals
 
 

@@ -205,3 +205,24 @@ def test_x_report_changes_nothing():
         assert again == job
     finally:
         till.close()
+
+
+def test_a_body_this_firmware_did_not_write_does_not_stop_the_till():
+    till = Till()
+    try:
+        till.sign_on()
+        till.scan("4006381333931")
+        till.keys("CASH")
+        # Another writer's idea of a sale (tests/host/test_journal_host.py style).
+        till.journal.append(J.KIND_SALE, {1: 99, 2: 3, 3: [[4006381333931, 1000, 249]]})
+        till.journal.append(J.KIND_EVENT, [1, 2, 3])
+        till.power_cut()
+        t = till.engine.totals
+        assert t.incomplete and t.count(R.C_SALES) == 1 and t.sales == 289
+        assert t.last == till.journal.last_seq
+        till.sign_on()
+        till.scan("4006381333931")
+        acts = till.keys("CASH")
+        assert [a[2] for a in acts if a[0] == "record"] == [J.KIND_SALE]
+    finally:
+        till.close()

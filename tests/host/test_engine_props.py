@@ -42,6 +42,50 @@ def validate(till: Till) -> dict[int, int]:
     return kinds
 
 
+def print_jobs(name: str) -> list[dict]:
+    script = (ROOT / "tests" / "device" / "golden" / f"{name}.shift").read_text()
+    till = Till()
+    jobs = []
+    try:
+        for line in script.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                jobs += [a[1] for a in golden.run(till, line) if a[0] == "print"]
+    finally:
+        till.close()
+    return jobs
+
+
+def test_the_receipt_layout_prints_every_job_of_a_day() -> None:
+    from test_receipt import PROFILE_58, PROFILE_80
+
+    from host_tools import receipt_render as rr
+    from till import escpos, receipt
+    from till.money import format_money
+
+    jobs = print_jobs("day")
+    kinds = {j["kind"] for j in jobs}
+    assert kinds == {"sale", "storno", "no-sale", "x", "z"}, kinds
+    for job in jobs:
+        for profile in (PROFILE_80, PROFILE_58):
+            out = escpos.EscPos(columns=profile["columns"]["a"])
+            receipt.render(job, out, profile)
+            paper = rr.parse(out.output(), columns=profile["columns"]["a"],
+                             width_dots=profile["paper_width_dots"])
+            assert not paper.issues, paper.issues
+            text = rr.to_text(paper)
+            if job["kind"] in ("sale", "storno"):
+                assert "TOTAL" in text and format_money(job["total"]) in text
+                for ln in job["lines"]:
+                    assert format_money(ln["amount"]) in text
+            if job["copy"]:
+                assert "COPY" in text
+            if job["training"]:
+                assert "TRAINING" in text
+            if job["kind"] == "z":
+                assert format_money(job["grand_total"]) in text
+
+
 @pytest.mark.parametrize("name", ["day", "errors", "offline", "powercut"])
 def test_every_record_of_the_golden_shifts_validates(name: str) -> None:
     script = (ROOT / "tests" / "device" / "golden" / f"{name}.shift").read_text()
