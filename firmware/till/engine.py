@@ -343,6 +343,8 @@ class Engine:
             self.message = None
 
     def _clear_credentials(self, unused_s):
+        if self.cashier is not None:
+            self._sign_off_now()
         self._event(R.EV_CREDENTIALS_CLEARED, None, unused_s, tolerate=True)
         self._out.append(("wipe_credentials",))
         self.needs_sync = True

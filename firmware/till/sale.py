@@ -55,11 +55,10 @@ class Sale:
         """Add an item (a catalog item dict). Returns the new line."""
         self._no_tenders()
         if len(self.lines) >= self.max_lines:
-            raise SaleError("Sale is full (%d lines): total it and start another"
-                            % self.max_lines)
+            # Messages here are shown on a 2x20 display: at most 40 characters.
+            raise SaleError("Sale full (%d lines): pay, then go on" % self.max_lines)
         if item["tax"] not in self.tax_rates:
-            raise SaleError("Tax class %s of item %d is not set up: call the manager"
-                            % (item["tax"], item["plu"]))
+            raise SaleError("Tax class %s not set up: call manager" % item["tax"])
         line = {"plu": item["plu"], "name": item["name"], "tax_class": item["tax"],
                 "price": item["price"] if price is None else price, "flags": flags}
         if grams is None:
@@ -123,7 +122,7 @@ class Sale:
 
     def _no_tenders(self):
         if self.tenders:
-            raise SaleError("Payment started: finish the payment or cancel the sale")
+            raise SaleError("Payment started: finish or cancel")
 
     # ---- totals ------------------------------------------------------------
 
@@ -189,7 +188,7 @@ class Sale:
             self.tenders.append([R.TENDER_CASH, rounded, given])
             return given - rounded
         if given == 0:
-            raise SaleError("Key the cash given, or press CASH alone for the exact amount")
+            raise SaleError("Key the cash given, or CASH alone")
         # Part payment: no rounding until the last part.
         self.tenders.append([R.TENDER_CASH, given, given])
         return 0
@@ -202,8 +201,7 @@ class Sale:
         if amount is None:
             amount = rem
         if rem >= 0 and not 0 < amount <= rem:
-            raise SaleError("Card amount must be more than 0 and at most %s"
-                            % ("the amount due" if rem else "0"))
+            raise SaleError("Card amount: 0.01 up to the amount due")
         if rem < 0:
             amount = rem
         self.tenders.append([R.TENDER_CARD, amount, ref])
@@ -307,6 +305,6 @@ def storno_of(body, seq, prices_include_tax, round_per_line, cash_increment):
         s.discount = [d[0], d[1], d[3] if len(d) > 3 else None]
     s.refund_of = seq
     if s.total != -body[R.S_TOTAL]:
-        raise SaleError("Receipt %d was made with other tax settings: refund it at head office"
-                        % seq)
+        # Made with other tax settings: only head office can refund it exactly.
+        raise SaleError("Receipt %d: ask head office" % seq)
     return s

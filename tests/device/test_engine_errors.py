@@ -423,3 +423,52 @@ def test_sixteen_column_display():
         assert display(acts) == ("Whisky 0,7 24.99", "Total      24.99")
     finally:
         till.close()
+
+
+def test_messages_of_the_sale_fit_two_display_lines():
+    from till.engine import wrap
+    till = Till(meta(max_lines=2))
+    try:
+        till.sign_on()
+        till.scan("4006381333931")
+        till.scan("4006381333931")
+        acts = till.scan("4006381333931")
+        assert display(acts) == ("Sale full (2 lines):", "pay, then go on")
+        for text in ("Card amount: 0.01 up to the amount due",
+                     "Tax class Z not set up: call manager",
+                     "Payment started: finish or cancel",
+                     "Key the cash given, or CASH alone",
+                     "Receipt 1234567: ask head office"):
+            lines = wrap(text, 20)
+            assert (lines[0] + " " + lines[1]).strip() == text, lines
+    finally:
+        till.close()
+
+
+def test_retention_signs_off_a_cashier_left_signed_on():
+    till = Till(meta(idle_lock_minutes=0))
+    try:
+        till.sign_on()
+        acts = till.tick(10 * 86400 + 1)
+        kinds = [a[3][R.E_TYPE] for a in records_of(acts)]
+        assert kinds == [R.EV_SIGN_OFF, R.EV_CREDENTIALS_CLEARED]
+        assert of(acts, "wipe_credentials") and till.engine.cashier is None
+        assert display(acts) == ("Unused too long:", "sync before sign-on")
+    finally:
+        till.close()
+
+
+def test_explicit_training_and_ack_permissions():
+    m = meta()
+    m["roles"]["cashier"]["may"] = ["training", "ack_journal"]
+    till = Till(m)
+    try:
+        till.sign_on()
+        acts = till.keys("REPORT 4")
+        assert records_of(acts)[0][3] == {R.E_TYPE: R.EV_TRAINING_ON, R.E_CASHIER: 1}
+        assert till.engine.training
+        till.journal.problems.append(J.Problem("seg", 0, None, "test damage"))
+        acts = till.keys("CLEAR REPORT 4 CLEAR REPORT 5")
+        assert records_of(acts)[-1][2] == J.KIND_ACK and not till.journal.broken
+    finally:
+        till.close()

@@ -36,10 +36,10 @@ def test_lines_totals_and_voids():
 def test_unknown_tax_class_and_full_sale():
     s = new(max_lines=2)
     e = support.raises(SaleError, s.add_line, dict(BREAD, tax="Z"))
-    assert "Tax class Z" in str(e)
+    assert str(e) == "Tax class Z not set up: call manager"
     s.add_line(BREAD)
     s.add_line(BREAD)
-    assert "full" in str(support.raises(SaleError, s.add_line, BREAD))
+    assert str(support.raises(SaleError, s.add_line, BREAD)) == "Sale full (2 lines): pay, then go on"
 
 
 def test_discounts_and_their_record_entries():
@@ -142,7 +142,7 @@ def test_storno_keeps_the_original_rates_and_refuses_other_settings():
     assert st.body(1, 2)[R.S_TAXES] == [["A", 190000, -108, -21, -129]]
     # Taxes added on top now (US style): the mirror would not come out exact.
     e = support.raises(SaleError, storno_of, sale, 5, False, False, 1)
-    assert "head office" in str(e)
+    assert str(e) == "Receipt 5: ask head office"
 
 
 def test_storno_by_card():
