@@ -212,7 +212,12 @@ class Engine:
             self.prompt = None
             self.entry = ""
             self._fail("Error: %s. Call support" % (exc.__class__.__name__,))
-        self._out.append(("display",) + self.screen())
+        try:
+            lines = self.screen()
+        except Exception as exc:  # noqa: BLE001
+            self.error = exc
+            lines = ("Error: display", "Call support")
+        self._out.append(("display",) + lines)
         return self._out
 
     def _dispatch(self, event):
