@@ -613,10 +613,16 @@ class Engine:
         self.price = None
 
     def _k_sign(self):
+        if self._between_sales():
+            self._sign_off_now()
+
+    def _between_sales(self):
+        """Drop what was keyed; False (and say so) while a sale is open."""
+        self._take_entry()
         if self.sale is not None:
             self._fail("Finish or cancel the sale first")
-            return
-        self._sign_off_now()
+            return False
+        return True
 
     # ---- authority ---------------------------------------------------------
 
@@ -1133,9 +1139,7 @@ class Engine:
     # ---- no sale, refund ---------------------------------------------------
 
     def _k_no_sale(self):
-        self._take_entry()
-        if self.sale is not None:
-            self._fail("Finish or cancel the sale first")
+        if not self._between_sales():
             return
         self._authorize(("perm", "no_sale"), self._no_sale)
 
@@ -1154,9 +1158,7 @@ class Engine:
         self._info("No sale", "Drawer open" if not flags else "(training)")
 
     def _k_refund(self):
-        self._take_entry()
-        if self.sale is not None:
-            self._fail("Finish or cancel the sale first")
+        if not self._between_sales():
             return
         self._ask("Refund", "Receipt no.?", self._refund_receipt)
 
@@ -1225,9 +1227,7 @@ class Engine:
     # ---- reports and the REPORT menu -----------------------------------------
 
     def _k_report(self):
-        self._take_entry()
-        if self.sale is not None:
-            self._fail("Finish or cancel the sale first")
+        if not self._between_sales():
             return
         self._ask("1X 2Z 3Copy", "4Train 5Ack", lambda e: None, digits=False,
                   keys={"1": self._menu_x, "2": self._menu_z, "3": self._copy,
