@@ -15,6 +15,7 @@
 #   cover open|closed         its cover
 #   printer off|on            its power: off, it answers nothing
 #   wait 500                  read no further lines for 500 ms
+#   clock 1795262400          set the till's clock (as the gateway does at sync)
 #   # a comment               (blank lines too are ignored)
 # An unknown command is kept in SimInput.errors, not fatal.
 NAME = "sim"
@@ -146,17 +147,31 @@ class SimInput:
         self.scans = _Pipe(self)
         self.keys = _Pipe(self)
         self.errors = []
+        self._ended = False  # the script (or terminal) has no more lines
+        self.clock = None  # set by build(): the `clock` command sets it
+
+    @property
+    def finished(self):
+        """All input read and consumed: a scripted run (or Ctrl-D) is over."""
+        self.pump()
+        return (self._ended and self._resume_at is None
+                and not self.scans.data and not self.keys.data)
 
     def pump(self):
         from till.periph import ticks_diff
 
-        while True:
+        # The next line only once the scanner and keypad have taken everything
+        # routed so far: a scan and the keys after it reach the till in order.
+        while not self.scans.data and not self.keys.data:
             if self._resume_at is not None:
                 if ticks_diff(self._ticks_ms(), self._resume_at) < 0:
                     return
                 self._resume_at = None
             line = self._lines.readline()
             if not line:
+                # A script file ends for good; a terminal only when it is closed.
+                self._ended = (self._lines.closed if isinstance(self._lines, TerminalLines)
+                               else True)
                 return
             self._command(line.strip())
 
@@ -183,6 +198,8 @@ class SimInput:
             port.cover_open = args[0] == "open"
         elif word == "printer" and port and args and args[0] in ("on", "off"):
             port.on = args[0] == "on"
+        elif word == "clock" and self.clock is not None and args and args[0].isdigit():
+            self.clock.set(int(args[0]))
         else:
             self.errors.append(line)
 
@@ -212,8 +229,9 @@ def build(root=".", script=None, display_out=None, ticks_ms=None):
     scanner = devices.scanner_for(cfg, source.scans, ticks_ms)
     keypad = StreamKeypad(source.keys, KEYPAD["keymap"])
     cashier = TextDisplay(display_out or sys.stdout, DISPLAY["cols"], DISPLAY["rows"])
-    dev = devices.assemble(cfg, printer, scanner, keypad, cashier,
-                           devices.clock_for(cfg, None, ticks_ms))
+    clock = devices.clock_for(cfg, None, ticks_ms)
+    source.clock = clock
+    dev = devices.assemble(cfg, printer, scanner, keypad, cashier, clock)
     dev["journal"] = dict(JOURNAL, dir=root + "/" + JOURNAL["dir"])
     dev["snapshot_dir"] = root + "/" + SNAPSHOT_DIR
     dev["sim_input"] = source

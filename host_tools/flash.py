@@ -137,8 +137,8 @@ class Device:
         return None
 
 
-# Runs on the device: switch till.new in by renames, then remove the old copy.
-_SWITCH = """
+# Runs on the device: remove a file or a directory tree.
+_RM = """
 import os
 def _rm(p):
     try:
@@ -151,6 +151,10 @@ def _rm(p):
         os.rmdir(p)
     else:
         os.remove(p)
+"""
+
+# Runs on the device: switch till.new in by renames, then remove the old copy.
+_SWITCH = _RM + """
 _rm('till.old')
 try:
     os.rename('till', 'till.old')
@@ -172,17 +176,20 @@ class FlashResult:
 
 def flash(port: str, board: str, till_id: str, key_file: Path | None = None,
           keys_dir: Path = Path("keys"), resume: bool = False,
-          replace_identity: bool = False) -> FlashResult:
+          replace_identity: bool = False, romfs: bool = False) -> FlashResult:
     with tempfile.TemporaryDirectory(prefix="kassa-flash-") as tmp:
-        return _flash(Device(port, resume=resume), stage(board, Path(tmp) / board), till_id,
-                      key_file, keys_dir, replace_identity)
+        staged = stage(board, Path(tmp) / board)
+        dev = Device(port, resume=resume)
+        if romfs:
+            return _flash_romfs(dev, staged, board, till_id, key_file, keys_dir,
+                                replace_identity)
+        return _flash(dev, staged, till_id, key_file, keys_dir, replace_identity)
 
 
-def _flash(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_dir: Path,
-           replace_identity: bool) -> FlashResult:
+def _identity(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_dir: Path,
+              replace_identity: bool) -> tuple[bool, Path | None]:
+    """Stage the identity file if the till needs one; refuse to change an identity."""
     current = dev.read_file(IDENTITY_FILE)
-    identity_written = False
-    key_path = None
     if current is not None:
         have = Identity.decode(current)
         if have.till_id != till_id and not replace_identity:
@@ -193,7 +200,38 @@ def _flash(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_
     if current is None or replace_identity:
         key, key_path = load_or_make_key(till_id, key_file, keys_dir)
         (staged / IDENTITY_FILE).write_bytes(Identity(till_id, key).encode())
-        identity_written = True
+        return True, key_path
+    return False, None
+
+
+def _flash_romfs(dev: Device, staged: Path, board: str, till_id: str, key_file: Path | None,
+                 keys_dir: Path, replace_identity: bool) -> FlashResult:
+    """Firmware and board file as a ROMFS image (runs in place from flash)."""
+    from host_tools.romfs import build_image
+
+    written, key_path = _identity(dev, staged, till_id, key_file, keys_dir, replace_identity)
+    image = staged / "firmware.romfs"
+    image.write_bytes(build_image(staged / "board.py"))
+    try:
+        dev.run("romfs", "deploy", str(image))
+    except FlashError as exc:
+        raise FlashError(f"{exc}. This till's MicroPython has no ROMFS partition: flash a "
+                         "MicroPython build with ROMFS enabled, or flash without --romfs") from exc
+    copies: list[str] = []
+    for name in ("main.py", IDENTITY_FILE):
+        if (staged / name).exists():
+            copies += ["fs", "cp", str(staged / name), f":{name}", "+"]
+    dev.run(*copies[:-1])
+    # Modules on the filesystem would shadow the image: remove old copies.
+    dev.exec(_RM + "_rm('till')\n_rm('till.new')\n_rm('board.py')\n")
+    modules = len(list((staged / "till.new").iterdir()))
+    return FlashResult(modules, written, key_path, modules)
+
+
+def _flash(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_dir: Path,
+           replace_identity: bool) -> FlashResult:
+    identity_written, key_path = _identity(dev, staged, till_id, key_file, keys_dir,
+                                           replace_identity)
     # Modules the till already has byte for byte are copied on the device, which
     # is fast; only changed ones cross the cable (mpremote moves a few KB/s).
     on_device = device_hashes(dev)
@@ -237,19 +275,7 @@ def device_hashes(dev: Device) -> dict[str, str]:
 
 
 # Runs on the device: a fresh till.new holding copies of the unchanged modules.
-_PREPARE = """
-import os
-def _rm(p):
-    try:
-        st = os.stat(p)
-    except OSError:
-        return
-    if st[0] & 0x4000:
-        for n in os.listdir(p):
-            _rm(p + '/' + n)
-        os.rmdir(p)
-    else:
-        os.remove(p)
+_PREPARE = _RM + """
 _rm('till.new')
 os.mkdir('till.new')
 buf = bytearray(512)

@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where new till secrets are kept for head office (default ./keys)")
     p.add_argument("--resume", action="store_true",
                    help="do not soft-reset first (MicroPython unix-port simulators)")
+    p.add_argument("--romfs", action="store_true",
+                   help="deploy the firmware as a ROMFS image (runs in place from flash; "
+                        "needed to fit a Pico W's RAM, see README)")
     p.add_argument("--replace-identity", action="store_true",
                    help="give a till a new id and secret (only after HO processed its whole journal)")
     p.set_defaults(func=run)
@@ -27,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         result = flash(args.port, args.board, args.till_id, args.key_file, args.keys_dir,
-                       args.resume, args.replace_identity)
+                       args.resume, args.replace_identity, args.romfs)
     except FlashError as exc:
         print(f"kassa flash: {exc}", file=sys.stderr)
         return 1

@@ -224,6 +224,19 @@ def _enc_map(out, d, depth):
             out += _key_bytes(k)
             _enc(out, v, depth)
         return
+    # Records use small integer keys (0-23): each encodes as the one byte equal
+    # to its value, so numeric order is the canonical order, and nothing but the
+    # sorted key list needs allocating (this path halves a record's garbage).
+    small = True
+    for k in d:
+        if type(k) is not int or not 0 <= k < 24:
+            small = False
+            break
+    if small:
+        for k in sorted(d):
+            out.append(k)
+            _enc(out, d[k], depth)
+        return
     # RFC 8949 §4.2.3 order (what cbor2 canonical=True emits): shorter encoded key
     # first, then bytewise. Distinct dict keys never encode alike, so the sort
     # never falls through to comparing values.

@@ -67,6 +67,7 @@ EV_TRAINING_OFF = const(6)
 EV_CREDENTIALS_CLEARED = const(7)  # detail: seconds since the till was last used
 EV_CHECKPOINT = const(8)  # detail: period totals (P_* map) so far
 EV_COPY = const(9)  # detail: receipt number reprinted
+EV_CRASH = const(10)  # detail: which task failed and why (the till restarted it)
 
 # Period totals: the body of a Z closing (KIND_CLOSING) and the detail of a
 # checkpoint event share these keys.

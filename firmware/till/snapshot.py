@@ -193,6 +193,26 @@ class SnapshotStore:
             self.current.close()
             self.current = None
 
+    def discard(self):
+        """Remove the snapshot in force, cashier credentials with it (the data
+        retention policy of a till unused too long). open() then finds none,
+        and the till needs HO's data again before anyone signs on."""
+        self.close()
+        keep = self._read_pointer_or_none()
+        self._cleanup(keep)  # current.tmp first: it could bring the pointer back
+        try:
+            os.remove(self._p(CURRENT_FILE))
+        except OSError:
+            pass
+        sync_dir(self.root)
+        self._cleanup(None)
+
+    def _read_pointer_or_none(self):
+        try:
+            return self._read_pointer()
+        except SnapshotError:
+            return None
+
     def _valid_dir_name(self, name):
         if not name.startswith(_DIR_PREFIX):
             return False

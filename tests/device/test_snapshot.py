@@ -370,104 +370,12 @@ def test_damaged_pointer_is_reported_not_guessed():
     fx.remove()
 
 
-def _replay_until(flashsim, image, ops, n, block_bytes, partial=None):
-    for op in ops[:n]:
-        flashsim.replay(image, op, block_bytes)
-    if partial is not None:
-        flashsim.replay(image, ops[n], block_bytes, partial)
-
-
-_CHECKS = {1: assert_v1, 2: assert_v2}
-
-
-_BLOCKS = 40
-_BLOCK_BYTES = 512  # small blocks: two chip images fit beside the till code in 192K
-
-
-def _erase_all(image):
-    ones = b"\xff" * _BLOCK_BYTES
-    for b in range(_BLOCKS):  # erased NOR flash reads 0xFF
-        image[b * _BLOCK_BYTES:(b + 1) * _BLOCK_BYTES] = ones
-
-
-def _sweep(flashsim, chip, base, first, second, new_version):
-    """Install `second` over `first` (None: an empty store) on an emulated chip,
-    then cut the power after each flash operation and halfway through each
-    program; every cut must open on the old or the new snapshot only.
-
-    chip and base are two preallocated image buffers (a fragmented 192K heap
-    would not find two fresh 24K blocks)."""
-    import gc
-
-    mount = "/flash"
-    _erase_all(chip)
-    flash = flashsim.Flash(_BLOCKS, image=chip, block_bytes=_BLOCK_BYTES)
-    flashsim.format_and_mount(flash, mount)
-    store = SnapshotStore(mount + "/snap")
+def test_discard_removes_the_snapshot_and_its_credentials():
+    root = support.tmpdir()
+    store = SnapshotStore(root)
     store.open()
-    if first is not None:
-        store.install(io.BytesIO(first))
-    store.close()
-    flashsim.umount(mount)
-    base[:] = chip
-    flashsim.mount(flash, mount)
-    flash.record()
-    store.open()
-    store.install(io.BytesIO(second))
-    store.close()
-    flashsim.umount(mount)
-    ops = flash.log
-    flash.log = None
-    flash = None
-    gc.collect()
-    first_version = None if first is None else 1
-    seen = {}
-    cuts = []
-    for n in range(len(ops) + 1):
-        cuts.append((n, None))
-        if n < len(ops) and flashsim.is_program(ops[n]):
-            cuts.append((n, len(ops[n][2]) // 2))
-    for n, partial in cuts:
-        chip[:] = base
-        _replay_until(flashsim, chip, ops, n, _BLOCK_BYTES, partial)
-        flashsim.mount(flashsim.Flash(_BLOCKS, image=chip, block_bytes=_BLOCK_BYTES), mount)
-        try:
-            st = SnapshotStore(mount + "/snap")
-            snap = st.open()
-            version = None if snap is None else snap.version
-            assert version in (first_version, new_version), version
-            if snap is not None:
-                _CHECKS[version](snap)
-            seen[version] = seen.get(version, 0) + 1
-            names = sorted(os.listdir(st.root))
-            assert names == ([] if version is None else ["current", "snap-%d" % version]), names
-            if version == first_version and n % 4 == 0:
-                # The till still takes the update after the cut.
-                st.install(io.BytesIO(second))
-                _CHECKS[new_version](st.current)
-            st.close()
-        finally:
-            flashsim.umount(mount)
-        gc.collect()
-    # Both outcomes occurred: the sweep really crossed the switch.
-    print("sweep: %d flash operations, %d cuts, outcomes %r" % (len(ops), len(cuts), seen))
-    assert len(seen) == 2, seen
-    return len(ops)
-
-
-def test_power_cut_at_every_flash_operation_of_an_install():
-    import flashsim
-
-    if not flashsim.available():
-        support.skip("needs littlefs (os.VfsLfs2): MicroPython only")
-    import gc
-
-    gc.collect()
-    chip = bytearray(_BLOCKS * _BLOCK_BYTES)
-    base = bytearray(_BLOCKS * _BLOCK_BYTES)
-    fx = Fixture()
-    full1, full2, delta12 = fx.full1, fx.full2, fx.delta12
-    fx.remove()
-    assert _sweep(flashsim, chip, base, None, full1, 1) > 5  # first install on an empty till
-    assert _sweep(flashsim, chip, base, full1, delta12, 2) > 10
-    assert _sweep(flashsim, chip, base, full1, full2, 2) > 10
+    store.install(io.BytesIO(full_package(built(sample_meta(1), sample_items()))))
+    assert store.current is not None and store.current.cashier(1) is not None
+    store.discard()
+    assert store.current is None and os.listdir(root) == []
+    assert SnapshotStore(root).open() is None

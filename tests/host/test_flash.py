@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cbor2
 import pytest
+from conftest import ROOT
 from mp_device import UnixDevice
 
 from host_tools import flash as fl
@@ -67,6 +68,24 @@ def test_reflash_keeps_identity_and_journal_and_refuses_another_id(flashed) -> N
     assert result.identity_written and result.sent == 1
     assert (device.root / "till" / "money.mpy").read_bytes()[:1] == b"M"
     assert cbor2.loads((device.root / "identity").read_bytes())[1] == "store-1/till-2"
+
+
+def test_romfs_flash_on_firmware_without_romfs_says_what_to_do(flashed) -> None:
+    device, keys, _ = flashed
+    till_id = cbor2.loads((device.root / "identity").read_bytes())[1]
+    with pytest.raises(fl.FlashError, match="no ROMFS partition"):
+        fl.flash(device.url, "testboard", till_id, keys_dir=keys, resume=True, romfs=True)
+    assert (device.root / "till" / "journal.mpy").exists()  # the old firmware still stands
+
+
+def test_romfs_image_holds_the_firmware_and_board() -> None:
+    from mpremote.romfs import VfsRomWriter
+
+    from host_tools.romfs import build_image
+
+    image = build_image(ROOT / "boards" / "sim.py")
+    assert image.startswith(VfsRomWriter.ROMFS_HEADER)
+    assert b"journal.mpy" in image and b"board.mpy" in image
 
 
 def test_flash_errors_are_clear(boards: Path, tmp_path: Path, capsys) -> None:

@@ -1,0 +1,251 @@
+# The till's main loop: the board's devices, the journal, the HO snapshot and the
+# sale engine, run as asyncio tasks that never block one another.
+#
+#   inputs   keypad and scanner -> engine events -> actions (print, drawer, display)
+#   printer  the printer driver's own task: status checks, queue, paced writes
+#   ticks    once a second: engine tick (idle lock, offline state, retention),
+#            printer state to the engine, the hardware watchdog fed
+#
+# The engine appends every record itself and returns print and drawer actions
+# only after the append returned, so whatever this loop does afterwards (a crash,
+# a dead printer, a power cut) a sale is either in the journal or was never made.
+# A task that raises is journaled as an event and restarted; if the loop itself
+# hangs, the watchdog resets the board and the journal recovers at boot.
+import asyncio
+import gc
+import sys
+
+from till import cbor, escpos, receipt
+from till import journal as J
+from till import records as R
+from till.engine import Engine
+from till.snapshot import SnapshotError, SnapshotStore
+
+IDENTITY_FILE = "identity"  # CBOR {1: till id, 2: secret}, written by `kassa flash`
+LOGO_FILE = "logo.ras"  # in the snapshot root: HO's logo, printer-ready
+_INPUT_MS = 10
+_TICK_MS = 1000
+_RESTART_MS = 500
+_MAX_CRASH_DETAIL = 200
+
+
+class NotProvisioned(Exception):
+    pass
+
+
+async def sleep_ms(ms):
+    if hasattr(asyncio, "sleep_ms"):
+        await asyncio.sleep_ms(ms)
+    else:
+        await asyncio.sleep(ms / 1000)
+
+
+def read_identity(path):
+    try:
+        with open(path, "rb") as f:
+            ident = cbor.loads(f.read())
+        return ident[1], ident[2]
+    except (OSError, cbor.CBORError, KeyError, TypeError):
+        raise NotProvisioned("This till has no identity: flash it with "
+                             "`kassa flash --till-id ...`")
+
+
+def write_identity(path, till_id, key):
+    with open(path, "wb") as f:
+        f.write(cbor.dumps({1: till_id, 2: key}))
+
+
+class Till:
+    """One till: build with the board's device dict, then `await till.run()`."""
+
+    def __init__(self, dev, root="."):
+        self.dev = dev
+        self.printer = dev["printer"]
+        self.display = dev["display"]
+        self.profile = dev.get("profile") or {}
+        self.crashes = 0
+        self.stopping = False
+        till_id, key = read_identity(root + "/" + IDENTITY_FILE)
+        self.till_id = till_id
+        clock = dev["clock"]
+        jc = dev["journal"]
+        self.journal = J.Journal(jc["dir"], till_id, key, clock=clock.now,
+                                 segment_bytes=jc.get("segment_bytes", 16384),
+                                 low_free_bytes=jc.get("low_free_bytes", 262144),
+                                 full_free_bytes=jc.get("full_free_bytes", 24576))
+        self.store = SnapshotStore(dev["snapshot_dir"])
+        try:
+            snapshot = self.store.open()
+        except SnapshotError as exc:
+            # A damaged snapshot must not stop the till from booting: it shows
+            # why and waits for HO's data (the journal is untouched).
+            self._boot_problem = str(exc)
+            snapshot = None
+        else:
+            self._boot_problem = None
+        cols = getattr(self.display.cashier, "cols", 20)
+        self.engine = Engine(self.journal, snapshot, till_id, clock.now, display_cols=cols)
+        self._printer_state = None
+
+    # ---- actions -----------------------------------------------------------
+
+    def handle(self, event):
+        self.execute(self.engine.handle(event))
+
+    def execute(self, actions):
+        for action in actions:
+            kind = action[0]
+            if kind == "print":
+                self.print_job(action[1])
+            elif kind == "drawer":
+                self.printer.open_drawer()
+            elif kind == "display":
+                self.display.show([action[1], action[2]])
+            elif kind == "wipe_credentials":
+                self.store.discard()
+            # "record" (already durable) and "beep" (no buzzer wired) need nothing here.
+
+    def print_job(self, job):
+        try:
+            body = receipt.render(job, escpos.EscPos(), self.profile).output()
+        except MemoryError:
+            # The sale is already in the journal; only its paper is at stake.
+            gc.collect()
+            try:
+                body = receipt.render(job, escpos.EscPos(), self.profile).output()
+            except MemoryError:
+                self.display.show(["Receipt not printed", "REPORT 3: reprint"])
+                return
+        logo = self.dev["snapshot_dir"] + "/" + LOGO_FILE
+        if self.profile.get("raster_image", True) and _exists(logo):
+            # The logo streams from flash in the printer task, never whole in RAM.
+            self.printer.print_job([b"\x1b@\x1ba\x01", ("raster", logo), body])
+        else:
+            self.printer.print_job(body)
+
+    # ---- tasks -------------------------------------------------------------
+
+    async def inputs(self):
+        keypad = self.dev["keypad"]
+        scanner = self.dev["scanner"]
+        while not self.stopping:
+            for key in keypad.poll():
+                if key == "FEED":  # paper feed is the printer's, not a sale's
+                    self.printer.feed()
+                else:
+                    self.handle(("key", key))
+            for kind, value in scanner.poll():
+                if kind == "code":
+                    self.handle(("scan", value))
+                else:
+                    self.display.show(["Scanner:", value])
+            self.watch_printer()
+            await sleep_ms(_INPUT_MS)
+
+    def watch_printer(self):
+        """Tell the engine when the printer's state changes; on a problem, the
+        display says what to do (the sale is already safe in the journal)."""
+        state = self.printer.state
+        if state == self._printer_state:
+            return
+        self._printer_state = state
+        self.handle(("printer", state))
+        lines = self.printer.lines
+        if lines:
+            self.display.show(list(lines))
+
+    async def ticks(self):
+        wdt = None
+        if self.dev.get("watchdog"):
+            wdt = self.dev["watchdog"]()
+        while not self.stopping:
+            if wdt is not None:
+                wdt.feed()
+            self.tick()
+            await sleep_ms(_TICK_MS)
+
+    def tick(self):
+        self.handle(("tick",))
+
+    async def supervise(self, name, task):
+        """Run a task for ever; a crash is journaled and the task restarted."""
+        while not self.stopping:
+            try:
+                await task()
+                return
+            except Exception as exc:  # noqa: BLE001 - the till must keep selling
+                self.crashes += 1
+                self._journal_crash(name, exc)
+                await sleep_ms(_RESTART_MS)
+
+    def _journal_crash(self, name, exc):
+        detail = "%s: %s: %s" % (name, exc.__class__.__name__, exc)
+        try:
+            self.journal.append(J.KIND_EVENT, {R.E_TYPE: R.EV_CRASH,
+                                               R.E_DETAIL: detail[:_MAX_CRASH_DETAIL]})
+        except J.JournalError:
+            pass  # the journal refuses (full/damaged): the engine says so on screen
+        try:
+            sys.print_exception(exc)
+        except AttributeError:
+            import traceback
+
+            traceback.print_exception(exc)
+
+    async def run(self, until=None):
+        """Run until `until()` is true (a test or demo), else for ever."""
+        self.execute(self.engine.start())
+        if self._boot_problem:
+            self.display.show(["Snapshot damaged", "Sync with HO"])
+        tasks = [asyncio.create_task(self.supervise("inputs", self.inputs)),
+                 asyncio.create_task(self.supervise("printer", self.printer.run)),
+                 asyncio.create_task(self.supervise("ticks", self.ticks))]
+        if until is None:
+            await asyncio.gather(*tasks)
+            return
+        while not until():
+            await sleep_ms(_INPUT_MS)
+        self.stopping = True
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            try:
+                await t
+            except asyncio.CancelledError:
+                pass
+
+    def close(self):
+        self.journal.close()
+        self.store.close()
+
+
+def _exists(path):
+    import os
+
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def main(board, root="."):
+    """Boot: build the board's devices, open the till, run. A board runs for
+    ever; the sim board stops when its script (or terminal input) is over."""
+    dev = board.build()
+    try:
+        till = Till(dev, root)
+    except NotProvisioned as exc:
+        dev["display"].show(["Not provisioned", "Run kassa flash"])
+        print(exc)
+        return
+    sim = dev.get("sim_input")
+
+    def sim_over():
+        return sim.finished and not till.printer.busy()
+
+    until = sim_over if sim is not None else None
+    try:
+        asyncio.run(till.run(until))
+    finally:
+        till.close()

@@ -1,0 +1,163 @@
+"""A whole till on the sim board under MicroPython: firmware/main.py boots from a
+till root (identity, HO snapshot, logo), a script signs on, scans and pays; then
+the journal verifies with the host tools, the receipt renders to text and PNG
+with a QR that matches the journal, and the display showed the sale."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import cbor2
+import pytest
+import zxingcpp
+from conftest import ROOT, micropython_binary
+from PIL import Image, ImageDraw
+
+from host_tools import journal_reader as jr
+from host_tools import receipt_render as rr
+from host_tools import snapshot_builder as sb
+from host_tools.raster import to_raster
+from host_tools.romfs import build_image
+from till.snapshot import SnapshotStore
+
+DATA = ROOT / "tests" / "data" / "store"
+TILL_ID = "S001/till-1"
+KEY = bytes(range(32))
+NOON = 1795262400  # 2026-11-21 12:00 UTC
+
+
+def make_till_root(tmp: Path) -> Path:
+    """What `kassa flash` and the first sync leave on a till, in a directory."""
+    root = tmp / "till"
+    root.mkdir()
+    (root / "identity").write_bytes(cbor2.dumps({1: TILL_ID, 2: KEY}))
+    config = sb.load_config(DATA / "store.json")
+    items = sb.load_items(DATA / "items.csv", config)
+    sb.build(items, config, 1, tmp / "snap", created=NOON - 3600)
+    sb.write_full_package(tmp / "snap", tmp / "snap.pkg")
+    store = SnapshotStore(str(root / "snapshot"))
+    store.open()
+    with open(tmp / "snap.pkg", "rb") as f:
+        store.install(f)
+    store.close()
+    logo = Image.new("L", (300, 60), 255)
+    ImageDraw.Draw(logo).rectangle((10, 10, 290, 50), outline=0, width=6)
+    (root / "snapshot" / "logo.ras").write_bytes(to_raster(logo, 576))
+    return root
+
+
+PICO_W_HEAP_KIB = 192
+
+
+@pytest.fixture(scope="session")
+def romfs_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rom") / "firmware.romfs"
+    path.write_bytes(build_image(ROOT / "boards" / "sim.py"))
+    return path
+
+
+def boot(root: Path, script: str, image: Path, timeout_s: float = 120) -> subprocess.CompletedProcess:
+    """firmware/main.py under MicroPython, firmware from a ROMFS image as on a board,
+    with a Pico W's 192K of heap left beside the image (tests/tools/romfs_boot.py)."""
+    heap_kib = PICO_W_HEAP_KIB + (image.stat().st_size + 1023) // 1024
+    env = {k: v for k, v in os.environ.items()}
+    env["MICROPYPATH"] = ".frozen"  # nothing from the host: /rom is added by the boot
+    return subprocess.run([micropython_binary(), "-X", f"heapsize={heap_kib}K",
+                           str(ROOT / "tests" / "tools" / "romfs_boot.py"), str(image),
+                           str(ROOT / "firmware" / "main.py")],
+                          input=script, capture_output=True, text=True, cwd=root, env=env,
+                          timeout=timeout_s)
+
+
+SALE = f"""
+clock {NOON}
+key 1 SIGN
+type 1111
+key TOTAL
+scan 4006381333931
+scan 4008400402222
+key 3 QTY
+type 31
+key PLU
+type 20.00
+key CASH
+"""
+
+
+@pytest.fixture(scope="module")
+def sold(tmp_path_factory: pytest.TempPathFactory,
+         romfs_image: Path) -> tuple[Path, subprocess.CompletedProcess]:
+    root = make_till_root(tmp_path_factory.mktemp("sim"))
+    return root, boot(root, SALE, romfs_image)
+
+
+def test_the_sale_is_in_the_journal_and_verifies(sold) -> None:
+    root, proc = sold
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = jr.verify(root / "journal", KEY, TILL_ID)
+    assert report.errors == []
+    recs = [i.value for p in jr.segment_paths(root / "journal") for i in list(jr.read_segment(p))[1:]]
+    sales = [r for r in recs if r[3] == 1]
+    assert len(sales) == 1
+    sale = sales[0]
+    assert sale[2] == NOON and 5 not in sale  # the clock was set: no flags
+    plus = [line[1] for line in sale[4][2]]
+    assert plus == [11, 20, 31]
+    assert sale[4][6] == 349 + 119 + 3 * 59  # total: rye bread, milk, 3 water
+
+
+def test_the_receipt_prints_with_logo_and_a_qr_matching_the_journal(sold) -> None:
+    root, _ = sold
+    data = (root / "printer.bin").read_bytes()
+    paper = rr.parse(data, columns=48, width_dots=576)
+    assert not paper.issues, paper.issues
+    text = rr.to_text(paper)
+    for needle in ("Corner Shop Lindenstrasse", "Rye bread 750 g", "Whole milk 1 l",
+                   "3 x 0.59", "TOTAL", "6.45", "Cash", "20.00", "Change", "13.55",
+                   "2026-11-21 12:00", "Cashier Anna", "[IMAGE 576x60]"):
+        assert needle in text, (needle, text)
+    assert text.count("cut -----") == 1
+    sale = [i.value for i in list(jr.read_segment(jr.segment_paths(root / "journal")[0]))[1:]
+            if i.value[3] == 1][0]
+    img = rr.draw_paper(paper).image
+    img.save(root / "receipt.png")
+    qr = [r.text for r in zxingcpp.read_barcodes(img) if r.format == zxingcpp.BarcodeFormat.QRCode]
+    assert qr == [f"KASSA1|{TILL_ID}|{sale[1]}|{sale[6].hex()}"]
+
+
+def test_the_display_showed_the_sale(sold) -> None:
+    _, proc = sold
+    shown = proc.stdout
+    assert "Rye bread" in shown and "Change" in shown and "13.55" in shown
+
+
+def test_paper_out_queues_the_receipt_and_prints_it_once_when_paper_is_back(
+        tmp_path: Path, romfs_image: Path) -> None:
+    root = make_till_root(tmp_path)
+    script = f"""
+clock {NOON}
+paper out
+key 1 SIGN
+type 1111
+key TOTAL
+scan 4006381333931
+type 5.00
+key CASH
+wait 500
+paper ok
+wait 3500
+"""
+    proc = boot(root, script, romfs_image)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "paper" in proc.stdout.lower()  # the cashier was told
+    text = rr.to_text(rr.parse((root / "printer.bin").read_bytes(), columns=48, width_dots=576))
+    assert text.count("Rye bread 750 g") == 1 and text.count("cut -----") == 1
+    assert jr.verify(root / "journal", KEY, TILL_ID).errors == []
+    assert os.listdir(root / "printq") == []
+
+
+def test_an_unprovisioned_till_says_so(tmp_path: Path, romfs_image: Path) -> None:
+    proc = boot(tmp_path, "", romfs_image)
+    assert proc.returncode == 0
+    assert "Not provisioned" in proc.stdout and "kassa flash" in proc.stdout
