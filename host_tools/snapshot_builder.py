@@ -27,13 +27,18 @@ from till import barcode as tbarcode
 from till import catalog as tcatalog
 from till import catalog_writer as tw
 
+# The till's defaults are the one source (firmware/till/auth.py, offline.py).
+from till.auth import DEFAULT_ITERATIONS as DEFAULT_PIN_ITERATIONS
+from till.auth import DEFAULT_LOCKOUT_MINUTES, DEFAULT_MAX_TRIES
+from till.offline import (DEFAULT_MAX_OFFLINE_HOURS, DEFAULT_MAX_SNAPSHOT_AGE_HOURS,
+                          DEFAULT_RETENTION_DAYS)
+
 FORMAT = 1
 MAX_NAME_BYTES = 64  # keeps every record far below the till's 256-byte limit
 MAX_LINE_CHARS = 48  # receipt header/footer: the widest 80 mm printer in font A
-DEFAULT_PIN_ITERATIONS = 1000
 PIN_ALG = "pbkdf2-sha256"
 PERMISSIONS = ("void_line", "void_sale", "refund", "no_sale", "price_override",
-               "cash_in_out", "x_report", "z_report", "approve")
+               "cash_in_out", "x_report", "z_report", "approve", "training", "ack_journal")
 ITEM_FIELDS = ("plu", "name", "price", "tax", "barcodes", "weighed", "open_price",
                "min_age", "dept")
 CHANGE_FIELDS = ("action",) + ITEM_FIELDS
@@ -212,7 +217,7 @@ class _Config:
         for name, role in r.items():
             path = f"roles.{name}"
             role = self.only(role, path, ("rank", "max_line_discount_bp", "max_sale_discount_bp",
-                                          "max_refund", "may"))
+                                          "max_refund", "max_open_price", "may"))
             may = role.get("may", [])
             if not isinstance(may, list) or any(m not in PERMISSIONS for m in may):
                 self.p.add(self.at(f"{path}.may"), f"{may!r}: permissions are a list of {', '.join(PERMISSIONS)}")
@@ -224,6 +229,8 @@ class _Config:
                 "max_refund": self.int_in(role, "max_refund", path, 0, None, 0),
                 "may": sorted(set(may)),
             }
+            if "max_open_price" in role:  # absent: no limit beyond the item's
+                out[name]["max_open_price"] = self.int_in(role, "max_open_price", path, 0, None)
         return out
 
     def cashiers(self, cs: Any, roles: dict[str, Any]) -> dict[int, Any]:
@@ -280,7 +287,8 @@ class _Config:
         path = "policies"
         p = self.only(p, path, ("prices_include_tax", "round_per_line", "cash_rounding",
                                 "retention_days", "max_offline_hours", "max_snapshot_age_hours",
-                                "offline_max_sale", "eight_digit"))
+                                "offline_max_sale", "offline", "eight_digit", "idle_lock_minutes",
+                                "pin_max_tries", "pin_lockout_minutes", "max_lines"))
         if "prices_include_tax" not in p:
             self.p.add(self.at(f"{path}.prices_include_tax"), "missing (true: shelf prices include tax)")
         eight = p.get("eight_digit", "ean8")
@@ -293,11 +301,29 @@ class _Config:
             "prices_include_tax": self.flag(p, "prices_include_tax", path, True),
             "round_per_line": self.flag(p, "round_per_line", path, False),
             "cash_rounding": self.int_in(p, "cash_rounding", path, 1, 100000, 1),
-            "retention_days": self.int_in(p, "retention_days", path, 1, 36500, 90),
-            "max_offline_hours": self.int_in(p, "max_offline_hours", path, 0, None, 0),
-            "max_snapshot_age_hours": self.int_in(p, "max_snapshot_age_hours", path, 0, None, 0),
+            "retention_days": self.int_in(p, "retention_days", path, 1, 36500,
+                                          DEFAULT_RETENTION_DAYS),
+            "max_offline_hours": self.int_in(p, "max_offline_hours", path, 0, None,
+                                             DEFAULT_MAX_OFFLINE_HOURS),
+            "max_snapshot_age_hours": self.int_in(p, "max_snapshot_age_hours", path, 0, None,
+                                                  DEFAULT_MAX_SNAPSHOT_AGE_HOURS),
             "offline_max_sale": offline_max,
+            "offline": self.offline_rules(p.get("offline", {}), f"{path}.offline"),
             "eight_digit": eight,
+            "idle_lock_minutes": self.int_in(p, "idle_lock_minutes", path, 0, 1440, 5),
+            "pin_max_tries": self.int_in(p, "pin_max_tries", path, 1, 99, DEFAULT_MAX_TRIES),
+            "pin_lockout_minutes": self.int_in(p, "pin_lockout_minutes", path, 0, 10080,
+                                               DEFAULT_LOCKOUT_MINUTES),
+            "max_lines": self.int_in(p, "max_lines", path, 1, 1000, 100),
+        }
+
+    def offline_rules(self, off: Any, path: str) -> dict[str, Any]:
+        """What the till allows while OFFLINE (firmware/till/offline.py)."""
+        off = self.only(off, path, ("open_price", "price_override", "max_refund"))
+        return {
+            "open_price": self.flag(off, "open_price", path, False),
+            "price_override": self.flag(off, "price_override", path, False),
+            "max_refund": self.int_in(off, "max_refund", path, 0, None, 0),
         }
 
     def barcode_rules(self, rules: Any) -> list[Any]:
