@@ -9,6 +9,13 @@ interpreters with no extra work.
 
 A device test file may ask for a bigger heap with a line ``# micropython-heap: 4M``
 when the extra memory is test equipment (an emulated flash chip), not the till.
+
+A file that loads most of the firmware at once (the engine, the main loop) says
+``# micropython-romfs``: the firmware and the tests then run from a ROMFS image
+(tests/tools/romfs_boot.py), executed in place as on a board with a ROMFS
+partition, and the heap is 192K plus the image's size, so the tests still get a
+Pico W's 192K for everything that is not code. Loaded as .mpy files instead, the
+whole firmware's bytecode alone takes over 200K of the 64-bit unix port's heap.
 """
 from __future__ import annotations
 
@@ -54,6 +61,30 @@ def compiled_firmware() -> tuple[str, ...]:
     return tuple(compile_tree(MPY_DIR))
 
 
+@lru_cache(maxsize=None)
+def romfs_image() -> bytes:
+    """firmware/till, the device tests and their data as one ROMFS image, built
+    once per session with mpremote's builder (build/romfs/tests.romfs)."""
+    from mpremote.romfs import make_romfs
+
+    with tempfile.TemporaryDirectory(prefix="kassa-romfs-tests-") as tmp:
+        stage = Path(tmp) / "rom"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(FIRMWARE / "till", stage / "till", ignore=ignore)
+        shutil.copytree(DEVICE_TESTS, stage, ignore=ignore, dirs_exist_ok=True)
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):  # its file tree listing
+            image = make_romfs(str(stage), mpy_cross=True)
+    out = ROOT / "build" / "romfs" / "tests.romfs"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out.with_suffix(f".{os.getpid()}.tmp")
+    tmp_out.write_bytes(image)
+    tmp_out.replace(out)  # atomic: concurrent runs never read half an image
+    return image
+
+
 def micropython_env() -> dict[str, str]:
     env = dict(os.environ)
     # .frozen keeps the port's frozen modules (asyncio); build/mpy is the compiled
@@ -76,7 +107,14 @@ class MicroPythonFile(pytest.File):
 
     def heap(self) -> str:
         m = re.search(r"^# micropython-heap: (\S+)$", self.path.read_text(), re.M)
-        return m.group(1) if m else DEFAULT_HEAP
+        if m:
+            return m.group(1)
+        if self.romfs():
+            return f"{192 + (len(romfs_image()) + 1023) // 1024}K"
+        return DEFAULT_HEAP
+
+    def romfs(self) -> bool:
+        return re.search(r"^# micropython-romfs$", self.path.read_text(), re.M) is not None
 
     def printed(self) -> str:
         """What the module's tests printed under MicroPython (shown with pytest -rP)."""
@@ -89,8 +127,14 @@ class MicroPythonFile(pytest.File):
         errors = compiled_firmware()
         if errors:
             return {}, "mpy-cross failed:\n" + "\n".join(errors)
-        cmd = [micropython_binary(), "-X", f"heapsize={self.heap()}",
-               str(DEVICE_TESTS / "mp_runner.py"), self.path.stem]
+        if self.romfs():
+            image = ROOT / "build" / "romfs" / "tests.romfs"
+            cmd = [micropython_binary(), "-X", f"heapsize={self.heap()}",
+                   str(ROOT / "tests" / "tools" / "romfs_boot.py"), str(image),
+                   "-m", "mp_runner", self.path.stem]
+        else:
+            cmd = [micropython_binary(), "-X", f"heapsize={self.heap()}",
+                   str(DEVICE_TESTS / "mp_runner.py"), self.path.stem]
         timeout_s = float(os.environ.get("KASSA_MP_TIMEOUT", "900"))
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,

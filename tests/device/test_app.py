@@ -1,10 +1,10 @@
-# micropython-heap: 384K
+# micropython-romfs
 # The main loop (till.app) with recording fakes for the devices: a sale goes
 # keypad -> engine -> journal -> printer and drawer; a crashing task is journaled
 # and restarted; the watchdog is fed; the logo streams from flash; a printer
-# problem reaches the display. The heap is larger than a Pico's because the unix
-# port loads every module's bytecode into it (64-bit); the whole till at 192K is
-# tests/host/test_sim_till.py, with the firmware in ROMFS as on a board.
+# problem reaches the display. It loads nearly all the firmware, so under
+# MicroPython it runs from ROMFS with a Pico W's 192K of heap beside the image
+# (tests/conftest.py).
 import asyncio
 import io
 

@@ -1,5 +1,5 @@
-# micropython-heap: 256K
-# (Firmware code sits in the unix port's heap; see test_engine_golden.py.)
+# micropython-romfs
+# (Loads the engine: under MicroPython it runs from ROMFS, see tests/conftest.py.)
 #
 # Error paths of the sale engine that need more than keys and scans: a full,
 # damaged or failing journal, a damaged catalog, an unexpected exception, no

@@ -1,8 +1,6 @@
-# micropython-heap: 256K
-# (The unix port keeps the compiled firmware in the heap: journal, snapshot,
-# engine and their imports take about 150 KB of it before the first key. A board
-# runs them frozen in flash; the engine's own working memory is measured by
-# make bench, docs/benchmarks.md.)
+# micropython-romfs
+# (Loads the engine and all it imports: under MicroPython it runs from ROMFS
+# with a Pico W's 192K of heap beside the image, see tests/conftest.py.)
 #
 # Scripted shifts as golden files: tests/device/golden/NAME.shift holds the
 # keys, scans and other events of a shift; NAME.out everything the engine did in

@@ -1,5 +1,5 @@
-# micropython-heap: 256K
-# (Firmware code sits in the unix port's heap; see test_engine_golden.py.)
+# micropython-romfs
+# (Loads the engine: under MicroPython it runs from ROMFS, see tests/conftest.py.)
 #
 # Period totals, the Z closing and their recovery from the journal: after power
 # cuts, after head office's processing deleted whole segments (checkpoints keep
