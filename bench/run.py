@@ -200,13 +200,26 @@ def bench_catalog() -> str:
     return bench_catalog_lookup(mp, smallest_heap_kib)
 
 
+def bench_till() -> str:
+    from bench_till import bench_whole_till
+
+    return bench_whole_till()
+
+
+def bench_engine() -> str:
+    from bench_engine import bench_engine as run_engine_bench
+
+    return run_engine_bench()
+
+
 BENCHMARKS: list[Callable[[], str]] = [
     bench_record_size,
     bench_wear,
     bench_speed,
     bench_heap_and_recovery,
     bench_catalog,
-    __import__("bench_engine").bench_engine,
+    bench_engine,
+    bench_till,
 ]
 
 

@@ -8,46 +8,15 @@ import os
 import subprocess
 from pathlib import Path
 
-import cbor2
 import pytest
 import zxingcpp
-from conftest import ROOT, micropython_binary
-from PIL import Image, ImageDraw
+from conftest import ROOT
 
 from host_tools import journal_reader as jr
 from host_tools import receipt_render as rr
-from host_tools import snapshot_builder as sb
-from host_tools.raster import to_raster
 from host_tools.romfs import build_image
-from till.snapshot import SnapshotStore
+from simtill import KEY, NOON, SALE_SCRIPT, TILL_ID, boot, make_till_root
 
-DATA = ROOT / "tests" / "data" / "store"
-TILL_ID = "S001/till-1"
-KEY = bytes(range(32))
-NOON = 1795262400  # 2026-11-21 12:00 UTC
-
-
-def make_till_root(tmp: Path) -> Path:
-    """What `kassa flash` and the first sync leave on a till, in a directory."""
-    root = tmp / "till"
-    root.mkdir()
-    (root / "identity").write_bytes(cbor2.dumps({1: TILL_ID, 2: KEY}))
-    config = sb.load_config(DATA / "store.json")
-    items = sb.load_items(DATA / "items.csv", config)
-    sb.build(items, config, 1, tmp / "snap", created=NOON - 3600)
-    sb.write_full_package(tmp / "snap", tmp / "snap.pkg")
-    store = SnapshotStore(str(root / "snapshot"))
-    store.open()
-    with open(tmp / "snap.pkg", "rb") as f:
-        store.install(f)
-    store.close()
-    logo = Image.new("L", (300, 60), 255)
-    ImageDraw.Draw(logo).rectangle((10, 10, 290, 50), outline=0, width=6)
-    (root / "snapshot" / "logo.ras").write_bytes(to_raster(logo, 576))
-    return root
-
-
-PICO_W_HEAP_KIB = 192
 
 
 @pytest.fixture(scope="session")
@@ -57,32 +26,7 @@ def romfs_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def boot(root: Path, script: str, image: Path, timeout_s: float = 120) -> subprocess.CompletedProcess:
-    """firmware/main.py under MicroPython, firmware from a ROMFS image as on a board,
-    with a Pico W's 192K of heap left beside the image (tests/tools/romfs_boot.py)."""
-    heap_kib = PICO_W_HEAP_KIB + (image.stat().st_size + 1023) // 1024
-    env = {k: v for k, v in os.environ.items()}
-    env["MICROPYPATH"] = ".frozen"  # nothing from the host: /rom is added by the boot
-    return subprocess.run([micropython_binary(), "-X", f"heapsize={heap_kib}K",
-                           str(ROOT / "tests" / "tools" / "romfs_boot.py"), str(image),
-                           str(ROOT / "firmware" / "main.py")],
-                          input=script, capture_output=True, text=True, cwd=root, env=env,
-                          timeout=timeout_s)
-
-
-SALE = f"""
-clock {NOON}
-key 1 SIGN
-type 1111
-key TOTAL
-scan 4006381333931
-scan 4008400402222
-key 3 QTY
-type 31
-key PLU
-type 20.00
-key CASH
-"""
+SALE = SALE_SCRIPT
 
 
 @pytest.fixture(scope="module")
