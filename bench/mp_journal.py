@@ -102,11 +102,11 @@ elif mode == "append_heap":
     append_heap(sys.argv[2], int(sys.argv[3]))
 
 
-def fill_flash(blocks):
+def fill_flash(blocks, segment_bytes=16384):
     """Append sales on an emulated Pico-geometry littlefs until the journal
     refuses them; print how many fitted."""
     on_pico_flash(blocks)
-    j = J.Journal("/flash/journal", TILL, KEY, clock=clock, segment_bytes=16384)
+    j = J.Journal("/flash/journal", TILL, KEY, clock=clock, segment_bytes=segment_bytes)
     n = 0
     while True:
         try:
@@ -126,6 +126,6 @@ def append_run(path, records):
 
 
 if mode == "fill_flash":
-    fill_flash(int(sys.argv[2]))
+    fill_flash(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 16384)
 elif mode == "append_run":
     append_run(sys.argv[2], int(sys.argv[3]))

@@ -16,6 +16,11 @@ def _finish_firmware_switch():
 
 _finish_firmware_switch()
 
+# Before anything else is imported, while the heap is whole (till/reserve.py).
+from till import reserve  # noqa: E402
+
+_buffers = reserve.buffers()
+
 try:
     import board
 except ImportError:
@@ -25,4 +30,4 @@ except ImportError:
 
 from till import app  # noqa: E402 - only after the firmware switch is complete
 
-app.main(board)
+app.main(board, buffers=_buffers)

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "host_tools.snapshot_cmd",
     "host_tools.image_cmd",
     "host_tools.flash_cmd",
+    "host_tools.sim_cmd",
 )
 
 

@@ -12,7 +12,7 @@ when the extra memory is test equipment (an emulated flash chip), not the till.
 
 A file that loads most of the firmware at once (the engine, the main loop) says
 ``# micropython-romfs``: the firmware and the tests then run from a ROMFS image
-(tests/tools/romfs_boot.py), executed in place as on a board with a ROMFS
+(host_tools/romfs_boot.py), executed in place as on a board with a ROMFS
 partition, and the heap is 192K plus the image's size, so the tests still get a
 Pico W's 192K for everything that is not code. Loaded as .mpy files instead, the
 whole firmware's bytecode alone takes over 200K of the 64-bit unix port's heap.
@@ -130,7 +130,7 @@ class MicroPythonFile(pytest.File):
         if self.romfs():
             image = ROOT / "build" / "romfs" / "tests.romfs"
             cmd = [micropython_binary(), "-X", f"heapsize={self.heap()}",
-                   str(ROOT / "tests" / "tools" / "romfs_boot.py"), str(image),
+                   str(ROOT / "host_tools" / "romfs_boot.py"), str(image),
                    "-m", "mp_runner", self.path.stem]
         else:
             cmd = [micropython_binary(), "-X", f"heapsize={self.heap()}",

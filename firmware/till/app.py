@@ -15,7 +15,7 @@ import asyncio
 import gc
 import sys
 
-from till import cbor, escpos, receipt
+from till import cbor, escpos, receipt, reserve
 from till import journal as J
 from till import records as R
 from till.engine import Engine
@@ -58,7 +58,7 @@ def write_identity(path, till_id, key):
 class Till:
     """One till: build with the board's device dict, then `await till.run()`."""
 
-    def __init__(self, dev, root="."):
+    def __init__(self, dev, root=".", buffers=None):
         self.dev = dev
         self.printer = dev["printer"]
         self.display = dev["display"]
@@ -69,10 +69,12 @@ class Till:
         self.till_id = till_id
         clock = dev["clock"]
         jc = dev["journal"]
+        record_buf, receipt_buf = buffers or reserve.buffers()
         self.journal = J.Journal(jc["dir"], till_id, key, clock=clock.now,
                                  segment_bytes=jc.get("segment_bytes", 16384),
                                  low_free_bytes=jc.get("low_free_bytes", 262144),
-                                 full_free_bytes=jc.get("full_free_bytes", 24576))
+                                 full_free_bytes=jc.get("full_free_bytes", 24576),
+                                 encode_buffer=record_buf)
         self.store = SnapshotStore(dev["snapshot_dir"])
         try:
             snapshot = self.store.open()
@@ -86,6 +88,8 @@ class Till:
         cols = getattr(self.display.cashier, "cols", 20)
         self.engine = Engine(self.journal, snapshot, till_id, clock.now, display_cols=cols)
         self._printer_state = None
+        self._receipt_buf = escpos.EscPos(buffer=receipt_buf)
+        self._journal_snapshot_found_at_boot(snapshot)
 
     # ---- actions -----------------------------------------------------------
 
@@ -105,14 +109,20 @@ class Till:
                 self.store.discard()
             # "record" (already durable) and "beep" (no buzzer wired) need nothing here.
 
+    def _render(self, job):
+        out = self._receipt_buf
+        out.clear()
+        receipt.render(job, out, self.profile)
+        return out.output()
+
     def print_job(self, job):
         try:
-            body = receipt.render(job, escpos.EscPos(), self.profile).output()
+            body = self._render(job)
         except MemoryError:
             # The sale is already in the journal; only its paper is at stake.
             gc.collect()
             try:
-                body = receipt.render(job, escpos.EscPos(), self.profile).output()
+                body = self._render(job)
             except MemoryError:
                 self.display.show(["Receipt not printed", "REPORT 3: reprint"])
                 return
@@ -122,6 +132,44 @@ class Till:
             self.printer.print_job([b"\x1b@\x1ba\x01", ("raster", logo), body])
         else:
             self.printer.print_job(body)
+
+    # ---- HO data ------------------------------------------------------------
+
+    def apply_snapshot(self, stream):
+        """Install an HO snapshot or delta package, journal it, and hand it to
+        the engine (which switches after the sale in progress). A bad package
+        raises SnapshotError and leaves the old snapshot in force."""
+        try:
+            info = self.store.install(stream)
+        except MemoryError:
+            # The old snapshot stays in force (installs are atomic); a restart,
+            # with its whole heap, installs the package.
+            gc.collect()
+            raise SnapshotError("Not enough memory to install HO's data now: "
+                                "restart the till, then sync again")
+        self._journal_config(info, at_boot=False)
+        self.engine.config_hash = info["hash"]
+        self.handle(("snapshot", self.store.current))
+        return info
+
+    def _journal_config(self, info, at_boot):
+        body = {R.C_VERSION: info["version"], R.C_HASH: info["hash"]}
+        if info.get("base") is not None:
+            body[R.C_BASE] = info["base"]
+        if at_boot:
+            body[R.C_AT_BOOT] = True
+        try:
+            self.journal.append(J.KIND_CONFIG, body)
+        except J.JournalError:
+            pass  # found again at the next boot; the engine shows the journal's state
+
+    def _journal_snapshot_found_at_boot(self, snapshot):
+        # A power cut between an install and its record leaves a snapshot in
+        # force that the journal does not name: record it now. (The engine saw
+        # every record at boot and kept the last config record's hash.)
+        if snapshot is not None and self.engine.config_hash != snapshot.hash:
+            self._journal_config(snapshot.journal_info(), at_boot=True)
+            self.engine.config_hash = snapshot.hash
 
     # ---- tasks -------------------------------------------------------------
 
@@ -229,12 +277,12 @@ def _exists(path):
         return False
 
 
-def main(board, root="."):
+def main(board, root=".", buffers=None):
     """Boot: build the board's devices, open the till, run. A board runs for
     ever; the sim board stops when its script (or terminal input) is over."""
     dev = board.build()
     try:
-        till = Till(dev, root)
+        till = Till(dev, root, buffers)
     except NotProvisioned as exc:
         dev["display"].show(["Not provisioned", "Run kassa flash"])
         print(exc)

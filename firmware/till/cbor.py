@@ -257,6 +257,17 @@ def dumps(obj, max_depth=_DEFAULT_DEPTH):
     return bytes(out)
 
 
+def dumps_into(out, obj, max_depth=_DEFAULT_DEPTH):
+    """Encode obj into the bytearray `out` (emptied first) and return it.
+
+    A till reserves `out` at boot and reuses it for every record: a growing
+    buffer would need ever larger free blocks from a heap that a day of small
+    allocations has fragmented."""
+    out[:] = b""  # empty, but its allocated room stays
+    _enc(out, obj, max_depth)
+    return out
+
+
 # ---- decoding -------------------------------------------------------------
 
 def _dec(buf, pos, end, depth):
@@ -396,6 +407,13 @@ class SequenceReader:
         if self._last is None:
             return None
         return bytes(self._mv[self._last[0]:self._last[1]])
+
+    def last_raw_view(self):
+        """The same bytes as a memoryview into the reader's buffer, without a
+        copy; valid only until the reader advances (write it out at once)."""
+        if self._last is None:
+            return None
+        return self._mv[self._last[0]:self._last[1]]
 
     def __next__(self):
         # The buffer may move below, so the span of the previous item dies here.

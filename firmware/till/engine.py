@@ -151,6 +151,7 @@ class Engine:
         self._out = []
         self._cleared_at = None
         self._last_config = None
+        self.config_hash = None  # content hash named by the last config record
         self.last_activity = None
         self._lockouts = {}
         self.totals = reports.recover(journal, self._observe)
@@ -180,6 +181,10 @@ class Engine:
             if kind == J.KIND_STORNO:
                 self.refunded.add(body[R.S_REFUND_OF])
         if kind == J.KIND_CONFIG:
+            if isinstance(body, dict):
+                self.config_hash = body.get(R.C_HASH)
+                if body.get(R.C_AT_BOOT):
+                    return  # recorded at a boot, not when HO's data arrived
             self._last_config = t
             return
         if kind == J.KIND_EVENT:

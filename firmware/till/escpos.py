@@ -81,10 +81,14 @@ class EscPos:
     the printer's state after power-on and after init().
     """
 
-    def __init__(self, stream=None, columns=48):
+    def __init__(self, stream=None, columns=48, buffer=None):
+        # buffer: a bytearray to collect output in. A till reuses one reserved
+        # at boot, so a receipt never needs a fresh, growing buffer from a heap
+        # fragmented by the day's work.
         self._buf = None
         if stream is None:
-            self._buf = bytearray()
+            self._buf = buffer if buffer is not None else bytearray()
+            self._buf[:] = b""  # empty, but the reserved room stays allocated
             self._write = self._buf.extend
         else:
             self._write = stream.write
@@ -97,9 +101,10 @@ class EscPos:
         return bytes(self._buf)
 
     def clear(self):
-        """Forget the collected bytes (only without a stream)."""
-        self._buf = bytearray()
-        self._write = self._buf.extend
+        """Forget the collected bytes, keeping the buffer (only without a stream)."""
+        self._buf[:] = b""
+        self._table = codepages.CP437
+        self._width_mult = 1
 
     def raw(self, data):
         self._write(data)

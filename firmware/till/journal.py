@@ -198,7 +198,7 @@ class Journal:
     """
 
     def __init__(self, path, till_id, key, clock=None, segment_bytes=16384,
-                 low_free_bytes=262144, full_free_bytes=24576):
+                 low_free_bytes=262144, full_free_bytes=24576, encode_buffer=None):
         self.path = path
         self.till_id = till_id
         self._key = HmacKey(key)
@@ -211,6 +211,9 @@ class Journal:
         self._acknowledged = set()
         self._file = None
         self._segments = []  # first seqs of segment files, ascending
+        # Records are encoded into one buffer for the journal's life (see
+        # cbor.dumps_into); main.py reserves it before the heap fragments.
+        self._enc = encode_buffer if encode_buffer is not None else bytearray(1024)
         self._ensure_dir()
         self.processed_seq = self._read_processed()
         self._recover()
@@ -378,27 +381,36 @@ class Journal:
         """Offset of the next well-formed record at or after `start`, or None.
 
         Tells a torn tail (nothing whole after it) from damage in the middle
-        (whole records follow), and lets the scan carry on after damage.
+        (whole records follow), and lets the scan carry on after damage. Reads
+        small chunks and decodes each candidate with a SequenceReader, so it
+        needs no large contiguous buffer even on a fragmented heap.
         """
-        window = bytearray(_MAX_RECORD_BYTES * 2)
+        chunk = bytearray(256)
+        pos = start
         while True:
-            f.seek(start)
-            n = f.readinto(window)
+            f.seek(pos)
+            n = f.readinto(chunk)
             if not n:
                 return None
-            view = memoryview(window)[:n]
-            for i in range(n - 1):
+            for i in range(n):
                 # Records are maps of 5 or 6 pairs starting with key 1 (seq).
-                if view[i] in (0xA5, 0xA6) and view[i + 1] == K_SEQ:
-                    try:
-                        item, _ = cbor.decode_from(view, i, n)
-                    except cbor.CBORError:
-                        continue
-                    if _record_shape_error(item) is None:
-                        return start + i
-            if n < len(window):
-                return None
-            start += n - _MAX_RECORD_BYTES  # overlap: a record may straddle windows
+                if chunk[i] not in (0xA5, 0xA6):
+                    continue
+                at = pos + i
+                if self._record_at(f, at):
+                    return at
+                f.seek(pos + n)  # _record_at moved the file: restore for the loop
+            pos += n
+
+    def _record_at(self, f, at):
+        f.seek(at)
+        reader = cbor.SequenceReader(f, max_item_bytes=_MAX_RECORD_BYTES, chunk_bytes=64)
+        try:
+            for _, item, _ in reader:
+                return _record_shape_error(item) is None
+        except cbor.CBORError:
+            return False
+        return False
 
     def _check_record(self, name, offset, rec, prev, expected):
         why = _record_shape_error(rec)
@@ -502,9 +514,9 @@ class Journal:
         rec = {K_SEQ: seq, K_TIME: int(now), K_KIND: kind, K_BODY: body}
         if flags:
             rec[K_FLAGS] = flags
-        tag = self._key.digest(self.last_tag, cbor.dumps(rec))[:TAG_BYTES]
+        tag = self._key.digest(self.last_tag, cbor.dumps_into(self._enc, rec))[:TAG_BYTES]
         rec[K_TAG] = tag
-        data = cbor.dumps(rec)
+        data = cbor.dumps_into(self._enc, rec)
         if len(data) > _MAX_RECORD_BYTES:
             raise JournalError("record of %d bytes is over the %d-byte limit"
                                % (len(data), _MAX_RECORD_BYTES))
@@ -532,7 +544,7 @@ class Journal:
                 self._file = open(self._p(name), "wb")
                 # Header and first record in one write and one flush: a segment
                 # never exists on littlefs without its first record.
-                self._file.write(header + data)
+                self._file.write(header + bytes(data))
                 _sync_file(self._file)
                 _fsync_dir(self.path)
                 self._segments.append(seq)

@@ -94,3 +94,8 @@ C_CANCELLED = const(4)
 C_VOIDED_LINES = const(5)
 C_TRAINING = const(6)  # training records, kept out of every money total
 
+# Configuration-applied body (KIND_CONFIG): which HO snapshot is now in force.
+C_VERSION = const(1)
+C_BASE = const(2)  # the version a delta was applied to; absent for a full snapshot
+C_HASH = const(3)  # the snapshot's SHA-256 content hash (docs/snapshot.md)
+C_AT_BOOT = const(4)  # true: found in force at boot, not journaled when installed

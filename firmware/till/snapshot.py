@@ -283,7 +283,7 @@ class SnapshotStore:
         try:
             meta = _next(rd, "meta")
             _check_meta(meta, header)
-            write_file(path + "/" + META_FILE, rd.last_raw())
+            write_file(path + "/" + META_FILE, rd.last_raw_view())
             writer = CatalogWriter(path)
             if header["kind"] == "full":
                 _copy_items(writer, rd, header["items"])

@@ -10,11 +10,15 @@ import io
 
 import support
 from engine_fixture import KEY, PINS, T0, TILL, items, meta
-from till import app, cbor, rasterfile
+from till import app, cbor, rasterfile, reserve
 from till import journal as J
 from till import records as R
 from till.catalog_writer import build_dir, write_full_package
 from till.snapshot import SnapshotStore
+
+
+# Reserved once, as main.py does at boot: each test's till reuses them.
+BUFFERS = reserve.buffers()
 
 
 class FakeKeypad:
@@ -141,11 +145,11 @@ def records(root, kind=None):
 def test_a_sale_goes_to_the_journal_then_printer_then_drawer():
     root = till_root()
     dev = devices(root, SALE_KEYS)
-    till = app.Till(dev, root)
+    till = app.Till(dev, root, BUFFERS)
     run(till, lambda: dev["printer"].events)
     sales = records(root, J.KIND_SALE)
     assert len(sales) == 1 and sales[0][J.K_BODY][R.S_TOTAL] == 289
-    assert dev["printer"].events == ["print", "drawer"]
+    assert dev["printer"].events == ["print", "drawer"], dev["printer"].events
     job = dev["printer"].jobs[0]
     assert isinstance(job, (bytes, bytearray)) and b"Brot 500 g" in job
     assert b"KASSA1|" + TILL.encode() + b"|%d|" % sales[0][J.K_SEQ] in job
@@ -157,7 +161,7 @@ def test_a_crashing_task_is_journaled_and_restarted():
     root = till_root()
     scanner = FakeScanner(["4006381333931"], fail_first=True)
     dev = devices(root, SALE_KEYS[:7], scanner=scanner)
-    till = app.Till(dev, root)
+    till = app.Till(dev, root, BUFFERS)
     run(till, lambda: till.crashes and not scanner.codes and till.engine.sale is not None)
     assert till.crashes == 1
     events = [r[J.K_BODY] for r in records(root, J.KIND_EVENT)]
@@ -171,7 +175,7 @@ def test_the_watchdog_is_fed():
     root = till_root()
     FakeWdt.feeds = 0
     dev = devices(root, [], watchdog=lambda: FakeWdt())
-    till = app.Till(dev, root)
+    till = app.Till(dev, root, BUFFERS)
     run(till, lambda: FakeWdt.feeds >= 2, limit_ms=4000)
     assert FakeWdt.feeds >= 2
 
@@ -179,7 +183,7 @@ def test_the_watchdog_is_fed():
 def test_the_logo_streams_from_flash_and_feed_goes_to_the_printer():
     root = till_root(logo=True)
     dev = devices(root, ["FEED"] + SALE_KEYS)
-    till = app.Till(dev, root)
+    till = app.Till(dev, root, BUFFERS)
     run(till, lambda: dev["printer"].events)
     job = dev["printer"].jobs[0]
     assert isinstance(job, list) and job[1] == ("raster", root + "/snapshot/" + app.LOGO_FILE)
@@ -189,7 +193,7 @@ def test_the_logo_streams_from_flash_and_feed_goes_to_the_printer():
 def test_a_printer_problem_is_shown_to_the_cashier():
     root = till_root()
     dev = devices(root, [])
-    till = app.Till(dev, root)
+    till = app.Till(dev, root, BUFFERS)
     dev["printer"].state = "paper_out"
     dev["printer"].lines = ("Paper out", "Replace the roll")
     till.watch_printer()

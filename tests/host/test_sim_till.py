@@ -105,3 +105,18 @@ def test_an_unprovisioned_till_says_so(tmp_path: Path, romfs_image: Path) -> Non
     proc = boot(tmp_path, "", romfs_image)
     assert proc.returncode == 0
     assert "Not provisioned" in proc.stdout and "kassa flash" in proc.stdout
+
+
+def test_kassa_sim_init_and_run_from_the_command_line(tmp_path: Path, capsys) -> None:
+    from host_tools.cli import main
+
+    till = tmp_path / "t"
+    assert main(["sim", "init", str(till)]) == 0
+    assert "kassa sim run" in capsys.readouterr().out
+    script = tmp_path / "s.txt"
+    script.write_text(SALE)
+    assert main(["sim", "run", str(till), "--script", str(script)]) == 0
+    key = bytes.fromhex((till / "till.key").read_text())
+    assert jr.verify(till / "journal", key).records >= 2  # sign-on and the sale
+    assert (till / "printer.bin").exists()
+    assert main(["sim", "run", str(tmp_path / "none")]) == 2
