@@ -18,6 +18,7 @@ import sys
 from till import cbor, escpos, receipt, reserve
 from till import journal as J
 from till import records as R
+from till.durable import exists
 from till.engine import Engine
 from till.snapshot import SnapshotError, SnapshotStore
 
@@ -127,7 +128,7 @@ class Till:
                 self.display.show(["Receipt not printed", "REPORT 3: reprint"])
                 return
         logo = self.dev["snapshot_dir"] + "/" + LOGO_FILE
-        if self.profile.get("raster_image", True) and _exists(logo):
+        if self.profile.get("raster_image", True) and exists(logo):
             # The logo streams from flash in the printer task, never whole in RAM.
             self.printer.print_job([b"\x1b@\x1ba\x01", ("raster", logo), body])
         else:
@@ -265,16 +266,6 @@ class Till:
     def close(self):
         self.journal.close()
         self.store.close()
-
-
-def _exists(path):
-    import os
-
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def main(board, root=".", buffers=None):

@@ -38,3 +38,26 @@ def free_bytes(path):
     st = os.statvfs(path)
     # f_bavail * f_frsize; littlefs reports bfree == bavail.
     return st[4] * st[1]
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def is_dir(path):
+    return os.stat(path)[0] & 0x4000 != 0  # S_IFDIR: MicroPython has no os.path
+
+
+def rmtree(path):
+    for name in os.listdir(path):
+        full = path + "/" + name
+        if is_dir(full):
+            rmtree(full)
+        else:
+            os.remove(full)
+    os.rmdir(path)
+

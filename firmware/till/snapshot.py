@@ -18,7 +18,7 @@ from till.catalog import Catalog, next_or_none, record_error
 from till.catalog_writer import (HASH_FILE, META_FILE, PACKAGE_FORMAT, PACKAGE_MAGIC,
                                  CatalogWriter, content_hash, hex_hash, read_hash,
                                  write_file)
-from till.durable import sync_dir
+from till.durable import exists, is_dir, rmtree, sync_dir
 
 try:
     from micropython import const
@@ -51,28 +51,6 @@ class HashMismatchError(SnapshotError):
     """What the package produced differs from what head office built."""
 
 
-def _is_dir(path):
-    return os.stat(path)[0] & 0x4000 != 0
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def rmtree(path):
-    for name in os.listdir(path):
-        full = path + "/" + name
-        if _is_dir(full):
-            rmtree(full)
-        else:
-            os.remove(full)
-    os.rmdir(path)
-
-
 def _replace(src, dst):
     # POSIX and littlefs rename over an existing file atomically. FAT refuses an
     # existing target: remove it first, and open() finishes the rename if a cut
@@ -80,7 +58,7 @@ def _replace(src, dst):
     try:
         os.rename(src, dst)
     except OSError:
-        if not _exists(dst):
+        if not exists(dst):
             raise
         os.remove(dst)
         os.rename(src, dst)
@@ -180,7 +158,7 @@ class SnapshotStore:
 
         Removes whatever an interrupted install or cleanup left behind."""
         self.close()
-        if not _exists(self.root):
+        if not exists(self.root):
             os.mkdir(self.root)
         name = self._read_pointer()
         self._cleanup(name)
@@ -217,7 +195,7 @@ class SnapshotStore:
         if not name.startswith(_DIR_PREFIX):
             return False
         digits = name[len(_DIR_PREFIX):]
-        return digits.isdigit() and _exists(self._p(name) + "/" + HASH_FILE)
+        return digits.isdigit() and exists(self._p(name) + "/" + HASH_FILE)
 
     def _read_pointer(self):
         try:
@@ -252,7 +230,7 @@ class SnapshotStore:
                 continue
             if name.startswith(_DIR_PREFIX) or name == _CURRENT_TMP:
                 full = self._p(name)
-                if _is_dir(full):
+                if is_dir(full):
                     rmtree(full)
                 else:
                     os.remove(full)
