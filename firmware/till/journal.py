@@ -213,7 +213,7 @@ class Journal:
         self._segments = []  # first seqs of segment files, ascending
         # Records are encoded into one buffer for the journal's life (see
         # cbor.dumps_into); main.py reserves it before the heap fragments.
-        self._enc = encode_buffer if encode_buffer is not None else bytearray(1024)
+        self._enc = encode_buffer if encode_buffer is not None else bytearray()
         self._ensure_dir()
         self.processed_seq = self._read_processed()
         self._recover()
