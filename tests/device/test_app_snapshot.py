@@ -46,3 +46,17 @@ def test_applying_a_package_journals_it_and_the_engine_switches():
     configs = [r[J.K_BODY] for r in records(root, J.KIND_CONFIG)]
     assert [c[R.C_VERSION] for c in configs] == [1, 2]
     assert R.C_AT_BOOT not in configs[1]
+
+
+def test_wiping_credentials_removes_the_snapshot_but_no_sale():
+    root = till_root()
+    till = app.Till(devices(root, []), root, BUFFERS)
+    till.journal.append(J.KIND_SALE, {1: 1})  # an unprocessed sale
+    till.execute([("wipe_credentials",)])
+    assert till.store.current is None and os.listdir(root + "/snapshot") == []
+    till.close()
+    assert len(records(root, J.KIND_SALE)) == 1
+    # The next boot has no cashiers to sign on until HO's data comes again.
+    till = app.Till(devices(root, []), root, BUFFERS)
+    assert till.engine.snap is None
+    till.close()
