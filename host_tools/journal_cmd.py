@@ -63,7 +63,7 @@ def _record_json(item: jr.Item) -> dict:
     out = {
         "seq": rec.get(1),
         "time": datetime.fromtimestamp(when, timezone.utc).isoformat() if isinstance(when, int) and when else None,
-        "kind": jr.KIND_NAMES.get(rec.get(3), rec.get(3)),
+        "kind": jr.KIND_NAMES.get(rec[3], rec[3]) if isinstance(rec.get(3), int) else rec.get(3),
         "flags": rec.get(5, 0),
         "body": jr.to_json(rec.get(4)),
         "tag": jr.to_json(rec.get(6)),

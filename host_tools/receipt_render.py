@@ -549,8 +549,8 @@ _CP437_UPPER = bytes(range(0x80, 0x100)).decode("cp437")
 
 
 def _replace(style: Style, **changes: object) -> Style:
-    values = {"bold": style.bold, "underline": style.underline,
-              "width": style.width, "height": style.height}
+    values: dict[str, object] = {"bold": style.bold, "underline": style.underline,
+                                 "width": style.width, "height": style.height}
     values.update(changes)
     return Style(**values)  # type: ignore[arg-type]
 
@@ -639,8 +639,10 @@ class _Glyphs:
     def __init__(self, cell_w: int, cell_h: int) -> None:
         self.w, self.h = cell_w, cell_h
         size = max(int(cell_w / 0.61), 6)  # DejaVu Sans Mono advance is 0.602 em
-        self.regular = _font("DejaVuSansMono.ttf", size)
-        self.bold = _font("DejaVuSansMono-Bold.ttf", size)
+        self.regular: ImageFont.FreeTypeFont | ImageFont.ImageFont | None = \
+            _font("DejaVuSansMono.ttf", size)
+        self.bold: ImageFont.FreeTypeFont | ImageFont.ImageFont | None = \
+            _font("DejaVuSansMono-Bold.ttf", size)
         self.fake_bold = self.bold is None
         self.regular = self.regular or ImageFont.load_default(size)
         self.bold = self.bold or self.regular
@@ -659,7 +661,7 @@ class _Glyphs:
         if style.underline:
             draw.rectangle((0, self.h - style.underline, self.w - 1, self.h - 1), fill=0)
         if style.width != 1 or style.height != 1:
-            img = img.resize((self.w * style.width, self.h * style.height), Image.NEAREST)
+            img = img.resize((self.w * style.width, self.h * style.height), Image.Resampling.NEAREST)
         return img
 
 
@@ -755,7 +757,7 @@ def draw_paper(receipt: Receipt) -> Paper:
             bits = bytes(b ^ 0xFF for b in block.data)
             img = Image.frombytes("1", (block.width_dots, block.height), bits).convert("L")
             if (w, h) != img.size:
-                img = img.resize((w, h), Image.NEAREST)
+                img = img.resize((w, h), Image.Resampling.NEAREST)
             x0 = max(_x_for(block.align, w, paper_w), 0)
             page.paste(img, (x0, y))
             return (x0, y, x0 + w, y + h)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import IO
 
 import cbor2
 
@@ -50,7 +51,8 @@ def romfs_image(out: Path) -> Path:
     return out
 
 
-def run_micropython(root: Path, image: Path, stdin: object = None, input_text: str | None = None,
+def run_micropython(root: Path, image: Path, stdin: IO[str] | None = None,
+                    input_text: str | None = None,
                     heap_beside_kib: int = PICO_W_HEAP_KIB,
                     timeout_s: float | None = None) -> subprocess.CompletedProcess:
     """firmware/main.py under MicroPython, firmware from the ROMFS image as on a
@@ -66,7 +68,7 @@ def run_micropython(root: Path, image: Path, stdin: object = None, input_text: s
                           text=True, cwd=root, env=env, timeout=timeout_s)
 
 
-def run_cpython(root: Path, stdin: object = None, input_text: str | None = None,
+def run_cpython(root: Path, stdin: IO[str] | None = None, input_text: str | None = None,
                 timeout_s: float | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "firmware"), str(ROOT)])

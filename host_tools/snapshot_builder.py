@@ -103,7 +103,7 @@ class _Config:
     def int_in(self, obj: dict[str, Any], key: str, path: str, lo: int, hi: int | None,
                default: int | None = None) -> int:
         v = obj.get(key, default)
-        if not _is_int(v) or v < lo or (hi is not None and v > hi):
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo or (hi is not None and v > hi):
             rng = f"{lo}..{hi}" if hi is not None else f"at least {lo}"
             self.p.add(self.at(f"{path}.{key}"), f"{v!r} is not a whole number {rng}")
             return lo
@@ -395,7 +395,7 @@ class _Items:
             s = v.strip()
             if s.isdigit() and s.isascii():
                 v = int(s)
-        if not _is_int(v) or not lo <= v <= hi:
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
             self.p.add(self.at(n, key), f"{row.get(key)!r} is not {what}")
             return None
         return v
@@ -461,6 +461,7 @@ class _Items:
         keys = self.barcodes(row, n)
         if len(self.p.items) > before:
             return None
+        assert name is not None  # checked above: a missing name is a problem already
         return {"plu": plu, "name": name.strip(), "price": price, "tax": tax, "weighed": weighed,
                 "open_price": open_price, "min_age": min_age, "dept": dept, "barcodes": keys}
 
