@@ -1,10 +1,11 @@
 # The till's main loop: the board's devices, the journal, the HO snapshot and the
 # sale engine, run as asyncio tasks that never block one another.
 #
-#   inputs   keypad and scanner -> engine events -> actions (print, drawer, display)
+#   inputs   keypad and scanner -> engine events -> actions (print, drawer,
+#            display); printer state changes -> engine and display
 #   printer  the printer driver's own task: status checks, queue, paced writes
 #   ticks    once a second: engine tick (idle lock, offline state, retention),
-#            printer state to the engine, the hardware watchdog fed
+#            the hardware watchdog fed
 #
 # The engine appends every record itself and returns print and drawer actions
 # only after the append returned, so whatever this loop does afterwards (a crash,
@@ -49,11 +50,6 @@ def read_identity(path):
     except (OSError, cbor.CBORError, KeyError, TypeError):
         raise NotProvisioned("This till has no identity: flash it with "
                              "`kassa flash --till-id ...`")
-
-
-def write_identity(path, till_id, key):
-    with open(path, "wb") as f:
-        f.write(cbor.dumps({1: till_id, 2: key}))
 
 
 class Till:
