@@ -22,6 +22,15 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def command_group(sub: argparse._SubParsersAction, name: str,
+                  help: str) -> argparse._SubParsersAction:
+    """A `kassa NAME ACTION` group: the subparsers its actions are added to."""
+    parser = sub.add_parser(name, help=help)
+    actions = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+    actions.required = True
+    return actions
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kassa", description="Kassa till and head-office tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

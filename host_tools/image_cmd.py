@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 from host_tools.raster import ImageConvertError, to_raster
+from host_tools.cli import command_group
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("image", help="prepare logos and product pictures for the till's printer")
-    isub = p.add_subparsers(dest="image_command", metavar="ACTION")
-    isub.required = True
+    isub = command_group(sub, "image", "prepare logos and product pictures for the till's printer")
     c = isub.add_parser("convert", help="scale, dither and pack an image as a raster file")
     c.add_argument("image", type=Path)
     c.add_argument("--out", type=Path, required=True)

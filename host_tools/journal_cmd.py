@@ -8,12 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from host_tools import journal_reader as jr
+from host_tools.cli import command_group
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("journal", help="inspect a till's sales journal")
-    jsub = p.add_subparsers(dest="journal_command", metavar="ACTION")
-    jsub.required = True
+    jsub = command_group(sub, "journal", "inspect a till's sales journal")
 
     d = jsub.add_parser("dump", help="print every record as a JSON line (bytes in hex)")
     d.add_argument("directory", type=Path)

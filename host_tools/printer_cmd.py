@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 from host_tools import printer_profile
+from host_tools.cli import command_group
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("printer", help="receipt printer profiles")
-    sub = parser.add_subparsers(dest="printer_command", metavar="ACTION")
-    sub.required = True
+    sub = command_group(subparsers, "printer", "receipt printer profiles")
     profile = sub.add_parser(
         "profile", help="write the till's profile JSON for a printer model",
         description="Write what a printer model can do (paper width, columns, cutter, "

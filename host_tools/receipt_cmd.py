@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 from host_tools import receipt_render
+from host_tools.cli import command_group
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("receipt", help="receipt printer output")
-    sub = parser.add_subparsers(dest="receipt_command", metavar="ACTION")
-    sub.required = True
+    sub = command_group(subparsers, "receipt", "receipt printer output")
     render = sub.add_parser(
         "render", help="show an ESC/POS byte stream as the printed paper",
         description="Read the bytes a till sends to its receipt printer and show "

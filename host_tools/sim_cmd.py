@@ -9,12 +9,11 @@ from pathlib import Path
 
 from host_tools import sim
 from host_tools.snapshot_builder import BuildError
+from host_tools.cli import command_group
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sim", help="a simulated till (the sim board) in a directory")
-    ssub = p.add_subparsers(dest="sim_command", metavar="ACTION")
-    ssub.required = True
+    ssub = command_group(sub, "sim", "a simulated till (the sim board) in a directory")
     i = ssub.add_parser("init", help="give a directory a till identity and HO's data")
     i.add_argument("directory", type=Path)
     i.add_argument("--till-id", default="S001/till-1")

@@ -15,12 +15,11 @@ import sys
 from pathlib import Path
 
 from host_tools import snapshot_builder as sb
+from host_tools.cli import command_group
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("snapshot", help="build head-office snapshots and packages for tills")
-    ssub = p.add_subparsers(dest="snapshot_command", metavar="ACTION")
-    ssub.required = True
+    ssub = command_group(sub, "snapshot", "build head-office snapshots and packages for tills")
 
     b = ssub.add_parser("build", help="validate items and store setup; write a snapshot directory")
     b.add_argument("--items", type=Path, required=True, help="items as .csv or .json")
