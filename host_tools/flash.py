@@ -35,6 +35,12 @@ class FlashError(Exception):
     pass
 
 
+def _other_till(have: str, wanted: str) -> FlashError:
+    return FlashError(f"this till is {have!r}, not {wanted!r}; its journal is chained with "
+                      "its own secret. Use --replace-identity only for a till whose journal "
+                      "HO has processed completely.")
+
+
 @dataclass
 class Identity:
     till_id: str
@@ -193,10 +199,7 @@ def _identity(dev: Device, staged: Path, till_id: str, key_file: Path | None, ke
     if current is not None:
         have = Identity.decode(current)
         if have.till_id != till_id and not replace_identity:
-            raise FlashError(
-                f"this till is {have.till_id!r}, not {till_id!r}; its journal is chained with "
-                "its own secret. Use --replace-identity only for a till whose journal HO has "
-                "processed completely.")
+            raise _other_till(have.till_id, till_id)
     if current is None or replace_identity:
         key, key_path = load_or_make_key(till_id, key_file, keys_dir)
         (staged / IDENTITY_FILE).write_bytes(Identity(till_id, key).encode())
@@ -287,3 +290,22 @@ for n in %r:
                 break
             dst.write(buf[:k])
 """
+
+
+def provision_local(root: Path, till_id: str, key_file: Path | None = None,
+                    keys_dir: Path = Path("keys"), replace_identity: bool = False) -> FlashResult:
+    """A Raspberry Pi till runs the firmware from a checkout: give its data
+    directory the identity only, by the same rules as a board."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / IDENTITY_FILE
+    if path.exists():
+        have = Identity.decode(path.read_bytes())
+        if have.till_id != till_id and not replace_identity:
+            raise _other_till(have.till_id, till_id)
+        if not replace_identity:
+            return FlashResult(0, False, None)
+    key, key_path = load_or_make_key(till_id, key_file, keys_dir)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(Identity(till_id, key).encode())
+    os.replace(tmp, path)
+    return FlashResult(0, True, key_path)

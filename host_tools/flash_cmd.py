@@ -5,14 +5,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from host_tools.flash import FlashError, board_names, flash
+from host_tools.flash import FlashError, FlashResult, board_names, flash, provision_local
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("flash", help="install the firmware and the till's identity with mpremote")
-    p.add_argument("--port", required=True,
-                   help="the till's port: /dev/ttyACM0, COM3, or socket://HOST:PORT for a simulator")
-    p.add_argument("--board", required=True, help=f"board file: {', '.join(board_names()) or 'see boards/'}")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port",
+                       help="the till's port: /dev/ttyACM0, COM3, or socket://HOST:PORT for a simulator")
+    where.add_argument("--local", type=Path, metavar="DIR",
+                       help="a Raspberry Pi till's data directory: write its identity only "
+                            "(the Pi runs the firmware from a checkout)")
+    p.add_argument("--board", help=f"with --port, the board file: {', '.join(board_names()) or 'see boards/'}")
     p.add_argument("--till-id", required=True, help="e.g. store-12/till-7")
     p.add_argument("--key-file", type=Path, help="the till's secret (default: a new one in --keys-dir)")
     p.add_argument("--keys-dir", type=Path, default=Path("keys"),
@@ -28,6 +32,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.local is not None:
+        try:
+            result = provision_local(args.local, args.till_id, args.key_file, args.keys_dir,
+                                     args.replace_identity)
+        except FlashError as exc:
+            print(f"kassa flash: {exc}", file=sys.stderr)
+            return 1
+        _report_identity(result)
+        return 0
+    if not args.board:
+        print("kassa flash: --port needs --board (" + ", ".join(board_names()) + ")",
+              file=sys.stderr)
+        return 2
     try:
         result = flash(args.port, args.board, args.till_id, args.key_file, args.keys_dir,
                        args.resume, args.replace_identity, args.romfs)
@@ -36,9 +53,13 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"{args.till_id}: {result.files} firmware modules ({result.sent} changed), "
           f"board {args.board}")
+    _report_identity(result)
+    return 0
+
+
+def _report_identity(result: FlashResult) -> None:
     if result.identity_written:
         print(f"identity written; the till's secret is in {result.key_path} "
               "(give it to head office, keep it safe)")
     else:
         print("identity kept (the till already had this id)")
-    return 0

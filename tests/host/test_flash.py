@@ -95,3 +95,21 @@ def test_flash_errors_are_clear(boards: Path, tmp_path: Path, capsys) -> None:
     assert main(["flash", "--port", "socket://127.0.0.1:9", "--board", "testboard",
                  "--till-id", "x"]) == 1
     assert "mpremote on socket://127.0.0.1:9 failed" in capsys.readouterr().err
+
+
+def test_local_provisioning_of_a_pi_till(tmp_path: Path, capsys) -> None:
+    keys = tmp_path / "keys"
+    data = tmp_path / "var-lib-kassa"
+    assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
+                 "--keys-dir", str(keys)]) == 0
+    ident = cbor2.loads((data / "identity").read_bytes())
+    assert ident[1] == "S001/till-9" and len(ident[2]) == 32
+    assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
+                 "--keys-dir", str(keys)]) == 0
+    assert "identity kept" in capsys.readouterr().out
+    assert (data / "identity").read_bytes() == cbor2.dumps(ident, canonical=True)
+    assert main(["flash", "--local", str(data), "--till-id", "S001/till-8",
+                 "--keys-dir", str(keys)]) == 1
+    assert "this till is 'S001/till-9'" in capsys.readouterr().err
+    assert main(["flash", "--port", "/dev/null", "--till-id", "x"]) == 2
+    assert "--port needs --board" in capsys.readouterr().err
