@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,14 +183,18 @@ class FlashResult:
 
 def flash(port: str, board: str, till_id: str, key_file: Path | None = None,
           keys_dir: Path = Path("keys"), resume: bool = False,
-          replace_identity: bool = False, romfs: bool = False) -> FlashResult:
+          replace_identity: bool = False, romfs: bool = False,
+          step: Callable[[str], None] = lambda text: None) -> FlashResult:
+    """Install the firmware; `step` hears what is being done (for a progress line)."""
     with tempfile.TemporaryDirectory(prefix="kassa-flash-") as tmp:
+        step("compiling the firmware with mpy-cross")
         staged = stage(board, Path(tmp) / board)
         dev = Device(port, resume=resume)
+        step(f"reading the till's identity on {port}")
         if romfs:
             return _flash_romfs(dev, staged, board, till_id, key_file, keys_dir,
-                                replace_identity)
-        return _flash(dev, staged, till_id, key_file, keys_dir, replace_identity)
+                                replace_identity, step)
+        return _flash(dev, staged, till_id, key_file, keys_dir, replace_identity, step)
 
 
 def _identity(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_dir: Path,
@@ -208,13 +213,15 @@ def _identity(dev: Device, staged: Path, till_id: str, key_file: Path | None, ke
 
 
 def _flash_romfs(dev: Device, staged: Path, board: str, till_id: str, key_file: Path | None,
-                 keys_dir: Path, replace_identity: bool) -> FlashResult:
+                 keys_dir: Path, replace_identity: bool,
+                 step: Callable[[str], None]) -> FlashResult:
     """Firmware and board file as a ROMFS image (runs in place from flash)."""
     from host_tools.romfs import build_image
 
     written, key_path = _identity(dev, staged, till_id, key_file, keys_dir, replace_identity)
     image = staged / "firmware.romfs"
     image.write_bytes(build_image(staged / "board.py"))
+    step(f"deploying a {image.stat().st_size // 1024} KiB ROMFS image")
     try:
         dev.run("romfs", "deploy", str(image))
     except FlashError as exc:
@@ -232,7 +239,7 @@ def _flash_romfs(dev: Device, staged: Path, board: str, till_id: str, key_file: 
 
 
 def _flash(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_dir: Path,
-           replace_identity: bool) -> FlashResult:
+           replace_identity: bool, step: Callable[[str], None]) -> FlashResult:
     identity_written, key_path = _identity(dev, staged, till_id, key_file, keys_dir,
                                            replace_identity)
     # Modules the till already has byte for byte are copied on the device, which
@@ -248,7 +255,10 @@ def _flash(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_
     for name in ("board.py", "main.py", IDENTITY_FILE):
         if (staged / name).exists():
             copies += ["fs", "cp", str(staged / name), f":{name}", "+"]
+    sent = sum(1 for c in copies if c == "cp")
+    step(f"copying {sent} files ({len(same)} modules unchanged); mpremote moves a few KB/s")
     dev.run(*copies[:-1])
+    step("switching the new firmware in")
     out = dev.exec(_SWITCH)
     if "SWITCHED" not in out:
         raise FlashError(f"could not switch the new firmware in: {out.strip()}")

@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from rich.console import Console
+
 from host_tools.flash import FlashError, FlashResult, board_names, flash, provision_local
 
 
@@ -46,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        result = flash(args.port, args.board, args.till_id, args.key_file, args.keys_dir,
-                       args.resume, args.replace_identity, args.romfs)
+        with Console(stderr=True).status("flashing") as status:
+            result = flash(args.port, args.board, args.till_id, args.key_file, args.keys_dir,
+                           args.resume, args.replace_identity, args.romfs,
+                           step=lambda text: status.update(text))
     except FlashError as exc:
         print(f"kassa flash: {exc}", file=sys.stderr)
         return 1
