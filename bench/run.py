@@ -7,6 +7,7 @@ with the Pico's geometry (tests/device/flashsim.py).
 """
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
@@ -200,6 +201,38 @@ def bench_heap_and_recovery() -> str:
     )
 
 
+def bench_codec() -> str:
+    import cbor2
+    from mp_codec import RECORD
+
+    n = 2000
+    mpr = mp("mp_codec.py", n)["codec"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "firmware"), str(ROOT / "bench")]))
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "mp_codec.py"), str(n)],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    cpr = [ln.split()[2:] for ln in out.splitlines() if ln.startswith("RESULT codec")][0]
+    data = cbor2.dumps(RECORD, canonical=True)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        cbor2.dumps(RECORD, canonical=True)
+    peer_dumps = (time.perf_counter() - t0) / n * 1e6
+    t0 = time.perf_counter()
+    for _ in range(n):
+        cbor2.loads(data)
+    peer_loads = (time.perf_counter() - t0) / n * 1e6
+    return (
+        "## CBOR codec, one journal record\n\n"
+        f"A {mpr[2]}-byte sale record, {n} times each; cbor2 (Rust core) is the peer on the "
+        "host and the oracle the tests compare against (same bytes).\n\n"
+        "| codec | interpreter | encode | decode |\n|---|---|---|---|\n"
+        f"| `till.cbor` | MicroPython unix port | {float(mpr[0]):.1f} µs | {float(mpr[1]):.1f} µs |\n"
+        f"| `till.cbor` | CPython {platform.python_version()} | {float(cpr[0]):.1f} µs | "
+        f"{float(cpr[1]):.1f} µs |\n"
+        f"| cbor2 {importlib.metadata.version('cbor2')} (`canonical=True`) | "
+        f"CPython {platform.python_version()} | {peer_dumps:.1f} µs | {peer_loads:.1f} µs |\n"
+    )
+
+
 def bench_catalog() -> str:
     from bench_catalog import bench_catalog_lookup
 
@@ -220,6 +253,7 @@ def bench_engine() -> str:
 
 BENCHMARKS: list[Callable[[], str]] = [
     bench_record_size,
+    bench_codec,
     bench_wear,
     bench_speed,
     bench_heap_and_recovery,
