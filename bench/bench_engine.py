@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench_catalog import build_big_store
@@ -30,8 +31,8 @@ def cpython(*args: object) -> dict[str, list[str]]:
             if ln.startswith("RESULT ")}
 
 
-def bench_engine() -> str:
-    from bench.run import mp, smallest_heap_kib
+def bench_engine(mp: Callable[..., dict[str, list[str]]],
+                 smallest_heap_kib: Callable[..., int | None]) -> str:
 
     with tempfile.TemporaryDirectory(dir=ROOT / "build") as d:
         tmp = Path(d)

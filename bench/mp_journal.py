@@ -4,6 +4,8 @@
 #   speed RECORDS               appends per second on emulated littlefs (RAM)
 #   fill DIR RECORDS            write a journal into a host directory
 #   recover DIR                 open (recover) a journal; print time and free heap
+#   fill_flash BLOCKS [SEGMENT] append on emulated flash until sales are refused
+#   append_run DIR RECORDS      append to a fresh journal (a heap-requirement probe)
 import gc
 import sys
 import time
@@ -75,33 +77,6 @@ def recover(path):
     print("RESULT recover", j.last_seq, len(j.problems), dt, gc.mem_free())
 
 
-def append_heap(path, records):
-    """Open a journal, then append with the collector off: bytes allocated per append."""
-    j = J.Journal(path, TILL, KEY, clock=clock, segment_bytes=16384)
-    body = sale(1)
-    gc.collect()
-    gc.disable()
-    before = gc.mem_alloc()
-    for i in range(records):
-        j.append(J.KIND_SALE, body)
-    used = gc.mem_alloc() - before
-    gc.enable()
-    print("RESULT append_heap", records, used)
-
-
-mode = sys.argv[1]
-if mode == "wear":
-    wear(int(sys.argv[2]), int(sys.argv[3]))
-elif mode == "speed":
-    speed(int(sys.argv[2]))
-elif mode == "fill":
-    fill(sys.argv[2], int(sys.argv[3]))
-elif mode == "recover":
-    recover(sys.argv[2])
-elif mode == "append_heap":
-    append_heap(sys.argv[2], int(sys.argv[3]))
-
-
 def fill_flash(blocks, segment_bytes=16384):
     """Append sales on an emulated Pico-geometry littlefs until the journal
     refuses them; print how many fitted."""
@@ -125,7 +100,8 @@ def append_run(path, records):
     print("RESULT append_run", j.last_seq)
 
 
-if mode == "fill_flash":
-    fill_flash(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 16384)
-elif mode == "append_run":
-    append_run(sys.argv[2], int(sys.argv[3]))
+MODES = {"wear": wear, "speed": speed, "fill": fill, "recover": recover,
+         "fill_flash": fill_flash, "append_run": append_run}
+# Arguments are numbers except paths (anything starting with "/").
+args = [a if a.startswith("/") else int(a) for a in sys.argv[2:]]
+MODES[sys.argv[1]](*args)

@@ -248,7 +248,7 @@ def bench_till() -> str:
 def bench_engine() -> str:
     from bench_engine import bench_engine as run_engine_bench
 
-    return run_engine_bench()
+    return run_engine_bench(mp, smallest_heap_kib)
 
 
 BENCHMARKS: list[Callable[[], str]] = [

@@ -192,8 +192,8 @@ def flash(port: str, board: str, till_id: str, key_file: Path | None = None,
         dev = Device(port, resume=resume)
         step(f"reading the till's identity on {port}")
         if romfs:
-            return _flash_romfs(dev, staged, board, till_id, key_file, keys_dir,
-                                replace_identity, step)
+            return _flash_romfs(dev, staged, till_id, key_file, keys_dir, replace_identity,
+                                step)
         return _flash(dev, staged, till_id, key_file, keys_dir, replace_identity, step)
 
 
@@ -212,7 +212,7 @@ def _identity(dev: Device, staged: Path, till_id: str, key_file: Path | None, ke
     return False, None
 
 
-def _flash_romfs(dev: Device, staged: Path, board: str, till_id: str, key_file: Path | None,
+def _flash_romfs(dev: Device, staged: Path, till_id: str, key_file: Path | None,
                  keys_dir: Path, replace_identity: bool,
                  step: Callable[[str], None]) -> FlashResult:
     """Firmware and board file as a ROMFS image (runs in place from flash)."""
