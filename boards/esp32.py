@@ -8,15 +8,8 @@
 NAME = "esp32"
 PLATFORM = "esp32"
 
-# Epson TM-T88V, 80 mm: `kassa printer profile TM-T88V` without its code page list.
-PROFILE = {
-    "format": 1, "model": "TM-T88V", "vendor": "Epson", "name": "TM-T88V",
-    "media_width_mm": 80, "paper_width_dots": 512, "dpi": 180,
-    "columns": {"a": 42, "b": 56}, "cut": {"full": True, "partial": True},
-    "qr_native": True, "barcode_functions": ["A", "B"], "raster_image": True,
-    "drawer_pulse": True, "cp858_index": 19,
-    "text_code_page": {"name": "CP858", "index": 19},
-}
+# Epson TM-T88V, 80 mm paper: `kassa printer profile TM-T88V` (till/profiles.py).
+from till.profiles import TM_T88V as PROFILE  # noqa: F401 - read by till.devices
 
 # UART2 at its default pins, through a MAX3232 to the printer's RS-232 port;
 # the printer set to 38400 baud. Drawer on the printer's kick port, pin 2.

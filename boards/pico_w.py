@@ -4,16 +4,8 @@
 NAME = "pico_w"
 PLATFORM = "rp2"
 
-# Epson TM-T20II, 80 mm paper: `kassa printer profile TM-T20II` without its long
-# code page list (the till needs only the page it selects).
-PROFILE = {
-    "format": 1, "model": "TM-T20II", "vendor": "Epson", "name": "TM-T20II",
-    "media_width_mm": 72, "paper_width_dots": 576, "dpi": 203,
-    "columns": {"a": 48, "b": 64}, "cut": {"full": True, "partial": True},
-    "qr_native": True, "barcode_functions": ["A", "B"], "raster_image": True,
-    "drawer_pulse": True, "cp858_index": 19,
-    "text_code_page": {"name": "CP858", "index": 19},
-}
+# Epson TM-T20II, 80 mm paper: `kassa printer profile TM-T20II` (till/profiles.py).
+from till.profiles import TM_T20II as PROFILE  # noqa: F401 - read by till.devices
 
 # The printer's serial interface at 38400 baud (set its DIP switches/memory
 # switch so): a 7.7 KB logo takes 2 s instead of 8 s at 9600. TX/RX crossed to

@@ -11,14 +11,8 @@
 NAME = "rpi"
 PLATFORM = "linux"
 
-PROFILE = {
-    "format": 1, "model": "TM-T20II", "vendor": "Epson", "name": "TM-T20II",
-    "media_width_mm": 72, "paper_width_dots": 576, "dpi": 203,
-    "columns": {"a": 48, "b": 64}, "cut": {"full": True, "partial": True},
-    "qr_native": True, "barcode_functions": ["A", "B"], "raster_image": True,
-    "drawer_pulse": True, "cp858_index": 19,
-    "text_code_page": {"name": "CP858", "index": 19},
-}
+# Epson TM-T20II, 80 mm paper: `kassa printer profile TM-T20II` (till/profiles.py).
+from till.profiles import TM_T20II as PROFILE  # noqa: F401 - read by till.devices
 
 # port "usb": python-escpos Usb(vendor, product) -- 04b8:0e15 is the TM-T20II;
 # `lsusb` shows yours. Its bulk-in endpoint carries the DLE EOT replies.

@@ -21,14 +21,8 @@
 NAME = "sim"
 PLATFORM = "sim"
 
-PROFILE = {
-    "format": 1, "model": "TM-T20II", "vendor": "Epson", "name": "TM-T20II",
-    "media_width_mm": 72, "paper_width_dots": 576, "dpi": 203,
-    "columns": {"a": 48, "b": 64}, "cut": {"full": True, "partial": True},
-    "qr_native": True, "barcode_functions": ["A", "B"], "raster_image": True,
-    "drawer_pulse": True, "cp858_index": 19,
-    "text_code_page": {"name": "CP858", "index": 19},
-}
+# Epson TM-T20II, 80 mm paper: `kassa printer profile TM-T20II` (till/profiles.py).
+from till.profiles import TM_T20II as PROFILE  # noqa: F401 - read by till.devices
 
 # Paths are relative to the root directory given to build().
 PRINTER = {"port": "file", "out": "printer.bin", "status": True, "queue_dir": "printq",

@@ -107,28 +107,37 @@ class Till:
             # "record" (already durable) and "beep" (no buzzer wired) need nothing here.
 
     def _render(self, job):
+        """The receipt's bytes, in the buffer reserved at boot (reused)."""
         out = self._receipt_buf
         out.clear()
         receipt.render(job, out, self.profile)
-        return out.output()
+        return out.collected()
 
     def print_job(self, job):
         try:
             body = self._render(job)
-        except MemoryError:
+        except MemoryError as exc:
             # The sale is already in the journal; only its paper is at stake.
-            gc.collect()
-            try:
-                body = self._render(job)
-            except MemoryError:
-                self.display.show(["Receipt not printed", "REPORT 3: reprint"])
-                return
+            _log_exception(exc)
+            self.display.show(["Receipt not printed", "REPORT 3: reprint"])
+            return
+        parts = [body]
         logo = self.dev["snapshot_dir"] + "/" + LOGO_FILE
         if self.profile.get("raster_image", True) and exists(logo):
             # The logo streams from flash in the printer task, never whole in RAM.
-            self.printer.print_job([b"\x1b@\x1ba\x01", ("raster", logo), body])
-        else:
-            self.printer.print_job(body)
+            parts = [b"\x1b@\x1ba\x01", ("raster", logo), body]
+        try:
+            parts[-1] = bytes(body)  # the printer keeps the job; the buffer is reused
+        except MemoryError:
+            # No block free for a copy on a fragmented heap: the printer writes
+            # the job to its flash queue now, straight from the reserved buffer.
+            try:
+                self.printer.print_job(_job(parts), spool=True)
+            except OSError as exc:
+                _log_exception(exc)
+                self.display.show(["Receipt not printed", "REPORT 3: reprint"])
+            return
+        self.printer.print_job(_job(parts))
 
     # ---- HO data ------------------------------------------------------------
 
@@ -230,12 +239,7 @@ class Till:
                                                R.E_DETAIL: detail[:_MAX_CRASH_DETAIL]})
         except J.JournalError:
             pass  # the journal refuses (full/damaged): the engine says so on screen
-        try:
-            sys.print_exception(exc)
-        except AttributeError:
-            import traceback
-
-            traceback.print_exception(exc)
+        _log_exception(exc)
 
     async def run(self, until=None):
         """Run until `until()` is true (a test or demo), else for ever."""
@@ -262,6 +266,20 @@ class Till:
     def close(self):
         self.journal.close()
         self.store.close()
+
+
+def _job(parts):
+    # A receipt without a logo goes to the printer as plain bytes.
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _log_exception(exc):
+    try:
+        sys.print_exception(exc)  # MicroPython
+    except AttributeError:
+        import traceback
+
+        traceback.print_exception(exc)
 
 
 def main(board, root=".", buffers=None):

@@ -96,6 +96,11 @@ class EscPos:
         self._table = codepages.CP437
         self._width_mult = 1
 
+    def collected(self):
+        """The collected bytes without a copy: the builder's own buffer, valid
+        until the next clear() (only without a stream)."""
+        return self._buf
+
     def output(self):
         """The bytes collected so far (only without a stream)."""
         return bytes(self._buf)

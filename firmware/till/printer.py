@@ -200,11 +200,17 @@ class Printer:
 
     # -- what the main loop calls ---------------------------------------------
 
-    def print_job(self, data):
+    def print_job(self, data, spool=False):
         """Queue a receipt: bytes, or a list of parts (see Job). Returns the job
-        id that the "printed" event will carry."""
-        parts = [data] if isinstance(data, (bytes, bytearray)) else list(data)
+        id that the "printed" event will carry.
+
+        spool=True writes the job to the flash queue before returning, so its
+        bytes may sit in a buffer the caller reuses (the till's reserved receipt
+        buffer when the heap has no room for a copy). OSError if that fails."""
+        parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
         job = Job(self._new_id(), parts)
+        if spool and not self._spool(job):
+            raise OSError("the receipt could not be written to the print queue")
         self._queue.append(job)
         return job.id
 
@@ -500,6 +506,15 @@ class Printer:
                 break
         else:
             return False
+        if not self._spool(job):
+            job.path = ""  # do not try again every step
+        self._drop_excess()
+        return True
+
+    def _spool(self, job):
+        # The job's bytes to a queue file; its parts then point at the file.
+        if self.queue_dir is None:
+            return False
         path = self._p("%08d%s" % (job.id, _QUEUE_SUFFIX))
         tmp = self._p(_QUEUE_TMP)
         buf = bytearray(len(self._buf))
@@ -516,11 +531,9 @@ class Printer:
             # Flash full or failing: the job stays in RAM and still prints
             # when the printer is back; only a restart would lose it.
             _remove(tmp)
-            job.path = ""  # do not try again every step
-            return True
+            return False
         job.path = path
         job.parts = [("file", path)]  # the bytes now live on flash, not in RAM
-        self._drop_excess()
         return True
 
     def _drop_excess(self):

@@ -202,6 +202,26 @@ def test_queue_survives_restart():
     assert os.listdir(qdir) == []
 
 
+def test_spooled_job_may_reuse_its_buffer_at_once():
+    # The till's answer to a heap with no room for a copy: the job goes to the
+    # flash queue before print_job returns, so the caller's buffer is free.
+    qdir = support.tmpdir() + "/printq"
+    fake, ticks, p = make(qdir)
+    buf = bytearray(receipt(120, b"S"))
+    job = p.print_job(buf, spool=True)
+    assert os.listdir(qdir) == ["%08d.prn" % job]
+    buf[:] = b"X" * len(buf)  # the next receipt is built in the same buffer
+    run(p, ticks)
+    assert bytes(fake.printed) == receipt(120, b"S")
+    assert p.take_events() == [("printed", job)] and os.listdir(qdir) == []
+
+
+def test_spooling_without_a_queue_is_refused_clearly():
+    fake, ticks, p = make(None)
+    support.raises(OSError, p.print_job, b"abc", True)
+    assert p.queued() == 0
+
+
 def test_dead_printer_never_blocks_longer_than_the_timeout():
     # Real clock: a printer that never answers. Every step returns at once;
     # the problem is known once the status timeout has passed.
