@@ -5,10 +5,10 @@ import support
 
 
 def test_firmware_comes_from_rom_and_the_heap_left_is_a_pico_w_s():
+    if not support.IS_MICROPYTHON:
+        support.skip("CPython has neither ROMFS nor a fixed heap")
     from till import journal
 
-    if not support.IS_MICROPYTHON:
-        return  # CPython has neither ROMFS nor a fixed heap
     assert journal.__file__.startswith("/rom/"), journal.__file__
     free = support.mem_free()
     assert 170000 < free < 200000, free
