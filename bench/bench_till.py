@@ -8,7 +8,7 @@ from pathlib import Path
 
 from simtill import SALE_SCRIPT, boot, make_till_root
 
-from host_tools.romfs import build_image
+from host_tools.provision.romfs import build_image
 
 ROOT = Path(__file__).resolve().parent.parent
 

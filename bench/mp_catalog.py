@@ -5,7 +5,7 @@
 import sys
 import time
 
-from till.catalog import Catalog
+from till.formats.catalog import Catalog
 
 
 def probes(path):

@@ -5,7 +5,7 @@ import sys
 import time
 
 from mp_sale import sale
-from till import cbor
+from till.formats import cbor
 
 try:
     ticks_us, ticks_diff = time.ticks_us, time.ticks_diff

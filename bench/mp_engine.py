@@ -22,9 +22,9 @@ except AttributeError:  # CPython
 
 
 def sale(snapshot_dir, journal_dir, codes_path, sales):
-    from till.engine import Engine
-    from till.journal import Journal
-    from till.snapshot import Snapshot
+    from till.pos.engine import Engine
+    from till.formats.journal import Journal
+    from till.formats.snapshot import Snapshot
 
     with open(codes_path) as f:
         codes = [line.strip() for line in f if line.strip()][:10]
@@ -64,7 +64,7 @@ def sale(snapshot_dir, journal_dir, codes_path, sales):
 
 
 def pin(iterations, repeat):
-    from till.auth import make_pin_record, verify_pin
+    from till.pos.auth import make_pin_record, verify_pin
 
     rec = make_pin_record("4711", b"0123456789abcdef", iterations)
     t0 = ticks_us()
@@ -74,7 +74,8 @@ def pin(iterations, repeat):
 
 
 if sys.argv[1] == "imports":
-    from till import engine, journal, snapshot  # noqa: F401
+    from till.pos import engine
+    from till.formats import journal, snapshot  # noqa: F401
     print("RESULT imports ok")
 elif sys.argv[1] in ("sale", "setup"):
     sale(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))

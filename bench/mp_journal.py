@@ -11,7 +11,7 @@ import sys
 import time
 
 from mp_sale import sale
-from till import journal as J
+from till.formats import journal as J
 
 KEY = b"till-7 secret key, 32 bytes long"
 TILL = "store-12/till-7"

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "firmware"), str(ROOT / "tests" / "tools"), str(ROOT / "bench")]
 
-from host_tools.mpy_build import compile_tree  # noqa: E402
+from host_tools.provision.mpy_build import compile_tree  # noqa: E402
 
 MPY = ROOT / "build" / "mpy"
 MICROPYTHON = str(Path(sys.executable).with_name("micropython"))
@@ -66,8 +66,8 @@ def smallest_heap_kib(script: str, *args: object, lo: int = 8, hi: int = 192) ->
 
 def bench_record_size() -> str:
     from mp_sale import sale
-    from till import cbor
-    from till import journal as J
+    from till.formats import cbor
+    from till.formats import journal as J
 
     with tempfile.TemporaryDirectory() as d:
         j = J.Journal(d, "store-12/till-7", b"k" * 32, clock=lambda: 1795000000)
@@ -142,7 +142,7 @@ def bench_wear() -> str:
 
 def bench_speed() -> str:
     from mp_sale import sale
-    from till import journal as J
+    from till.formats import journal as J
 
     n = 1000
     r = mp("mp_journal.py", "speed", n, heap="8M")["speed"]

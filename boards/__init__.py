@@ -1,5 +1,5 @@
 # One file per board: what it is wired to, as data, plus build() that makes the
-# device objects (firmware/till/devices.py documents the dict it returns).
+# device objects (firmware/till/drivers/devices.py documents the dict it returns).
 #
 # On a board, `kassa flash --board NAME` copies boards/NAME.py to /board.py and
 # main.py does `import board`. On a host (the sim board under CPython or the

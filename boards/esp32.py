@@ -8,8 +8,8 @@
 NAME = "esp32"
 PLATFORM = "esp32"
 
-# Epson TM-T88V, 80 mm paper: `kassa printer profile TM-T88V` (till/profiles.py).
-from till.profiles import TM_T88V as PROFILE  # noqa: F401 - read by till.devices
+# Epson TM-T88V, 80 mm paper: `kassa printer profile TM-T88V` (till/drivers/profiles.py).
+from till.drivers.profiles import TM_T88V as PROFILE  # noqa: F401 - read by till.devices
 
 # UART2 at its default pins, through a MAX3232 to the printer's RS-232 port;
 # the printer set to 38400 baud. Drawer on the printer's kick port, pin 2.
@@ -53,6 +53,6 @@ WATCHDOG_MS = 10000
 
 
 def build():
-    from till import devices
+    from till.drivers import devices
 
     return devices.build_machine(globals())

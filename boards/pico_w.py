@@ -4,8 +4,8 @@
 NAME = "pico_w"
 PLATFORM = "rp2"
 
-# Epson TM-T20II, 80 mm paper: `kassa printer profile TM-T20II` (till/profiles.py).
-from till.profiles import TM_T20II as PROFILE  # noqa: F401 - read by till.devices
+# Epson TM-T20II, 80 mm paper: `kassa printer profile TM-T20II` (till/drivers/profiles.py).
+from till.drivers.profiles import TM_T20II as PROFILE  # noqa: F401 - read by till.devices
 
 # The printer's serial interface at 38400 baud (set its DIP switches/memory
 # switch so): a 7.7 KB logo takes 2 s instead of 8 s at 9600. TX/RX crossed to
@@ -55,6 +55,6 @@ WATCHDOG_MS = 8000  # the RP2040 watchdog's longest is 8388 ms
 
 
 def build():
-    from till import devices
+    from till.drivers import devices
 
     return devices.build_machine(globals())

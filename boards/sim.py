@@ -21,8 +21,8 @@
 NAME = "sim"
 PLATFORM = "sim"
 
-# Epson TM-T20II, 80 mm paper: `kassa printer profile TM-T20II` (till/profiles.py).
-from till.profiles import TM_T20II as PROFILE  # noqa: F401 - read by till.devices
+# Epson TM-T20II, 80 mm paper: `kassa printer profile TM-T20II` (till/drivers/profiles.py).
+from till.drivers.profiles import TM_T20II as PROFILE  # noqa: F401 - read by till.devices
 
 # Paths are relative to the root directory given to build().
 PRINTER = {"port": "file", "out": "printer.bin", "status": True, "queue_dir": "printq",
@@ -51,153 +51,6 @@ SNAPSHOT_DIR = "snapshot"
 LINK = {"kind": "tcp", "host": "127.0.0.1", "port": 7420}
 WATCHDOG_MS = None
 
-_PAPER = {"ok": 0x12, "low": 0x1E, "out": 0x7E}  # DLE EOT 4 replies
-_COVER_OPEN = 0x16  # DLE EOT 2 reply bit 2
-_OFFLINE_NONE = 0x12
-_STATUS_PAPER = b"\x10\x04\x04"
-_STATUS_OFFLINE = b"\x10\x04\x02"
-
-
-class SimPrinterPort:
-    """A serial printer that appends what it is sent to `path` and answers
-    DLE EOT 4 and DLE EOT 2 from its state. The status requests are answered,
-    not written to the file: the file holds what the paper would show."""
-
-    def __init__(self, path):
-        self.path = path
-        self.paper = "ok"
-        self.cover_open = False
-        self.on = True
-        self._replies = bytearray()
-
-    def write(self, data):
-        data = bytes(data)
-        if not self.on:
-            return len(data)  # a UART to a switched-off printer: bytes go nowhere
-        if data == _STATUS_PAPER:
-            self._replies.append(_PAPER[self.paper])
-        elif data == _STATUS_OFFLINE:
-            self._replies.append(_COVER_OPEN if self.cover_open else _OFFLINE_NONE)
-        else:
-            with open(self.path, "ab") as f:
-                f.write(data)
-        return len(data)
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self._replies))
-        buf[:n] = self._replies[:n]
-        self._replies = self._replies[n:]
-        return n
-
-
-class _Pipe:
-    """Bytes routed by SimInput to one reader (the scanner or the keypad)."""
-
-    def __init__(self, source):
-        self._source = source
-        self.data = bytearray()
-
-    def readinto(self, buf):
-        self._source.pump()
-        n = min(len(buf), len(self.data))
-        buf[:n] = self.data[:n]
-        self.data = self.data[n:]
-        return n
-
-
-class TerminalLines:
-    """stdin as a non-blocking line source: readline() returns "" when no
-    whole line waits (the terminal delivers a line at Enter)."""
-
-    def __init__(self, stdin=None):
-        import select
-        import sys
-
-        self._stdin = stdin or sys.stdin
-        self._poll = select.poll()
-        self._poll.register(self._stdin, select.POLLIN)
-        self.closed = False
-
-    def readline(self):
-        if self.closed or not self._poll.poll(0):
-            return ""
-        line = self._stdin.readline()
-        if not line:
-            self.closed = True  # end of input (Ctrl-D, or the pipe closed)
-        return line
-
-
-class SimInput:
-    """Reads script lines from `lines` (a text file, or TerminalLines) and routes
-    them: scans to `scans`, keys to `keys`, printer states to `printer_port`."""
-
-    def __init__(self, lines, printer_port=None, ticks_ms=None):
-        from till import periph
-
-        self._lines = lines
-        self._port = printer_port
-        self._ticks_ms = ticks_ms or periph.ticks_ms
-        self._resume_at = None
-        self.scans = _Pipe(self)
-        self.keys = _Pipe(self)
-        self.errors = []
-        self._ended = False  # the script (or terminal) has no more lines
-        self.clock = None  # set by build(): the `clock` command sets it
-
-    @property
-    def finished(self):
-        """All input read and consumed: a scripted run (or Ctrl-D) is over."""
-        self.pump()
-        return (self._ended and self._resume_at is None
-                and not self.scans.data and not self.keys.data)
-
-    def pump(self):
-        from till.periph import ticks_diff
-
-        # The next line only once the scanner and keypad have taken everything
-        # routed so far: a scan and the keys after it reach the till in order.
-        while not self.scans.data and not self.keys.data:
-            if self._resume_at is not None:
-                if ticks_diff(self._ticks_ms(), self._resume_at) < 0:
-                    return
-                self._resume_at = None
-            line = self._lines.readline()
-            if not line:
-                # A script file ends for good; a terminal only when it is closed.
-                self._ended = (self._lines.closed if isinstance(self._lines, TerminalLines)
-                               else True)
-                return
-            self._command(line.strip())
-
-    def _command(self, line):
-        if not line or line.startswith("#"):
-            return
-        word, _, rest = line.partition(" ")
-        args = rest.split()
-        port = self._port
-        if word == "scan" and args:
-            self.scans.data += rest.strip().encode() + b"\r"
-        elif word == "key":
-            for name in args:
-                self.keys.data += (name if len(name) == 1 else "[" + name + "]").encode()
-        elif word == "type":
-            self.keys.data += rest.encode()
-        elif word == "wait" and args:
-            from till.periph import ticks_add
-
-            self._resume_at = ticks_add(self._ticks_ms(), int(args[0]))
-        elif word == "paper" and port and args and args[0] in _PAPER:
-            port.paper = args[0]
-        elif word == "cover" and port and args and args[0] in ("open", "closed"):
-            port.cover_open = args[0] == "open"
-        elif word == "printer" and port and args and args[0] in ("on", "off"):
-            port.on = args[0] == "on"
-        elif word == "clock" and self.clock is not None and args and args[0].isdigit():
-            self.clock.set(int(args[0]))
-        else:
-            self.errors.append(line)
-
-
 def build(root=".", script=None, display_out=None, ticks_ms=None):
     """The sim till's devices. root: the directory for the printer file, the
     print queue, the journal and the snapshot (created as needed). script: an
@@ -207,9 +60,10 @@ def build(root=".", script=None, display_out=None, ticks_ms=None):
     import os
     import sys
 
-    from till import devices
-    from till.display import TextDisplay
-    from till.keypad import StreamKeypad
+    from till.drivers import devices
+    from till.drivers.display import TextDisplay
+    from till.drivers.keypad import StreamKeypad
+    from till.drivers.sim import SimInput, SimPrinterPort, TerminalLines
 
     try:
         os.mkdir(root)

@@ -12,7 +12,7 @@ when the extra memory is test equipment (an emulated flash chip), not the till.
 
 A file that loads most of the firmware at once (the engine, the main loop) says
 ``# micropython-romfs``: the firmware and the tests then run from a ROMFS image
-(host_tools/romfs_boot.py), executed in place as on a board with a ROMFS
+(host_tools/provision/romfs_boot.py), executed in place as on a board with a ROMFS
 partition, and the heap is 192K plus the image's size, so the tests still get a
 Pico W's 192K for everything that is not code. Loaded as .mpy files instead, the
 whole firmware's bytecode alone takes over 200K of the 64-bit unix port's heap.
@@ -56,7 +56,7 @@ def micropython_binary() -> str:
 
 @lru_cache(maxsize=None)
 def compiled_firmware() -> tuple[str, ...]:
-    from host_tools.mpy_build import compile_tree
+    from host_tools.provision.mpy_build import compile_tree
 
     return tuple(compile_tree(MPY_DIR))
 
@@ -131,7 +131,7 @@ class MicroPythonFile(pytest.File):
             romfs_image()  # built (once a session) from the sources as they are now
             image = ROOT / "build" / "romfs" / "tests.romfs"
             cmd = [micropython_binary(), "-X", f"heapsize={self.heap()}",
-                   str(ROOT / "host_tools" / "romfs_boot.py"), str(image),
+                   str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
                    "-m", "mp_runner", self.path.stem]
         else:
             cmd = [micropython_binary(), "-X", f"heapsize={self.heap()}",

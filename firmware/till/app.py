@@ -16,12 +16,14 @@ import asyncio
 import gc
 import sys
 
-from till import cbor, escpos, receipt, reserve
-from till import journal as J
-from till import records as R
-from till.durable import exists
-from till.engine import Engine
-from till.snapshot import SnapshotError, SnapshotStore
+from till import reserve
+from till.formats import cbor, escpos
+from till.formats import journal as J
+from till.formats import records as R
+from till.formats.durable import exists
+from till.formats.snapshot import SnapshotError, SnapshotStore
+from till.pos import receipt
+from till.pos.engine import Engine
 
 IDENTITY_FILE = "identity"  # CBOR {1: till id, 2: secret}, written by `kassa flash`
 LOGO_FILE = "logo.ras"  # in the snapshot root: HO's logo, printer-ready

@@ -5,13 +5,14 @@
 import os
 
 import support
-from till import cbor, reports
-from till import journal as J
-from till import records as R
-from till.auth import make_pin_record
-from till.catalog_writer import build_dir
-from till.engine import KEYS, Engine
-from till.snapshot import Snapshot
+from till.formats import cbor
+from till.pos import reports
+from till.formats import journal as J
+from till.formats import records as R
+from till.pos.auth import make_pin_record
+from till.formats.catalog_writer import build_dir
+from till.pos.engine import KEYS, Engine
+from till.formats.snapshot import Snapshot
 
 TILL = "store-12/till-7"
 KEY = b"till-7 secret key, 32 bytes long"

@@ -10,11 +10,12 @@ import io
 
 import support
 from engine_fixture import KEY, PINS, T0, TILL, items, meta
-from till import app, cbor, rasterfile, reserve
-from till import journal as J
-from till import records as R
-from till.catalog_writer import build_dir, write_full_package
-from till.snapshot import SnapshotStore
+from till import app, reserve
+from till.formats import cbor, rasterfile
+from till.formats import journal as J
+from till.formats import records as R
+from till.formats.catalog_writer import build_dir, write_full_package
+from till.formats.snapshot import SnapshotStore
 
 
 # Reserved once, as main.py does at boot: each test's till reuses them.

@@ -11,9 +11,9 @@ import support
 from test_app import BUFFERS, devices, records, till_root
 from engine_fixture import items, meta
 from till import app
-from till import journal as J
-from till import records as R
-from till.catalog_writer import build_dir, write_full_package
+from till.formats import journal as J
+from till.formats import records as R
+from till.formats.catalog_writer import build_dir, write_full_package
 
 
 def test_a_snapshot_found_at_boot_is_journaled_once():

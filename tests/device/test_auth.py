@@ -1,8 +1,8 @@
 # Cashier PINs (PBKDF2-HMAC-SHA256, per-cashier salt) and wrong-PIN lockouts.
 # Runs under CPython and MicroPython.
 import support
-from till import auth
-from till.crypto import pbkdf2_sha256
+from till.pos import auth
+from till.formats.crypto import pbkdf2_sha256
 
 
 def test_pin_record_verifies_the_right_pin_only():

@@ -4,8 +4,8 @@
 # GS1 §7.9.3 worked examples 2875 -> 9 and 14685 -> 6.
 from support import raises
 
-from till import barcode
-from till.barcode import BarcodeError, check_digit, decode, price_check_digit
+from till.formats import barcode
+from till.formats.barcode import BarcodeError, check_digit, decode, price_check_digit
 
 
 def _with_check(body):

@@ -8,7 +8,9 @@ import sys
 
 import support
 from test_printer import FakePrinter
-from till import escpos, keypad, printer
+from till.formats import escpos
+from till.drivers import keypad, linux, printer
+from till.drivers import sim as simhw
 
 
 def _repo_root():
@@ -165,7 +167,7 @@ def test_data_every_board_must_name():
 def test_profiles_equal_kassa_printer_profile():
     if support.IS_MICROPYTHON:
         support.skip("the profile database is host-side (python-escpos)")
-    from host_tools.printer_profile import build_profile
+    from host_tools.hodata.printer_profile import build_profile
 
     for name in boards.NAMES:
         p = board(name).PROFILE
@@ -411,9 +413,9 @@ def test_sim_board_runs_a_script():
 
 
 def test_sim_printer_states():
-    sim = board("sim")
+    board("sim")
     root = support.tmpdir()
-    port = sim.SimPrinterPort(root + "/out.bin")
+    port = simhw.SimPrinterPort(root + "/out.bin")
     buf = bytearray(4)
     for state, cover, reply in (("ok", False, (0x12, 0x12)), ("low", False, (0x1E, 0x12)),
                                 ("out", False, (0x7E, 0x12)), ("ok", True, (0x12, 0x16))):
@@ -439,10 +441,10 @@ def test_sim_terminal_lines_from_a_pipe():
         support.skip("os.pipe is CPython's")
     import os
 
-    sim = board("sim")
+    board("sim")
     r, w = os.pipe()
     rf = os.fdopen(r)
-    lines = sim.TerminalLines(rf)
+    lines = simhw.TerminalLines(rf)
     assert lines.readline() == ""  # nothing typed: no wait
     os.write(w, b"scan 123\n")
     assert lines.readline() == "scan 123\n"
@@ -485,14 +487,14 @@ def keystrokes(codes, shift=False):
 
 def test_evdev_scanner_types_codes():
     rpi = board("rpi")
-    from till.scanner import Scanner
+    from till.drivers.scanner import Scanner
 
     # "400" then Enter, then "Ab-1" (shifted a), a held key's auto-repeat
     # (value 2) ignored, then Enter on the keypad.
     events = (keystrokes([5, 11, 11, 28]) + keystrokes([30], shift=True)
               + keystrokes([48, 12, 79]) + [Ev(79, 2)] + keystrokes([96]))
     dev = FakeInputDevice(events)
-    stream = rpi.EvdevKeys(dev)
+    stream = linux.EvdevKeys(dev)
     assert dev.grabbed
     s = Scanner(stream, dedup_ms=0)
     assert s.poll() == [("code", "400"), ("code", "Ab-1")]
@@ -500,11 +502,11 @@ def test_evdev_scanner_types_codes():
 
 def test_evdev_keypad_through_the_keymap():
     rpi = board("rpi")
-    from till.keypad import StreamKeypad
+    from till.drivers.keypad import StreamKeypad
 
     # KP1, KP2, KP+, "a" (00), "s", KPEnter, Backspace
     dev = FakeInputDevice(keystrokes([79, 80, 78, 30, 31, 96, 14]))
-    kp = StreamKeypad(rpi.EvdevKeys(dev, grab=False), rpi.KEYPAD["keymap"])
+    kp = StreamKeypad(linux.EvdevKeys(dev, grab=False), rpi.KEYPAD["keymap"])
     assert kp.poll() == ["1", "2", "QTY", "00", "SIGN", "TOTAL", "CLEAR"]
     assert not dev.grabbed
 
@@ -535,7 +537,7 @@ def test_escpos_usb_adapter_carries_jobs_and_status():
                 self.device.replies.append(bytes((0x12,)))
 
     usb = UsbPrinter()
-    p = printer.Printer(rpi.EscposUsb(usb))
+    p = printer.Printer(linux.EscposUsb(usb))
     jid = p.print_job(b"\x1b\x40hi\n")
     for _ in range(20):
         p.step()
@@ -545,7 +547,7 @@ def test_escpos_usb_adapter_carries_jobs_and_status():
 
 def test_smbus_adapter_drives_the_rtc_and_lcd():
     rpi = board("rpi")
-    from till.rtc import DS3231
+    from till.drivers.rtc import DS3231
 
     class SMBus:
         def __init__(self):
@@ -563,7 +565,7 @@ def test_smbus_adapter_drives_the_rtc_and_lcd():
             self.msgs.append(msg)
 
     bus = SMBus()
-    clock = DS3231(rpi.SMBusI2C(bus))
+    clock = DS3231(linux.SMBusI2C(bus))
     clock.set(1795261655)
     assert clock.now() == 1795261655
     # The LCD's plain writes go as one i2c_rdwr write message (smbus2 faked).
@@ -578,9 +580,9 @@ def test_smbus_adapter_drives_the_rtc_and_lcd():
     saved = sys.modules.get("smbus2")
     sys.modules["smbus2"] = Smbus2()
     try:
-        from till.lcd import Lcd
+        from till.drivers.lcd import Lcd
 
-        lcd = Lcd(rpi.SMBusI2C(bus), delay_ms=lambda ms: None)
+        lcd = Lcd(linux.SMBusI2C(bus), delay_ms=lambda ms: None)
         lcd.init()
     finally:
         if saved is None:
@@ -634,7 +636,7 @@ def test_gpio_matrix_through_gpiozero():
     try:
         ticks = Ticks()
         cfg = rpi.KEYPAD_GPIO
-        kp = rpi.gpio_matrix(cfg, ticks)
+        kp = linux.gpio_matrix(cfg, ticks)
         assert all(levels[n] == 1 for n in cfg["rows"])
         pressed.add((cfg["rows"][1], cfg["cols"][3]))  # CLEAR
         kp.poll()

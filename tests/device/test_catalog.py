@@ -3,9 +3,9 @@
 import io
 
 import support
-from till import catalog, cbor
-from till.catalog import Catalog, encode_item, gtin_key, item_from_record
-from till.catalog_writer import CatalogWriter, build_dir, content_hash, read_hash
+from till.formats import catalog, cbor
+from till.formats.catalog import Catalog, encode_item, gtin_key, item_from_record
+from till.formats.catalog_writer import CatalogWriter, build_dir, content_hash, read_hash
 
 
 def sample_items():
@@ -243,7 +243,7 @@ def test_damaged_record_is_an_error_not_a_wrong_item():
 
 def test_package_round_trip_through_bytes():
     # write_full_package streams a directory out; the bytes are a CBOR sequence.
-    from till.catalog_writer import write_full_package
+    from till.formats.catalog_writer import write_full_package
 
     path = make_catalog()
     out = io.BytesIO()

@@ -1,4 +1,4 @@
-# The device CBOR codec (firmware/till/cbor.py), on CPython and MicroPython.
+# The device CBOR codec (firmware/till/formats/cbor.py), on CPython and MicroPython.
 # Vectors are RFC 8949 Appendix A (the subset records use) plus the deterministic
 # ordering and failure cases the journal relies on. The cbor2 cross-checks live in
 # tests/host/test_cbor_peer.py.
@@ -6,8 +6,8 @@ import io
 
 import support
 from support import raises
-from till import cbor
-from till.cbor import CBORError, CBORTruncated, SequenceReader, decode_from, dumps, loads
+from till.formats import cbor
+from till.formats.cbor import CBORError, CBORTruncated, SequenceReader, decode_from, dumps, loads
 
 h = bytes.fromhex
 

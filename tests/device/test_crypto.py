@@ -2,7 +2,7 @@
 # on both interpreters; tests/host/test_crypto_peer.py adds CPython's hmac as a peer.
 import binascii
 
-from till import crypto
+from till.formats import crypto
 
 
 def h(s):

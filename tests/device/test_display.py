@@ -2,8 +2,8 @@
 # the sim board's text display, and showing on both displays at once.
 import io
 
-from till import display
-from till.display import Displays, PoleDisplay, TextDisplay
+from till.formats import text
+from till.drivers.display import Displays, PoleDisplay, TextDisplay
 
 
 class Port:
@@ -19,22 +19,22 @@ class Port:
 
 
 def test_fit_pads_cuts_and_keeps_prices_right():
-    assert display.fit("Hello", 8) == "Hello   "
-    assert display.fit("Hello, world", 8) == "Hello, w"
-    assert display.fit(("Milk", "1.29"), 12) == "Milk    1.29"
-    assert display.fit(("Chocolate biscuits", "12.99"), 16) == "Chocolate  12.99"
-    assert display.fit_lines(["one"], 4, 2) == ["one ", "    "]
-    assert display.fit_lines(["a", "b", "c"], 2, 2) == ["a ", "b "]
+    assert text.fit("Hello", 8) == "Hello   "
+    assert text.fit("Hello, world", 8) == "Hello, w"
+    assert text.fit(("Milk", "1.29"), 12) == "Milk    1.29"
+    assert text.fit(("Chocolate biscuits", "12.99"), 16) == "Chocolate  12.99"
+    assert text.fit_lines(["one"], 4, 2) == ["one ", "    "]
+    assert text.fit_lines(["a", "b", "c"], 2, 2) == ["a ", "b "]
     for line in ("", "x" * 50, ("y" * 30, "1,234.56"), ("", "")):
-        assert len(display.fit(line, 20)) == 20
+        assert len(text.fit(line, 20)) == 20
 
 
 def test_fold_ascii():
-    assert display.fold_ascii("plain text 123") == "plain text 123"
-    assert display.fold_ascii("Crème brûlée à 4€") == "Creme brulee a 4EUR"
-    assert display.fold_ascii("Straße Œuvre") == "Strasse OEuvre"
-    assert display.fold_ascii("tab\there\x1b") == "tab?here?"
-    assert display.fold_ascii("日本") == "??"
+    assert text.fold_ascii("plain text 123") == "plain text 123"
+    assert text.fold_ascii("Crème brûlée à 4€") == "Creme brulee a 4EUR"
+    assert text.fold_ascii("Straße Œuvre") == "Strasse OEuvre"
+    assert text.fold_ascii("tab\there\x1b") == "tab?here?"
+    assert text.fold_ascii("日本") == "??"
 
 
 def test_pole_display_escpos_protocol_bytes():

@@ -8,9 +8,9 @@
 import support
 from engine_fixture import (PINS, T0, FlakyJournal, Till, build_snapshot, display, items, meta,
                             of)
-from till import journal as J
-from till import records as R
-from till.engine import Engine, fit
+from till.formats import journal as J
+from till.formats import records as R
+from till.pos.engine import Engine, fit
 
 
 def records_of(actions):
@@ -426,7 +426,7 @@ def test_sixteen_column_display():
 
 
 def test_messages_of_the_sale_fit_two_display_lines():
-    from till.engine import wrap
+    from till.pos.engine import wrap
     till = Till(meta(max_lines=2))
     try:
         till.sign_on()

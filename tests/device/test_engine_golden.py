@@ -22,9 +22,9 @@ import os
 
 import support
 from engine_fixture import Till, check_closing
-from till import cbor
-from till import journal as J
-from till import records as R
+from till.formats import cbor
+from till.formats import journal as J
+from till.formats import records as R
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 GOLDEN = _HERE + "/golden"

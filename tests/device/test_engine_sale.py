@@ -2,8 +2,8 @@
 # rounding, the record body and the storno that mirrors a sale.
 # Runs under CPython and MicroPython.
 import support
-from till import records as R
-from till.sale import Sale, SaleError, storno_of
+from till.formats import records as R
+from till.pos.sale import Sale, SaleError, storno_of
 
 RATES = {"A": 190000, "B": 70000}
 BREAD = {"plu": 7, "name": "Brot", "price": 289, "tax": "B"}

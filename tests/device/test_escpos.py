@@ -4,8 +4,8 @@
 import io
 
 import support
-from till import codepages, escpos
-from till.escpos import EscPos
+from till.formats import codepages, escpos, text
+from till.formats.escpos import EscPos
 
 
 def built(fn):
@@ -101,13 +101,13 @@ def test_decode_inverts_encode():
 
 
 def test_text_columns_never_overflow():
-    assert escpos.fit_columns("Milk", "1.20", 12) == "Milk    1.20"
-    assert escpos.fit_columns("Organic whole milk", "1.20", 12) == "Organic 1.20"
-    assert escpos.fit_columns("", "1.20", 6) == "  1.20"
-    assert escpos.fit_columns("ab", "12345", 6) == " 12345"
-    assert escpos.fit_columns("ab", "1234567", 6) == "123456"
+    assert text.fit_columns("Milk", "1.20", 12) == "Milk    1.20"
+    assert text.fit_columns("Organic whole milk", "1.20", 12) == "Organic 1.20"
+    assert text.fit_columns("", "1.20", 6) == "  1.20"
+    assert text.fit_columns("ab", "12345", 6) == " 12345"
+    assert text.fit_columns("ab", "1234567", 6) == "123456"
     for n in range(30):
-        line = escpos.fit_columns("x" * n, "9.99", 16)
+        line = text.fit_columns("x" * n, "9.99", 16)
         assert len(line) == 16 and line.endswith(" 9.99"), line
     p = EscPos(columns=16)
     p.codepage(19, codepages.CP858)

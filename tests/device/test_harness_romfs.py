@@ -7,7 +7,7 @@ import support
 def test_firmware_comes_from_rom_and_the_heap_left_is_a_pico_w_s():
     if not support.IS_MICROPYTHON:
         support.skip("CPython has neither ROMFS nor a fixed heap")
-    from till import journal
+    from till.formats import journal
 
     assert journal.__file__.startswith("/rom/"), journal.__file__
     free = support.mem_free()

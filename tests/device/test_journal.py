@@ -4,8 +4,8 @@
 import os
 
 import support
-from till import cbor
-from till import journal as J
+from till.formats import cbor
+from till.formats import journal as J
 
 KEY = b"till-7 secret key, 32 bytes long"
 TILL = "store-12/till-7"
@@ -68,7 +68,7 @@ def test_first_record_chains_to_till_id_and_each_to_the_one_before():
     fill(d, 3)
     j = open_journal(d)
     prev = J.chain_anchor(TILL)
-    from till.crypto import HmacKey
+    from till.formats.crypto import HmacKey
 
     key = HmacKey(KEY)
     for _, raw in j.records_after(0):

@@ -5,7 +5,7 @@
 # resumes once HO has processed the records.
 import flashsim
 import support
-from till import journal as J
+from till.formats import journal as J
 
 KEY = b"till-7 secret key, 32 bytes long"
 TILL = "store-12/till-7"

@@ -3,8 +3,8 @@
 import io
 
 import support
-from till import keypad
-from till.keypad import MatrixKeypad, StreamKeypad
+from till.drivers import keypad
+from till.drivers.keypad import MatrixKeypad, StreamKeypad
 
 LAYOUT = (
     ("7", "8", "9", "CLEAR"),
@@ -209,6 +209,6 @@ def test_stream_keypad_runaway_bracket_is_bounded():
 
 
 def test_every_key_the_engine_knows_is_a_key_name():
-    from till import engine
+    from till.pos import engine
 
     assert set(engine.KEYS) <= set(keypad.NAMES)

@@ -4,8 +4,8 @@
 # Backpack pins: P0 RS, P1 R/W, P2 E, P3 backlight, P4-P7 D4-D7. A nibble is
 # two bytes, E high then E low; a byte is its high nibble then its low one.
 import support
-from till import lcd
-from till.lcd import Lcd
+from till.drivers import lcd
+from till.drivers.lcd import Lcd
 
 
 class Bus:

@@ -2,7 +2,7 @@
 # on both interpreters. Every expected figure is worked out by hand in the doc.
 from support import raises
 
-from till import money, tax
+from till.pos import money, tax
 
 RATES_EU = {"A": 190000, "B": 70000}  # 19 % and 7 %, parts per million
 RATES_US = {"T": 88750}  # 8.875 %: needs ppm, basis points cannot say it

@@ -1,6 +1,6 @@
 # Autonomous-mode rules: when the till is OFFLINE, what it then refuses, and
 # when long disuse wipes credentials. Runs under CPython and MicroPython.
-from till import offline
+from till.pos import offline
 
 H = 3600
 D = 86400

@@ -16,8 +16,8 @@ import os
 
 import flashsim
 import support
-from till import cbor
-from till import journal as J
+from till.formats import cbor
+from till.formats import journal as J
 
 KEY = b"till-7 secret key, 32 bytes long"
 TILL = "store-12/till-7"

@@ -6,8 +6,9 @@ import io
 import os
 
 import support
-from till import escpos, printer
-from till.printer import Printer
+from till.formats import escpos
+from till.drivers import printer
+from till.drivers.printer import Printer
 
 DRAWER = b"\x1b\x70\x00\x32\x32"  # ESC p 0 50 50: pin 2, 100 ms on, 100 ms off
 
@@ -377,7 +378,7 @@ def raster_bytes(width_bytes, height, rows):
 
 
 def test_logo_streamed_from_a_raster_file_in_chunks():
-    from till import rasterfile
+    from till.formats import rasterfile
 
     d = support.tmpdir()
     rows = bytes(range(256)) * 10  # 64 bytes x 40 rows
@@ -392,7 +393,7 @@ def test_logo_streamed_from_a_raster_file_in_chunks():
 
 
 def test_tall_short_wide_and_foreign_raster_files():
-    from till import rasterfile
+    from till.formats import rasterfile
 
     d = support.tmpdir()
     tall = bytes((i * 7) & 0xFF for i in range(2 * 1000))
@@ -421,7 +422,7 @@ def test_printer_ready_file_sent_as_it_is():
 
 
 def test_raster_part_survives_the_queue_on_flash():
-    from till import rasterfile
+    from till.formats import rasterfile
 
     d = support.tmpdir()
     rows = bytes(range(200))

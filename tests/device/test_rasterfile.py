@@ -2,7 +2,7 @@
 import io
 
 import support
-from till import escpos, rasterfile
+from till.formats import escpos, rasterfile
 
 
 def test_header_round_trip_and_streaming():

@@ -1,7 +1,8 @@
 # Receipt layout on both interpreters: what goes on paper for sales, refunds,
 # copies, training, X and Z reports. tests/host/test_receipt_paper.py renders
 # the bytes with the host renderer and checks that nothing overflows.
-from till import escpos, receipt
+from till.formats import escpos
+from till.pos import receipt
 
 PROFILE_80 = {"columns": {"a": 42}, "paper_width_dots": 512, "cut": {"full": True, "partial": True},
               "qr_native": True, "raster_image": True,

@@ -5,9 +5,10 @@
 # cuts, after head office's processing deleted whole segments (checkpoints keep
 # the totals), and compared with head office's own recomputation.
 from engine_fixture import PINS, Till, check_closing, of
-from till import cbor, reports
-from till import journal as J
-from till import records as R
+from till.formats import cbor
+from till.pos import reports
+from till.formats import journal as J
+from till.formats import records as R
 
 
 def sale_body(total, taxes, tenders, lines=None, rounding=0, discount=None):

@@ -1,8 +1,9 @@
 # The till's clock: date arithmetic, the DS3231's BCD registers and its
 # oscillator-stop flag on a fake chip, and the software clock across tick wraps.
 import support
-from till import rtc
-from till.rtc import DS3231, SoftClock
+from till.drivers import rtc
+from till.formats import dates
+from till.drivers.rtc import DS3231, SoftClock
 
 
 class Chip:
@@ -41,13 +42,13 @@ T = 1795261655
 
 
 def test_known_dates():
-    assert rtc.to_unix(1970, 1, 1, 0, 0, 0) == 0
-    assert rtc.to_unix(2000, 1, 1, 0, 0, 0) == 946684800
-    assert rtc.to_unix(2026, 11, 21, 11, 47, 35) == T
-    assert rtc.from_unix(T) == (2026, 11, 21, 11, 47, 35, 6)
-    assert rtc.from_unix(0) == (1970, 1, 1, 0, 0, 0, 4)  # a Thursday
-    assert rtc.from_unix(951782400) == (2000, 2, 29, 0, 0, 0, 2)  # leap day
-    assert rtc.to_unix(2100, 3, 1, 0, 0, 0) - rtc.to_unix(2100, 2, 28, 0, 0, 0) == 86400
+    assert dates.to_unix(1970, 1, 1, 0, 0, 0) == 0
+    assert dates.to_unix(2000, 1, 1, 0, 0, 0) == 946684800
+    assert dates.to_unix(2026, 11, 21, 11, 47, 35) == T
+    assert dates.from_unix(T) == (2026, 11, 21, 11, 47, 35, 6)
+    assert dates.from_unix(0) == (1970, 1, 1, 0, 0, 0, 4)  # a Thursday
+    assert dates.from_unix(951782400) == (2000, 2, 29, 0, 0, 0, 2)  # leap day
+    assert dates.to_unix(2100, 3, 1, 0, 0, 0) - dates.to_unix(2100, 2, 28, 0, 0, 0) == 86400
 
 
 def test_date_arithmetic_matches_cpython():
@@ -59,16 +60,16 @@ def test_date_arithmetic_matches_cpython():
     t = -86400 * 366
     while t < 7258118400:
         g = time.gmtime(t)
-        assert rtc.from_unix(t)[:6] == tuple(g[:6]), t
-        assert rtc.from_unix(t)[6] == g.tm_wday + 1
-        assert rtc.to_unix(*g[:6]) == calendar.timegm(g) == t
+        assert dates.from_unix(t)[:6] == tuple(g[:6]), t
+        assert dates.from_unix(t)[6] == g.tm_wday + 1
+        assert dates.to_unix(*g[:6]) == calendar.timegm(g) == t
         t += 86400 * 13 + 3671
 
 
 def test_round_trip_every_day_for_years():
-    day = rtc.days_from_civil(1999, 12, 25)
+    day = dates.days_from_civil(1999, 12, 25)
     for z in range(day, day + 366 * 4 + 10):
-        assert rtc.days_from_civil(*rtc.civil_from_days(z)) == z
+        assert dates.days_from_civil(*dates.civil_from_days(z)) == z
 
 
 def test_bcd():
@@ -118,7 +119,7 @@ def test_twelve_hour_mode_is_read():
 def test_century_bit():
     chip = Chip()
     clock = DS3231(chip)
-    t = rtc.to_unix(2105, 6, 1, 12, 0, 0)
+    t = dates.to_unix(2105, 6, 1, 12, 0, 0)
     clock.set(t)
     assert chip.regs[5] == 0x80 | 0x06 and chip.regs[6] == 0x05
     assert clock.now() == t
@@ -210,7 +211,7 @@ def test_soft_clock_keeps_milliseconds_when_rebasing():
 
 def test_journal_uses_clock_now():
     # The journal takes a callable returning seconds or None: clock.now is one.
-    from till import journal
+    from till.formats import journal
 
     path = support.tmpdir()
     chip = Chip()
@@ -219,7 +220,7 @@ def test_journal_uses_clock_now():
     j.append(journal.KIND_EVENT, {"e": "boot"})
     clock.set(T)
     j.append(journal.KIND_EVENT, {"e": "synced"})
-    from till import cbor
+    from till.formats import cbor
 
     recs = [cbor.loads(raw) for _, raw in j.records_after(0)]
     assert recs[0][journal.K_FLAGS] & journal.FLAG_CLOCK_NOT_SET

@@ -4,8 +4,8 @@
 import io
 
 import support
-from till import scanner
-from till.scanner import EVENT_CODE, EVENT_ERROR, Scanner
+from till.drivers import scanner
+from till.drivers.scanner import EVENT_CODE, EVENT_ERROR, Scanner
 
 
 class Clock:

@@ -7,10 +7,10 @@ import os
 
 import support
 from test_catalog import sample_items, sample_meta
-from till import cbor
-from till.catalog_writer import (PackageWriter, build_dir, read_hash, write_delta_package,
+from till.formats import cbor
+from till.formats.catalog_writer import (PackageWriter, build_dir, read_hash, write_delta_package,
                                  write_full_package)
-from till.snapshot import (HashMismatchError, PackageError, SnapshotError, SnapshotStore,
+from till.formats.snapshot import (HashMismatchError, PackageError, SnapshotError, SnapshotStore,
                            WrongBaseError)
 
 

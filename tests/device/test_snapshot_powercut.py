@@ -10,7 +10,7 @@ import os
 
 import support
 from test_snapshot import Fixture, assert_v1, assert_v2
-from till.snapshot import SnapshotStore
+from till.formats.snapshot import SnapshotStore
 
 
 def _replay_until(flashsim, image, ops, n, block_bytes, partial=None):

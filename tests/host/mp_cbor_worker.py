@@ -1,5 +1,5 @@
 # MicroPython side of tests/host/test_cbor_peer.py: one long-lived process that
-# decodes and re-encodes CBOR with the compiled device codec (build/mpy/till/cbor.mpy).
+# decodes and re-encodes CBOR with the compiled device codec (build/mpy/till/formats/cbor.mpy).
 # Protocol, one line each way:
 #   "<hex>"  ->  "OK <hex of dumps(loads(data))>"
 #            |   "ERR <CBORError class name> <message>"
@@ -9,7 +9,7 @@
 import sys
 from binascii import hexlify, unhexlify
 
-from till import cbor
+from till.formats import cbor
 
 
 def handle(line):

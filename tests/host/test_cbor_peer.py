@@ -18,7 +18,7 @@ from conftest import ROOT, compiled_firmware, micropython_binary, micropython_en
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from till import cbor
+from till.formats import cbor
 
 WORKER = Path(__file__).with_name("mp_cbor_worker.py")
 MAX_DEPTH = 16

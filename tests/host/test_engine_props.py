@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 import test_engine_golden as golden
 from conftest import ROOT
 from engine_fixture import PINS, Till
-from till import journal as J
-from till import records as R
+from till.formats import journal as J
+from till.formats import records as R
 
 CDDL = (ROOT / "docs" / "journal.cddl").read_text()
 ENGINE_RECORD = pycddl.Schema("root = engine-record\n" + CDDL)
@@ -59,9 +59,10 @@ def print_jobs(name: str) -> list[dict]:
 def test_the_receipt_layout_prints_every_job_of_a_day() -> None:
     from test_receipt import PROFILE_58, PROFILE_80
 
-    from host_tools import receipt_render as rr
-    from till import escpos, receipt
-    from till.money import format_money
+    from host_tools.hodata import receipt_render as rr
+    from till.formats import escpos
+    from till.pos import receipt
+    from till.pos.money import format_money
 
     jobs = print_jobs("day")
     kinds = {j["kind"] for j in jobs}

@@ -1,6 +1,6 @@
 """The till's ESC/POS builder against python-escpos 3.x, the reference host driver.
 
-For each operation the device builder (firmware/till/escpos.py) must send exactly
+For each operation the device builder (firmware/till/formats/escpos.py) must send exactly
 what `escpos.printer.Dummy().output` records for the same call. Where the two
 differ on purpose the test says so and compares what is meant to be equal.
 """
@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from till import codepages, escpos
-from till.escpos import EscPos
+from till.formats import codepages, escpos
+from till.formats.escpos import EscPos
 
 
 def ours(fn: Callable[[EscPos], object]) -> bytes:

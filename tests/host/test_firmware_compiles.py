@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from host_tools.mpy_build import FIRMWARE, compile_tree
+from host_tools.provision.mpy_build import FIRMWARE, compile_tree
 
 
 def test_every_firmware_module_compiles_with_mpy_cross(tmp_path: Path) -> None:

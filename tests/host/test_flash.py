@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT
 from mp_device import UnixDevice
 
-from host_tools import flash as fl
+from host_tools.provision import flash as fl
 from host_tools.cli import main
 
 
@@ -37,8 +37,11 @@ def test_flash_installs_firmware_board_and_identity(flashed, capsys) -> None:
     device, keys, rc = flashed
     assert rc == 0
     root = device.root
-    mpys = sorted(p.name for p in (root / "till").iterdir())
-    assert "journal.mpy" in mpys and "cbor.mpy" in mpys and not (root / "till.new").exists()
+    mpys = fl.compiled_modules(root / "till")
+    assert "formats/journal.mpy" in mpys and "pos/engine.mpy" in mpys
+    assert not (root / "till.new").exists()
+    # Every module the build compiled landed, sub-packages included.
+    assert mpys == fl.compiled_modules(fl.ROOT / "build" / "mpy" / "till")
     assert (root / "board.py").read_text() == "NAME = 'testboard'\n"
     key_file = keys / "store-1_till-1.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
@@ -46,7 +49,7 @@ def test_flash_installs_firmware_board_and_identity(flashed, capsys) -> None:
     assert ident == {1: "store-1/till-1", 2: bytes.fromhex(key_file.read_text().strip())}
     # The flashed (compiled) firmware runs on the device.
     got = fl.Device(device.url, resume=True).exec(
-        "from till import journal as J\n"
+        "from till.formats import journal as J\n"
         "j = J.Journal('journal', 'store-1/till-1', b'k')\n"
         "print('SEQ', j.append(J.KIND_EVENT, {1: 'hello'}))\n")
     assert "SEQ 1" in got
@@ -62,12 +65,23 @@ def test_reflash_keeps_identity_and_journal_and_refuses_another_id(flashed) -> N
     assert (device.root / "journal" / "seg0000000001.cbs").read_bytes() == segment
     with pytest.raises(fl.FlashError, match="this till is 'store-1/till-1'"):
         fl.flash(device.url, "testboard", "store-1/till-2", keys_dir=keys, resume=True)
-    (device.root / "till" / "money.mpy").write_bytes(b"stale")  # one module differs
+    (device.root / "till" / "pos" / "money.mpy").write_bytes(b"stale")  # one module differs
     result = fl.flash(device.url, "testboard", "store-1/till-2", keys_dir=keys, resume=True,
                       replace_identity=True)
     assert result.identity_written and result.sent == 1
-    assert (device.root / "till" / "money.mpy").read_bytes()[:1] == b"M"
+    assert (device.root / "till" / "pos" / "money.mpy").read_bytes()[:1] == b"M"
     assert cbor2.loads((device.root / "identity").read_bytes())[1] == "store-1/till-2"
+
+
+def test_stage_holds_exactly_what_the_build_compiled(boards: Path, tmp_path: Path) -> None:
+    staged = fl.stage("testboard", tmp_path / "stage")
+    built = fl.ROOT / "build" / "mpy" / "till"
+    sources = sorted(p.relative_to(fl.ROOT / "firmware" / "till").with_suffix(".mpy").as_posix()
+                     for p in (fl.ROOT / "firmware" / "till").rglob("*.py"))
+    assert fl.compiled_modules(staged / "till.new") == fl.compiled_modules(built) == sources
+    assert any("/" in rel for rel in sources)  # the sub-packages are there
+    for rel in sources:
+        assert (staged / "till.new" / rel).read_bytes() == (built / rel).read_bytes()
 
 
 def test_romfs_flash_on_firmware_without_romfs_says_what_to_do(flashed) -> None:
@@ -75,13 +89,13 @@ def test_romfs_flash_on_firmware_without_romfs_says_what_to_do(flashed) -> None:
     till_id = cbor2.loads((device.root / "identity").read_bytes())[1]
     with pytest.raises(fl.FlashError, match="no ROMFS partition"):
         fl.flash(device.url, "testboard", till_id, keys_dir=keys, resume=True, romfs=True)
-    assert (device.root / "till" / "journal.mpy").exists()  # the old firmware still stands
+    assert (device.root / "till" / "formats" / "journal.mpy").exists()  # the old firmware still stands
 
 
 def test_romfs_image_holds_the_firmware_and_board() -> None:
     from mpremote.romfs import VfsRomWriter
 
-    from host_tools.romfs import build_image
+    from host_tools.provision.romfs import build_image
 
     image = build_image(ROOT / "boards" / "sim.py")
     assert image.startswith(VfsRomWriter.ROMFS_HEADER)

@@ -8,9 +8,9 @@ from escpos.printer import Dummy
 from PIL import Image, ImageDraw
 
 from host_tools.cli import main
-from host_tools.raster import ImageConvertError, to_raster
-from till import escpos as tescpos
-from till import rasterfile
+from host_tools.hodata.raster import ImageConvertError, to_raster
+from till.formats import escpos as tescpos
+from till.formats import rasterfile
 
 
 def logo(path: Path, size: tuple[int, int] = (800, 200)) -> Path:

@@ -12,9 +12,9 @@ import pycddl
 import pytest
 
 from conftest import ROOT, run_micropython
-from host_tools import journal_reader as jr
+from host_tools.hodata import journal_reader as jr
 from host_tools.cli import main
-from till import journal as J
+from till.formats import journal as J
 
 KEY = b"till-7 secret key, 32 bytes long"
 TILL = "store-12/till-7"
@@ -113,7 +113,7 @@ def test_journal_written_under_micropython_verifies_with_cbor2_and_hmac(tmp_path
     out = tmp_path / "mpj"
     code = textwrap.dedent(f"""
         import sys
-        from till import journal as J
+        from till.formats import journal as J
         j = J.Journal(sys.argv[1], {TILL!r}, {KEY!r}, clock=lambda: 1795000000, segment_bytes=1024)
         for i in range(1, 41):
             j.append(J.KIND_SALE, {{1: i, 2: 3, 3: [[4006381333931, 1000, 249, 249, 1]],

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from till import barcode, money, tax
+from till.formats import barcode
+from till.pos import money, tax
 
 HALF = Fraction(1, 2)
 PPM = 1_000_000

@@ -5,8 +5,9 @@ from __future__ import annotations
 import zxingcpp
 from test_receipt import PROFILE_58, PROFILE_80, TAG, sale_job
 
-from host_tools import receipt_render as rr
-from till import escpos, receipt
+from host_tools.hodata import receipt_render as rr
+from till.formats import escpos
+from till.pos import receipt
 
 
 def paper(job: dict, profile: dict) -> rr.Receipt:

@@ -14,10 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from host_tools import cli, printer_cmd, printer_profile, receipt_cmd
-from host_tools import receipt_render as rr
-from till import codepages, escpos
-from till.escpos import EscPos
+from host_tools import cli
+from host_tools.cli import printer as printer_cmd
+from host_tools.hodata import printer_profile
+from host_tools.cli import receipt as receipt_cmd
+from host_tools.hodata import receipt_render as rr
+from till.formats import codepages, escpos
+from till.formats.escpos import EscPos
 
 RASTER = bytes((0b10101010, 0b11110000, 0xFF, 0x00, 0b00001111, 0b01010101))  # 16 x 3 dots
 
@@ -231,8 +234,8 @@ def run(module: object, argv: list[str]) -> int:
 
 
 def test_commands_are_registered() -> None:
-    assert "host_tools.receipt_cmd" in cli.COMMAND_MODULES
-    assert "host_tools.printer_cmd" in cli.COMMAND_MODULES
+    assert "host_tools.cli.receipt" in cli.COMMAND_MODULES
+    assert "host_tools.cli.printer" in cli.COMMAND_MODULES
 
 
 def test_render_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,9 +12,9 @@ import pytest
 import zxingcpp
 from conftest import ROOT
 
-from host_tools import journal_reader as jr
-from host_tools import receipt_render as rr
-from host_tools.romfs import build_image
+from host_tools.hodata import journal_reader as jr
+from host_tools.hodata import receipt_render as rr
+from host_tools.provision.romfs import build_image
 from simtill import KEY, NOON, SALE_SCRIPT, TILL_ID, boot, make_till_root
 
 

@@ -18,11 +18,11 @@ from bigstore import big_rows, write_csv
 from conftest import compiled_firmware, micropython_binary, micropython_env
 
 from host_tools import cli
-from host_tools import snapshot_builder as sb
-from till import catalog as tcatalog
-from till import cbor as tcbor
-from till import crypto
-from till.snapshot import SnapshotStore
+from host_tools.hodata import snapshot_builder as sb
+from till.formats import catalog as tcatalog
+from till.formats import cbor as tcbor
+from till.formats import crypto
+from till.formats.snapshot import SnapshotStore
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "store"
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,7 +270,7 @@ def test_host_packages_install_under_micropython(tmp_path: Path) -> None:
     sb.write_delta_package(s1, s2, tmp_path / "d12.pkg")
     script = f"""
 import json
-from till.snapshot import SnapshotStore
+from till.formats.snapshot import SnapshotStore
 store = SnapshotStore({str(tmp_path / 'till')!r})
 store.open()
 out = {{}}
@@ -362,8 +362,8 @@ def test_50k_lookup_and_install_under_micropython_192k(big: dict[str, Any], tmp_
 import gc, json, time
 gc.collect()
 free_start = gc.mem_free()
-from till.catalog import Catalog
-from till.snapshot import SnapshotStore
+from till.formats.catalog import Catalog
+from till.formats.snapshot import SnapshotStore
 with open({str(probe_file)!r}) as f:
     probes = json.load(f)
 gc.collect()

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from till.barcode import check_digit
+from till.formats.barcode import check_digit
 
 COLUMNS = ["plu", "name", "price", "tax", "barcodes", "weighed", "open_price", "min_age", "dept"]
 N_BIG = 50000

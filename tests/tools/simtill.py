@@ -1,4 +1,4 @@
-"""A sim-board till for tests and make bench: host_tools.sim with the example
+"""A sim-board till for tests and make bench: host_tools.provision.sim with the example
 store, a logo, and a fixed till identity and time."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from host_tools import sim
-from host_tools.raster import to_raster
+from host_tools.provision import sim
+from host_tools.hodata.raster import to_raster
 
 TILL_ID = "S001/till-1"
 KEY = bytes(range(32))

@@ -1,0 +1,552 @@
+# The receipt printer driver: print jobs, paper status, a queue that outlives a
+# restart, and the drawer pulse -- without ever holding up the main loop.
+#
+# The driver calls `write(bytes)` (which must return how many bytes it took) and
+# `readinto(buf)`/`read(n)` for status replies on the stream it is given: a
+# machine.UART (timeout=0), a serial.Serial (timeout=0), the Pi's python-escpos
+# USB adapter, the sim board's printer file. It is a state machine advanced by
+# step(), which does at most one small piece of work (one chunk written, one
+# status byte looked for, one queue file written) and says how long the caller
+# may wait before the next step; run() is that loop as an asyncio task.
+#
+# A receipt job is checked first: DLE EOT 4 (paper sensors) then DLE EOT 2
+# (offline cause: cover open, paper end, error), each answered by one byte within
+# status_timeout_ms or the printer counts as not answering. On any problem the
+# receipt stays queued -- the sale itself is already in the journal -- and is
+# written to the queue directory so a restart does not lose it; the problem is
+# offered to the display in the cashier's words; the check is repeated every
+# retry_ms (or at once on retry()), and the job prints when the printer is back.
+# A job leaves the queue (and its file is removed) only after its last byte was
+# written: it prints once. A power cut while it prints makes it print again
+# after the restart -- a duplicate receipt, never a lost one.
+#
+# Drawer pulses and paper feeds are control jobs: sent when asked, before any
+# waiting receipt, without a status check (a drawer opens with the paper out),
+# never written to flash (a drawer must not spring open after a restart). They
+# never cut into a job being sent: a pulse in the middle of raster data would be
+# printed as dots.
+import os
+
+from till.formats import durable, escpos, rasterfile
+from till.drivers import periph
+from till.drivers.periph import read_available, ticks_add, ticks_diff
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+# Problems (status()["problem"]).
+PAPER_OUT = "paper_out"
+COVER_OPEN = "cover_open"
+NO_ANSWER = "no_answer"
+PRINTER_ERROR = "error"
+
+# What the display shows: a sentence for wide displays, two 16-character lines
+# for the cashier's LCD.
+MESSAGES = {
+    PAPER_OUT: ("Printer: paper out - replace the roll; the receipt will print",
+                "PRINTER: NO PAPER", "Replace the roll"),
+    COVER_OPEN: ("Printer: cover open - close it; the receipt will print",
+                 "PRINTER COVER", "Close the cover"),
+    NO_ANSWER: ("Printer not answering - check power and cable; the receipt will print",
+                "PRINTER OFF?", "Check power/cable"),
+    PRINTER_ERROR: ("Printer error - switch it off and on; the receipt will print",
+                    "PRINTER ERROR", "Switch off and on"),
+}
+PAPER_LOW_MESSAGE = "Printer: paper low - change the roll soon"
+
+# Job kinds.
+RECEIPT = "receipt"
+CONTROL = "control"
+
+_IDLE = const(0)
+_QUERYING = const(1)
+_SENDING = const(2)
+
+_QUEUE_SUFFIX = ".prn"
+_QUEUE_TMP = "tmp.prn"
+_IDLE_WAIT_MS = const(50)
+_REPLY_POLL_MS = const(5)
+_DRAIN_READS = const(16)
+_EAGAIN = const(11)
+_RASTER_FRAGMENT_ROWS = const(960)  # as python-escpos and escpos.EscPos.raster
+
+
+class Job:
+    """One print job. parts: bytes; ("raster", path) for a raster file made by
+    `kassa image convert` (till.rasterfile: a header, then the rows), sent as
+    GS v 0 with its rows streamed from flash; ("file", path) for a file of
+    printer-ready bytes sent as it is (a queued job)."""
+
+    def __init__(self, job_id, parts, kind=RECEIPT, path=None):
+        self.id = job_id
+        self.parts = parts
+        self.kind = kind
+        self.path = path  # its queue file, once written to flash
+
+
+def _chunks(parts, buf, max_width_bytes):
+    # The bytes of a job, piece by piece, each at most len(buf) bytes. File
+    # parts are read through `buf`; a piece the caller gets must be used before
+    # asking for the next. A file that is missing or not a raster file is left
+    # out: a logo must never cost the receipt.
+    for part in parts:
+        if not isinstance(part, tuple):
+            mv = memoryview(part)
+            for i in range(0, len(mv), len(buf)):
+                yield mv[i:i + len(buf)]
+            continue
+        try:
+            f = open(part[1], "rb")
+        except OSError:
+            continue
+        try:
+            if part[0] == "raster":
+                try:
+                    width_bytes, height = rasterfile.read_header(f, part[1])
+                except (OSError, ValueError):
+                    continue
+                if width_bytes > max_width_bytes:
+                    continue  # wider than the paper: it would print as garbage
+                row = 0
+                while row < height:
+                    rows = min(_RASTER_FRAGMENT_ROWS, height - row)
+                    # GS v 0 m xL xH yL yH: the same command and the same
+                    # fragments as escpos.EscPos.raster (the tests compare).
+                    yield bytes((0x1D, 0x76, 0x30, 0, width_bytes & 0xFF, width_bytes >> 8,
+                                 rows & 0xFF, rows >> 8))
+                    for piece in _file_pieces(f, buf, width_bytes * rows):
+                        yield piece
+                    row += rows
+            else:
+                for piece in _file_pieces(f, buf, -1):
+                    yield piece
+        finally:
+            f.close()
+
+
+def _file_pieces(f, buf, n):
+    # n bytes of `f` (all of it when n < 0) through `buf`. A raster file cut
+    # short is padded with white rows: the printer counts the bytes it was
+    # promised and would swallow the next commands as dots.
+    mv = memoryview(buf)
+    while n != 0:
+        got = f.readinto(mv if n < 0 else mv[:min(n, len(mv))])
+        if not got:
+            break
+        yield mv[:got]
+        n -= got
+    while n > 0:
+        k = min(n, len(buf))
+        yield bytes(k)
+        n -= k
+
+
+class Printer:
+    """The receipt printer on `stream`.
+
+    queue_dir: where queued receipts are kept as files (created if missing);
+    None keeps them in RAM only. check_status: ask the printer before each
+    receipt; False for a link without a way back (a write-only file, a printer
+    whose replies are not wired). status_timeout_ms: how long
+    one status reply may take. retry_ms: how often a printer with a problem is
+    asked again. chunk_bytes: the most written in one step. bytes_per_s: the
+    link's speed (baud / 10 on a UART): the next chunk is written only when the
+    previous one has had time to leave, so write() never waits for a full UART
+    buffer. stall_ms: a stream that takes no bytes for this long counts as a
+    printer not answering. max_queued: beyond this many waiting receipts the
+    oldest is dropped (it can be reprinted from the journal). max_width_bytes:
+    the paper's width in dots / 8 (profile paper_width_dots); a raster part
+    wider than that is left out. drawer_pin: the drawer kick connector pin
+    (2 or 5) open_drawer() pulses unless told otherwise.
+    """
+
+    def __init__(self, stream, queue_dir=None, ticks_ms=None, check_status=True,
+                 status_timeout_ms=500, retry_ms=3000, chunk_bytes=128, bytes_per_s=None,
+                 stall_ms=5000, max_queued=20, max_width_bytes=rasterfile.MAX_WIDTH_BYTES,
+                 drawer_pin=2):
+        self._stream = stream
+        self._ticks_ms = ticks_ms or periph.ticks_ms
+        self.check_status = check_status
+        self.status_timeout_ms = status_timeout_ms
+        self.retry_ms = retry_ms
+        self.bytes_per_s = bytes_per_s
+        self.stall_ms = stall_ms
+        self.max_queued = max_queued
+        self.max_width_bytes = max_width_bytes
+        self.drawer_pin = drawer_pin
+        self.queue_dir = queue_dir
+        self._buf = bytearray(chunk_bytes)
+        self._rbuf = bytearray(16)
+        self._control = []  # control jobs, sent first
+        self._queue = []  # receipt jobs, oldest first
+        self._next_id = 1
+        self._state = _IDLE
+        self._job = None  # the job being sent
+        self._chunks = None
+        self._pending = None  # unsent rest of the current chunk
+        self._ready_at = None  # pacing: when the link can take the next chunk
+        self._progress_at = 0
+        self._queries = None  # status requests still to ask
+        self._asked_at = 0
+        self.problem = None
+        self.paper_low = False
+        self._retry_at = None
+        self._events = []
+        self.bytes_sent = 0
+        if queue_dir is not None:
+            self._load_queue()
+
+    # -- what the main loop calls ---------------------------------------------
+
+    def print_job(self, data, spool=False):
+        """Queue a receipt: bytes, or a list of parts (see Job). Returns the job
+        id that the "printed" event will carry.
+
+        spool=True writes the job to the flash queue before returning, so its
+        bytes may sit in a buffer the caller reuses (the till's reserved receipt
+        buffer when the heap has no room for a copy). OSError if that fails."""
+        parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
+        job = Job(self._new_id(), parts)
+        if spool and not self._spool(job):
+            raise OSError("the receipt could not be written to the print queue")
+        self._queue.append(job)
+        return job.id
+
+    def open_drawer(self, pin=None, on_ms=100, off_ms=100):
+        """Pulse the cash drawer (ESC p) as soon as no other job is being sent.
+        The engine asks for this only after the sale is in the journal."""
+        p = escpos.EscPos()
+        p.drawer(self.drawer_pin if pin is None else pin, on_ms, off_ms)
+        self._control.append(Job(self._new_id(), [p.output()], CONTROL))
+
+    def feed(self, lines=3):
+        p = escpos.EscPos()
+        p.feed(lines)
+        self._control.append(Job(self._new_id(), [p.output()], CONTROL))
+
+    def retry(self):
+        """Ask the printer again now (the cashier fixed it, or asked for a reprint)."""
+        self._retry_at = self._ticks_ms()
+
+    def busy(self):
+        """Whether anything is being sent, asked or waiting to print."""
+        return self._state != _IDLE or bool(self._control) or bool(self._queue)
+
+    def queued(self):
+        """Receipts waiting (including one being sent)."""
+        return len(self._queue)
+
+    def take_events(self):
+        """Events since the last call, oldest first: ("printed", job_id),
+        ("problem", PAPER_OUT...), ("recovered", None), ("paper_low", None),
+        ("dropped", job_id)."""
+        events = self._events
+        self._events = []
+        return events
+
+    @property
+    def state(self):
+        """One word for the engine's ("printer", state) event: "ok",
+        "paper_low", or the problem (PAPER_OUT, COVER_OPEN, NO_ANSWER,
+        PRINTER_ERROR)."""
+        if self.problem is not None:
+            return self.problem
+        return "paper_low" if self.paper_low else "ok"
+
+    @property
+    def message(self):
+        """What to tell the cashier, or None when all is well."""
+        if self.problem is not None:
+            return MESSAGES[self.problem][0]
+        if self.paper_low:
+            return PAPER_LOW_MESSAGE
+        return None
+
+    @property
+    def lines(self):
+        """The problem as two short display lines, or None."""
+        if self.problem is None:
+            return None
+        return MESSAGES[self.problem][1:]
+
+    def status(self):
+        return {"problem": self.problem, "message": self.message,
+                "paper_low": self.paper_low, "queued": len(self._queue),
+                "sending": self._job.id if self._job is not None else None}
+
+    async def run(self):
+        """The printer task: step() forever."""
+        while True:
+            await periph.sleep_ms(self.step())
+
+    # -- the state machine ----------------------------------------------------
+
+    def step(self):
+        """Do one small piece of work; return the ms the caller may wait."""
+        now = self._ticks_ms()
+        if self._state == _SENDING:
+            return self._send_some(now)
+        if self._state == _QUERYING:
+            return self._read_reply(now)
+        if self._control:
+            self._start_job(self._control.pop(0), now)
+            return 0
+        if self.problem is not None:
+            if self._persist_one():
+                return 0
+            wait = ticks_diff(self._retry_at, now)
+            if wait > 0:
+                return min(wait, _IDLE_WAIT_MS)  # a drawer pulse may come meanwhile
+            if self.check_status:
+                # Asked even with nothing to print, so the message goes away
+                # as soon as the cashier has fixed the printer.
+                self._ask(now)
+                return _REPLY_POLL_MS
+            # Without a status channel the next job is the test.
+        elif self._queue and self.check_status:
+            self._ask(now)
+            return _REPLY_POLL_MS
+        if self._queue:
+            self._start_job(self._queue[0], now)
+            return 0
+        return _IDLE_WAIT_MS
+
+    def _new_id(self):
+        self._next_id += 1
+        return self._next_id - 1
+
+    # status ----------------------------------------------------------------
+
+    def _ask(self, now):
+        # Stale bytes (a late reply, automatic status) would be taken for the
+        # answer: read them away first.
+        for _ in range(_DRAIN_READS):
+            if not self._read(self._rbuf):
+                break
+        self._queries = [escpos.STATUS_PAPER, escpos.STATUS_OFFLINE]
+        self._send_query(now)
+
+    def _send_query(self, now):
+        query = self._queries[0]
+        self._state = _QUERYING
+        self._asked_at = now
+        try:
+            self._stream.write(query)
+        except OSError:
+            self._set_problem(NO_ANSWER, now)
+
+    def _read(self, buf):
+        try:
+            return read_available(self._stream, buf)
+        except OSError:
+            return 0
+
+    def _read_reply(self, now):
+        n = self._read(self._rbuf)
+        for i in range(n):
+            if self._state != _QUERYING:
+                break
+            self._reply(self._rbuf[i], now)
+        if self._state != _QUERYING:
+            return 0
+        if ticks_diff(now, self._asked_at) >= self.status_timeout_ms:
+            self._set_problem(NO_ANSWER, now)
+            return 0
+        return _REPLY_POLL_MS
+
+    def _reply(self, b, now):
+        query = self._queries[0]
+        if query == escpos.STATUS_PAPER:
+            paper = escpos.parse_paper_status(b)
+            if paper is None:
+                return  # not a status byte: keep waiting for the answer
+            if paper == escpos.PAPER_OUT:
+                self._set_problem(PAPER_OUT, now)
+                return
+            low = paper == escpos.PAPER_NEAR_END
+            if low and not self.paper_low:
+                self._events.append(("paper_low", None))
+            self.paper_low = low
+        else:
+            cause = escpos.parse_offline_cause(b)
+            if cause is None:
+                return
+            if cause["cover_open"]:
+                self._set_problem(COVER_OPEN, now)
+                return
+            if cause["paper_end_stop"]:
+                self._set_problem(PAPER_OUT, now)
+                return
+            if cause["error"]:
+                self._set_problem(PRINTER_ERROR, now)
+                return
+        self._queries.pop(0)
+        if self._queries:
+            self._send_query(now)
+            return
+        self._state = _IDLE
+        if self.problem is not None:
+            self.problem = None
+            self._events.append(("recovered", None))
+        if self._queue:
+            self._start_job(self._queue[0], now)
+
+    def _set_problem(self, problem, now):
+        self._state = _IDLE
+        self._queries = None
+        if problem != self.problem:
+            self._events.append(("problem", problem))
+        self.problem = problem
+        self._retry_at = ticks_add(now, self.retry_ms)
+
+    # sending ---------------------------------------------------------------
+
+    def _start_job(self, job, now):
+        self._job = job
+        self._chunks = _chunks(job.parts, self._buf, self.max_width_bytes)
+        self._pending = None
+        self._state = _SENDING
+        self._progress_at = now
+
+    def _send_some(self, now):
+        if self._ready_at is not None:
+            wait = ticks_diff(self._ready_at, now)
+            if wait > 0:
+                return wait
+            self._ready_at = None
+        if not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                self._finish_job()
+                return 0
+        try:
+            n = self._stream.write(self._pending) or 0
+        except OSError as exc:
+            # rp2's UART.write raises EAGAIN when its buffer has no room before
+            # the timeout: that is a printer slow to take bytes, not a fault.
+            if not (exc.args and exc.args[0] == _EAGAIN):
+                self._abort_job(now)
+                return 0
+            n = 0
+        if n:
+            self._pending = self._pending[n:]
+            self.bytes_sent += n
+            self._progress_at = now
+            if self.bytes_per_s:
+                self._ready_at = ticks_add(now, n * 1000 // self.bytes_per_s)
+            return 0
+        if ticks_diff(now, self._progress_at) >= self.stall_ms:
+            self._abort_job(now)
+            return 0
+        return _REPLY_POLL_MS
+
+    def _finish_job(self):
+        job = self._job
+        self._state = _IDLE
+        self._job = None
+        self._chunks = None
+        self._pending = None
+        if self.problem is not None and not self.check_status:
+            self.problem = None  # the printer took a whole job: it is back
+            self._events.append(("recovered", None))
+        if job.kind == RECEIPT:
+            self._queue.remove(job)
+            if job.path:
+                _remove(job.path)
+            self._events.append(("printed", job.id))
+
+    def _abort_job(self, now):
+        # The printer stopped taking bytes: the receipt goes back to the head
+        # of the queue and is sent in full when the printer is back (the part
+        # already printed shows above it). A control job is not retried.
+        if self._chunks is not None:
+            self._chunks.close()
+        self._job = None
+        self._chunks = None
+        self._pending = None
+        self._ready_at = None
+        self._set_problem(NO_ANSWER, now)
+
+    # the queue on flash ---------------------------------------------------------
+
+    def _p(self, name):
+        return self.queue_dir + "/" + name
+
+    def _load_queue(self):
+        try:
+            names = os.listdir(self.queue_dir)
+        except OSError:
+            os.mkdir(self.queue_dir)
+            names = []
+        found = []
+        for name in names:
+            if name == _QUEUE_TMP:
+                _remove(self._p(name))  # torn by a power cut while written
+            elif name.endswith(_QUEUE_SUFFIX):
+                try:
+                    found.append(int(name[:-len(_QUEUE_SUFFIX)]))
+                except ValueError:
+                    pass
+        found.sort()
+        for job_id in found:
+            path = self._p("%08d%s" % (job_id, _QUEUE_SUFFIX))
+            self._queue.append(Job(job_id, [("file", path)], RECEIPT, path))
+            self._next_id = job_id + 1
+
+    def _persist_one(self):
+        # Write one waiting receipt to flash (one per step: a write to flash
+        # takes tens of ms on a board); returns whether there was one.
+        if self.queue_dir is None:
+            return False
+        for job in self._queue:
+            if job.path is None:
+                break
+        else:
+            return False
+        if not self._spool(job):
+            job.path = ""  # do not try again every step
+        self._drop_excess()
+        return True
+
+    def _spool(self, job):
+        # The job's bytes to a queue file; its parts then point at the file.
+        if self.queue_dir is None:
+            return False
+        path = self._p("%08d%s" % (job.id, _QUEUE_SUFFIX))
+        tmp = self._p(_QUEUE_TMP)
+        buf = bytearray(len(self._buf))
+        try:
+            # Streamed, not durable.replace_file(): a job with a logo is bigger
+            # than what should sit in RAM at once. Same rules: sync, rename, sync dir.
+            with open(tmp, "wb") as f:
+                for chunk in _chunks(job.parts, buf, self.max_width_bytes):
+                    f.write(chunk)
+                durable.sync_file(f)
+            os.rename(tmp, path)
+            durable.sync_dir(self.queue_dir)
+        except OSError:
+            # Flash full or failing: the job stays in RAM and still prints
+            # when the printer is back; only a restart would lose it.
+            _remove(tmp)
+            return False
+        job.path = path
+        job.parts = [("file", path)]  # the bytes now live on flash, not in RAM
+        return True
+
+    def _drop_excess(self):
+        while len(self._queue) > self.max_queued:
+            job = self._queue.pop(0)
+            if job.path:
+                _remove(job.path)
+            self._events.append(("dropped", job.id))
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass

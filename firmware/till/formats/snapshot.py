@@ -1,0 +1,468 @@
+# The head-office snapshot on the till: what it sells (the catalog), who may sell
+# (cashiers, roles) and by which rules (tax classes, policies, barcode rules,
+# receipt text). docs/snapshot.md describes the directory, the content hash and
+# the package format.
+#
+# On flash:   ROOT/current      names the directory in force, e.g. "snap-12"
+#             ROOT/snap-12/     meta, items, plu.idx, gtin.idx, hash
+#
+# Installing writes a whole new directory beside the one in force, checks its
+# content hash against the one head office computed, and only then switches by
+# renaming current.tmp over current (atomic on littlefs; fsynced on a Pi). A power
+# cut at any point leaves the old or the new snapshot in force, never a mix;
+# whatever a cut left half-written is removed the next time the store opens.
+import os
+
+from till.formats import cbor
+from till.formats.catalog import Catalog, next_or_none, record_error
+from till.formats.catalog_writer import (HASH_FILE, META_FILE, PACKAGE_FORMAT, PACKAGE_MAGIC,
+                                 CatalogWriter, content_hash, hex_hash, read_hash,
+                                 write_file)
+from till.formats.durable import exists, is_dir, rmtree, sync_dir
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+CURRENT_FILE = "current"
+_CURRENT_TMP = "current.tmp"
+_DIR_PREFIX = "snap-"
+_HASH_BYTES = const(32)
+# The meta item (cashiers, policies, receipt text) is the largest item of a
+# package; records are at most 256 bytes. The buffer grows only as far as needed.
+_MAX_ITEM_BYTES = const(32768)
+
+
+class SnapshotError(ValueError):
+    """A snapshot or package the till refuses; the one in force stays."""
+
+
+class PackageError(SnapshotError):
+    """The package is damaged, truncated or not a snapshot package."""
+
+
+class WrongBaseError(SnapshotError):
+    """A delta made for another snapshot than the one in force."""
+
+
+class HashMismatchError(SnapshotError):
+    """What the package produced differs from what head office built."""
+
+
+def _replace(src, dst):
+    # POSIX and littlefs rename over an existing file atomically. FAT refuses an
+    # existing target: remove it first, and open() finishes the rename if a cut
+    # falls between the two steps (see _read_pointer).
+    try:
+        os.rename(src, dst)
+    except OSError:
+        if not exists(dst):
+            raise
+        os.remove(dst)
+        os.rename(src, dst)
+
+
+class Snapshot:
+    """One installed snapshot: its meta (a dict) and its catalog on flash.
+
+    Open files stay open until close(); SnapshotStore closes a replaced one."""
+
+    def __init__(self, path):
+        self.path = path
+        with open(path + "/" + META_FILE, "rb") as f:
+            self.meta = cbor.loads(f.read())
+        self.version = self.meta["version"]
+        self.base = self.meta.get("base")
+        self.hash = read_hash(path)
+        self.catalog = Catalog(path)
+
+    def close(self):
+        self.catalog.close()
+
+    def by_plu(self, plu):
+        return self.catalog.by_plu(plu)
+
+    def by_barcode(self, code):
+        return self.catalog.by_barcode(code)
+
+    @property
+    def tax_classes(self):
+        """{class: {"name": str, "rate_ppm": int}}"""
+        return self.meta["tax_classes"]
+
+    def tax_rates(self):
+        """{class: rate_ppm}, the shape tax.compute_totals takes."""
+        rates = {}
+        for k, v in self.meta["tax_classes"].items():
+            rates[k] = v["rate_ppm"]
+        return rates
+
+    @property
+    def policies(self):
+        return self.meta["policies"]
+
+    @property
+    def roles(self):
+        return self.meta["roles"]
+
+    @property
+    def barcode_rules(self):
+        return self.meta["barcode_rules"]
+
+    @property
+    def receipt(self):
+        """{"header": [lines], "footer": [lines]}"""
+        return self.meta["receipt"]
+
+    @property
+    def store(self):
+        return self.meta["store"]
+
+    @property
+    def currency(self):
+        """{"code": "EUR", "decimals": 2}"""
+        return self.meta["currency"]
+
+    def cashier(self, cashier_id):
+        """The cashier dict (with "id" added), or None if there is no such cashier."""
+        c = self.meta["cashiers"].get(cashier_id)
+        if c is None:
+            return None
+        c = dict(c)
+        c["id"] = cashier_id
+        return c
+
+    def role(self, name):
+        return self.meta["roles"].get(name)
+
+    def journal_info(self):
+        """{"version", "base", "hash"}: what the caller journals as "configuration
+        applied". base is meta's: the version head office derived this one from."""
+        return {"version": self.version, "base": self.base, "hash": self.hash}
+
+
+class SnapshotStore:
+    """The snapshots under one root directory; .current is the one in force."""
+
+    def __init__(self, root):
+        self.root = root
+        self.current = None
+
+    def _p(self, name):
+        return self.root + "/" + name
+
+    def open(self):
+        """Open the snapshot in force (None if the till has none yet).
+
+        Removes whatever an interrupted install or cleanup left behind."""
+        self.close()
+        if not exists(self.root):
+            os.mkdir(self.root)
+        name = self._read_pointer()
+        self._cleanup(name)
+        if name is not None:
+            self.current = Snapshot(self._p(name))
+        return self.current
+
+    def close(self):
+        if self.current is not None:
+            self.current.close()
+            self.current = None
+
+    def discard(self):
+        """Remove the snapshot in force, cashier credentials with it (the data
+        retention policy of a till unused too long). open() then finds none,
+        and the till needs HO's data again before anyone signs on."""
+        self.close()
+        keep = self._read_pointer_or_none()
+        self._cleanup(keep)  # current.tmp first: it could bring the pointer back
+        try:
+            os.remove(self._p(CURRENT_FILE))
+        except OSError:
+            pass
+        sync_dir(self.root)
+        self._cleanup(None)
+
+    def _read_pointer_or_none(self):
+        try:
+            return self._read_pointer()
+        except SnapshotError:
+            return None
+
+    def _valid_dir_name(self, name):
+        if not name.startswith(_DIR_PREFIX):
+            return False
+        digits = name[len(_DIR_PREFIX):]
+        return digits.isdigit() and exists(self._p(name) + "/" + HASH_FILE)
+
+    def _read_pointer(self):
+        try:
+            with open(self._p(CURRENT_FILE), "rb") as f:
+                name = f.read(64).decode().strip()
+        except OSError:
+            name = None
+        if name is not None:
+            if not self._valid_dir_name(name):
+                raise SnapshotError("The snapshot pointer %s names %r, which is not a complete "
+                                    "snapshot: reinstall the snapshot from head office"
+                                    % (self._p(CURRENT_FILE), name))
+            return name
+        # No pointer: a first install cut before its rename, or a FAT rename cut
+        # between its remove and its rename. current.tmp is written and synced
+        # before either, so if it names a complete directory, that one was verified.
+        try:
+            with open(self._p(_CURRENT_TMP), "rb") as f:
+                name = f.read(64).decode().strip()
+        except (OSError, UnicodeError):
+            return None
+        if not self._valid_dir_name(name):
+            return None
+        _replace(self._p(_CURRENT_TMP), self._p(CURRENT_FILE))
+        sync_dir(self.root)
+        return name
+
+    def _cleanup(self, keep):
+        removed = False
+        for name in os.listdir(self.root):
+            if name == keep or name == CURRENT_FILE:
+                continue
+            if name.startswith(_DIR_PREFIX) or name == _CURRENT_TMP:
+                full = self._p(name)
+                if is_dir(full):
+                    rmtree(full)
+                else:
+                    os.remove(full)
+                removed = True
+        if removed:
+            sync_dir(self.root)
+
+    def install(self, stream, allow_older=False):
+        """Install a snapshot package (full or delta) read from stream.
+
+        On success the new snapshot is in force and open as .current (the old
+        Snapshot object is closed); returns {"version", "base", "hash"} for the
+        journal, base being the version a delta was applied to (None for a full
+        package). A refused package raises SnapshotError and changes nothing."""
+        if self.current is None:
+            self.open()
+        self._cleanup(self._in_force_name())
+        rd = cbor.SequenceReader(stream, max_item_bytes=_MAX_ITEM_BYTES)
+        try:
+            header = _next(rd, "header")
+        except cbor.CBORError as exc:
+            raise PackageError("This is not a snapshot package (%s)" % exc)
+        self._check_header(header, allow_older)
+        name = _DIR_PREFIX + str(header["version"])
+        path = self._p(name)
+        os.mkdir(path)
+        writer = None
+        try:
+            meta = _next(rd, "meta")
+            _check_meta(meta, header)
+            write_file(path + "/" + META_FILE, rd.last_raw_view())
+            writer = CatalogWriter(path)
+            if header["kind"] == "full":
+                _copy_items(writer, rd, header["items"])
+                _copy_gtins(writer, rd, header["gtins"])
+            else:
+                # The catalog in force is read sequentially here; nothing looks
+                # items up meanwhile, and a second set of open files would cost
+                # a littlefs file cache (about 1 KB) each.
+                old = self.current.catalog
+                _merge_items(writer, old, rd, header["items"])
+                _merge_gtins(writer, old, rd, header["gtins"])
+            if _next(rd, None) is not None:
+                raise PackageError("The snapshot package has data after its last entry")
+            writer.close()
+            if meta.get("items", writer.items) != writer.items or \
+                    meta.get("gtins", writer.gtins) != writer.gtins:
+                raise PackageError("The snapshot has %d items and %d barcodes but its meta "
+                                   "says %r and %r" % (writer.items, writer.gtins,
+                                                       meta.get("items"), meta.get("gtins")))
+            digest = content_hash(path)
+            if digest != header["hash"]:
+                raise HashMismatchError(
+                    "Snapshot %d does not match what head office built (content hash %s, "
+                    "expected %s): the update was not applied"
+                    % (header["version"], hex_hash(digest)[:16], hex_hash(header["hash"])[:16]))
+            write_file(path + "/" + HASH_FILE, hex_hash(digest).encode())
+            sync_dir(path)
+        except (SnapshotError, ValueError, KeyError, TypeError, IndexError) as exc:
+            # A refused package: drop what was written. Other errors (a full
+            # flash, a power cut) leave it for the next open()/install() to remove.
+            if writer is not None:
+                writer.abort()
+            rmtree(path)
+            if isinstance(exc, SnapshotError):
+                raise
+            raise PackageError("The snapshot package is damaged: %s" % exc)
+        self._switch(name)
+        info = self.current.journal_info()
+        info["base"] = header.get("base") if header["kind"] == "delta" else None
+        return info
+
+    def _in_force_name(self):
+        if self.current is None:
+            return None
+        return self.current.path[len(self.root) + 1:]
+
+    def _check_header(self, h, allow_older):
+        if type(h) is not dict or h.get("kassa") != PACKAGE_MAGIC:
+            raise PackageError("This is not a snapshot package")
+        if h.get("format") != PACKAGE_FORMAT:
+            raise PackageError("Snapshot package format %r is newer than this till "
+                               "understands (%d): update the till's firmware"
+                               % (h.get("format"), PACKAGE_FORMAT))
+        for key in ("version", "items", "gtins"):
+            if type(h.get(key)) is not int or h[key] < 0:
+                raise PackageError("Snapshot package header: %s is not a count" % key)
+        if type(h.get("hash")) is not bytes or len(h["hash"]) != _HASH_BYTES:
+            raise PackageError("Snapshot package header: no content hash")
+        kind = h.get("kind")
+        cur = self.current
+        if kind == "delta":
+            if cur is None:
+                raise WrongBaseError("This update changes snapshot %r, but the till has no "
+                                     "snapshot yet: send a full snapshot" % (h.get("base"),))
+            if h.get("base") != cur.version or h.get("base_hash") != cur.hash:
+                raise WrongBaseError(
+                    "This update changes snapshot %r, but the till has snapshot %d "
+                    "(%s): send a full snapshot or the update for snapshot %d"
+                    % (h.get("base"), cur.version, hex_hash(cur.hash)[:16], cur.version))
+        elif kind != "full":
+            raise PackageError("Snapshot package kind %r is neither full nor delta" % (kind,))
+        if cur is not None:
+            if h["version"] == cur.version:
+                raise SnapshotError("Snapshot %d is already in force" % cur.version)
+            if h["version"] < cur.version and not allow_older:
+                raise SnapshotError("Snapshot %d is older than snapshot %d in force: not "
+                                    "installed" % (h["version"], cur.version))
+
+    def _switch(self, name):
+        tmp = self._p(_CURRENT_TMP)
+        write_file(tmp, name.encode())
+        old = self.current
+        _replace(tmp, self._p(CURRENT_FILE))
+        sync_dir(self.root)
+        # From here the new snapshot is in force; the old one only takes space.
+        self.current = None
+        if old is not None:
+            old.close()
+            rmtree(old.path)
+            sync_dir(self.root)
+        self.current = Snapshot(self._p(name))
+
+
+def _next(rd, what):
+    # The next item of the package; at its end None if what is None, else an error.
+    for _, item, _ in rd:
+        return item
+    if what is None:
+        return None
+    raise PackageError("The snapshot package ends before its %s" % what)
+
+
+def _check_meta(meta, header):
+    if type(meta) is not dict:
+        raise PackageError("The snapshot meta is not a map")
+    if meta.get("version") != header["version"]:
+        raise PackageError("The snapshot meta says version %r, the header %d"
+                           % (meta.get("version"), header["version"]))
+    for key in ("tax_classes", "cashiers", "roles", "policies"):
+        if type(meta.get(key)) is not dict:
+            raise PackageError("The snapshot meta has no %s" % key)
+
+
+def _record(rd, i):
+    rec = _next(rd, "item entries")
+    if type(rec) is list and len(rec) == 1:
+        if type(rec[0]) is not int:
+            raise PackageError("item entry %d: a removal names no PLU" % i)
+        return rec, None
+    err = record_error(rec)
+    if err is not None:
+        raise PackageError("item entry %d: %s" % (i, err))
+    return rec, rd.last_raw()
+
+
+def _gtin_entry(rd, i):
+    e = _next(rd, "barcode entries")
+    if type(e) is not list or not 1 <= len(e) <= 2:
+        raise PackageError("barcode entry %d is not [gtin, plu] or [gtin]" % i)
+    for x in e:
+        if type(x) is not int or x < 0:
+            raise PackageError("barcode entry %d holds a value that is not a number" % i)
+    return e
+
+
+def _copy_items(writer, rd, count):
+    for i in range(count):
+        rec, raw = _record(rd, i)
+        if raw is None:
+            raise PackageError("item entry %d removes an item, but this is a full snapshot" % i)
+        writer.add_record(rec[0], raw)
+
+
+def _copy_gtins(writer, rd, count):
+    for i in range(count):
+        e = _gtin_entry(rd, i)
+        if len(e) != 2:
+            raise PackageError("barcode entry %d removes a barcode, but this is a full "
+                               "snapshot" % i)
+        writer.add_gtin(e[0], e[1])
+
+
+def _merge_items(writer, old, rd, count):
+    # One pass over the old records and the delta's entries, both in PLU order:
+    # memory stays at a record or two whatever the catalog's size.
+    olds = old.records()
+    cur = next_or_none(olds)
+    last = -1
+    for i in range(count):
+        rec, raw = _record(rd, i)
+        plu = rec[0]
+        if plu <= last:
+            raise PackageError("item entry %d: PLU %d is not above the previous %d" % (i, plu, last))
+        last = plu
+        while cur is not None and cur[0] < plu:
+            writer.add_record(cur[0], cur[1])
+            cur = next_or_none(olds)
+        present = cur is not None and cur[0] == plu
+        if present:
+            cur = next_or_none(olds)  # replaced or removed
+        if raw is not None:
+            writer.add_record(plu, raw)
+        elif not present:
+            raise WrongBaseError("The update removes item %d, which snapshot %s does not have"
+                                 % (plu, old.path))
+    while cur is not None:
+        writer.add_record(cur[0], cur[1])
+        cur = next_or_none(olds)
+
+
+def _merge_gtins(writer, old, rd, count):
+    olds = old.barcodes()
+    cur = next_or_none(olds)
+    last = -1
+    for i in range(count):
+        e = _gtin_entry(rd, i)
+        gtin = e[0]
+        if gtin <= last:
+            raise PackageError("barcode entry %d: %d is not above the previous %d" % (i, gtin, last))
+        last = gtin
+        while cur is not None and cur[0] < gtin:
+            writer.add_gtin(cur[0], cur[1])
+            cur = next_or_none(olds)
+        present = cur is not None and cur[0] == gtin
+        if present:
+            cur = next_or_none(olds)
+        if len(e) == 2:
+            writer.add_gtin(gtin, e[1])
+        elif not present:
+            raise WrongBaseError("The update removes barcode %d, which snapshot %s does not have"
+                                 % (gtin, old.path))
+    while cur is not None:
+        writer.add_gtin(cur[0], cur[1])
+        cur = next_or_none(olds)

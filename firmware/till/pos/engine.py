@@ -1,0 +1,1315 @@
+# The sale engine: a state machine between the cashier and the journal.
+#
+#   actions = engine.handle(event)
+#
+# Events are tuples: ("key", name), ("scan", digits), ("tick",),
+# ("printer", status), ("link", up, synced_at), ("snapshot", snapshot).
+# Actions are tuples, in the order the main loop must carry them out:
+# ("record", seq, kind, body, flags), ("print", job), ("drawer",),
+# ("wipe_credentials",), ("beep",), and always last ("display", line1, line2).
+# docs/engine.md describes the protocol, the keys and every prompt.
+#
+# The engine reaches flash only through the two objects it is given: the
+# journal (append, records_after, acknowledge, mark_processed) and the snapshot
+# (catalog lookups). A "record" action reports an append that has already
+# returned, i.e. is durable; print and drawer actions are only ever produced
+# after it, and not at all when the append failed. So a receipt never shows a
+# sale the journal does not hold, and the drawer never opens for one.
+#
+# clock() gives Unix seconds (None while the clock was never set). Hand the
+# journal the same clock and read the RTC once per event, so that a record's
+# time and its receipt's time are the same second.
+from till.pos import auth, offline, printjob, reports
+from till.formats import barcode, cbor
+from till.formats import journal as J
+from till.formats import records as R
+from till.formats.catalog import MAX_PLU
+from till.pos.money import format_money, parse_keyed
+from till.pos.sale import Sale, SaleError, storno_of
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+DIGIT_KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "00", ".")
+KEYS = DIGIT_KEYS + ("CLEAR", "QTY", "PLU", "VOID", "SUBTOTAL", "CASH", "CARD", "TOTAL",
+                     "NO_SALE", "REFUND", "DISCOUNT", "PRICE", "REPORT", "SIGN", "FEED")
+_MAX_ENTRY = const(14)  # a GTIN-14 keyed by hand
+_MAX_QTY = const(999)
+_MAX_REF = const(12)
+_DEFAULT_IDLE_LOCK_MINUTES = const(5)
+_BP = const(10000)
+_BARCODE_LENGTHS = (8, 12, 13, 14)
+
+
+def fit(left, right, width):
+    """left and right on one display line of width characters; left gives way."""
+    if not right:
+        return left[:width]
+    if len(right) >= width:
+        return right[-width:]
+    left = left[:width - len(right) - 1]
+    return left + " " * (width - len(left) - len(right)) + right
+
+
+def wrap(text, width, alt=None):
+    """A message on two display lines: by words if it fits, else alt (two
+    lines) if given, else cut by characters."""
+    lines = []
+    cur = ""
+    for word in text.split(" "):
+        if not cur:
+            cur = word
+        elif len(cur) + 1 + len(word) <= width:
+            cur += " " + word
+        else:
+            lines.append(cur)
+            cur = word
+    lines.append(cur)
+    if len(lines) <= 2 and len(lines[0]) <= width and len(lines[-1]) <= width:
+        return (lines[0], lines[1] if len(lines) > 1 else "")
+    if alt is not None:
+        return (alt[0][:width], alt[1][:width])
+    return (text[:width], text[width:2 * width])
+
+
+def _percent(bp):
+    if bp % 100 == 0:
+        return "%d%%" % (bp // 100)
+    return format_money(bp, 2) + "%"
+
+
+# Prompt titles: at most 16 characters, the narrowest display.
+_PERMISSION_TEXT = {
+    "void_line": "Void: manager",
+    "void_sale": "Cancel: manager",
+    "refund": "Refund: manager",
+    "no_sale": "No sale: manager",
+    "price_override": "Price: manager",
+    "x_report": "X report: mgr",
+    "z_report": "Z closing: mgr",
+    "training": "Training: mgr",
+    "ack_journal": "Journal ack: mgr",
+}
+# Permissions the snapshot builder does not know yet (docs/engine.md): until it
+# does, the role that may approve switches training, and the role that closes
+# the day acknowledges journal damage.
+_PERMISSION_FALLBACK = {"training": "approve", "ack_journal": "z_report"}
+
+
+def _journal_message(exc):
+    """A short display message for a refused or failed append."""
+    if isinstance(exc, J.JournalFull):
+        return "Memory full: sync the till"
+    if isinstance(exc, J.JournalBroken):
+        return "Journal damaged: call manager"
+    if isinstance(exc, OSError):
+        return "Flash error: call support"
+    return "Journal error: call support"
+
+
+def _not_saved(exc):
+    """The two lines shown when a paid sale could not be journaled."""
+    if isinstance(exc, J.JournalFull):
+        return ("NOT SAVED: mem full", "Sync, then TOTAL")
+    if isinstance(exc, J.JournalBroken):
+        return ("NOT SAVED: damaged", "Mgr: REPORT, TOTAL")
+    return ("NOT SAVED: flash", "TOTAL to retry")
+
+
+class Engine:
+    """The till's selling logic. See the module comment and docs/engine.md."""
+
+    def __init__(self, journal, snapshot, till_id, clock, display_cols=20, last_sync=None):
+        self.journal = journal
+        self.snap = snapshot
+        self.till_id = till_id
+        self.clock = clock
+        self.cols = display_cols
+        self.last_sync = last_sync
+        self.cashier = None  # the signed-on cashier's dict (from the snapshot)
+        self.role = None
+        self.sale = None
+        self.sale_training = False
+        self.entry = ""
+        self.qty = None  # pending quantity for the next item
+        self.price = None  # pending keyed price for the next item
+        self.subtotal_mode = False
+        self.prompt = None
+        self.message = None  # (line1, line2) until the next key
+        self.training = False
+        self.locked = False  # idle lock: the cashier stays signed on
+        self.printer = "ok"
+        self.link_up = False
+        self.needs_sync = False
+        self.pending_snapshot = None
+        self.last_receipt = None
+        self.refunded = set()
+        self.error = None  # the last unexpected exception, for the log
+        self.append_error = None  # why the last append failed
+        self._out = []
+        self._cleared_at = None
+        self._last_config = None
+        self.config_hash = None  # content hash named by the last config record
+        self.last_activity = None
+        self._lockouts = {}
+        self.totals = reports.recover(journal, self._observe)
+        self.guard = auth.Guard.from_policies(self._policies())
+        now = clock()
+        for cid, until in self._lockouts.items():
+            if now is None or until > now:
+                self.guard.restore(cid, until)
+        self._lockouts = None
+        if self.last_sync is None:
+            self.last_sync = self._last_config
+        if self._cleared_at is not None and (self.last_sync is None
+                                             or self.last_sync <= self._cleared_at):
+            self.needs_sync = True
+        self.last_input = now
+
+    # ---- recovery ----------------------------------------------------------
+
+    def _observe(self, seq, rec):
+        # Sees every record on flash once, oldest first (reports.recover).
+        kind = rec[J.K_KIND]
+        body = rec[J.K_BODY]
+        t = rec[J.K_TIME]
+        flags = rec.get(J.K_FLAGS, 0)
+        if kind in (J.KIND_SALE, J.KIND_STORNO):
+            self.last_receipt = seq
+            if kind == J.KIND_STORNO:
+                self.refunded.add(body[R.S_REFUND_OF])
+        if kind == J.KIND_CONFIG:
+            if isinstance(body, dict):
+                self.config_hash = body.get(R.C_HASH)
+                if body.get(R.C_AT_BOOT):
+                    return  # recorded at a boot, not when HO's data arrived
+            self._last_config = t
+            return
+        if kind == J.KIND_EVENT:
+            ev = body.get(R.E_TYPE)
+            if ev == R.EV_LOCKOUT:
+                self._lockouts[body[R.E_CASHIER]] = body[R.E_DETAIL]
+            elif ev == R.EV_SIGN_ON:
+                self._lockouts.pop(body.get(R.E_CASHIER), None)
+            elif ev == R.EV_CREDENTIALS_CLEARED:
+                self._cleared_at = t
+                return
+            elif ev == R.EV_CHECKPOINT:
+                return
+        if kind != J.KIND_ACK and not flags & J.FLAG_CLOCK_NOT_SET:
+            self.last_activity = t
+
+    # ---- the protocol ------------------------------------------------------
+
+    def start(self):
+        """Actions for the first screen (and a retention check) after a boot."""
+        return self.handle(("tick",))
+
+    def handle(self, event):
+        """Take one event, return the actions it causes (display always last)."""
+        self._out = []
+        try:
+            self._dispatch(event)
+        except Exception as exc:  # noqa: BLE001 - a cashier must never see a crash
+            self.error = exc
+            self.prompt = None
+            self.entry = ""
+            self._fail("Error: %s. Call support" % (exc.__class__.__name__,))
+        try:
+            lines = self.screen()
+        except Exception as exc:  # noqa: BLE001
+            self.error = exc
+            lines = ("Error: display", "Call support")
+        self._out.append(("display",) + lines)
+        return self._out
+
+    def _dispatch(self, event):
+        what = event[0]
+        if what == "key":
+            self._input()
+            self._key(event[1])
+        elif what == "scan":
+            self._input()
+            self._scan(event[1])
+        elif what == "tick":
+            self._tick()
+        elif what == "printer":
+            self.printer = event[1]
+        elif what == "link":
+            self._link(event[1], event[2])
+        elif what == "snapshot":
+            self.pending_snapshot = event[1]
+            self._apply_snapshot()
+        else:
+            self._fail("Unknown event %s" % (what,))
+
+    def _now(self):
+        return self.clock()
+
+    def _input(self):
+        now = self._now()
+        self.last_input = now
+        if now is not None:
+            self.last_activity = now
+
+    def _fail(self, text, alt=None):
+        self.message = wrap(text, self.cols, alt)
+        self._out.append(("beep",))
+
+    def _fail_lines(self, line1, line2):
+        self.message = (line1[:self.cols], line2[:self.cols])
+        self._out.append(("beep",))
+
+    def _info(self, line1, line2=""):
+        self.message = (line1[:self.cols], line2[:self.cols])
+
+    def _money(self, minor):
+        return format_money(minor, self.snap.currency.get("decimals", 2)
+                            if self.snap is not None else 2)
+
+    def _policies(self):
+        return self.snap.policies if self.snap is not None else {}
+
+    # ---- the screen --------------------------------------------------------
+
+    def status_flags(self):
+        flags = []
+        if self.training:
+            flags.append("TRAINING")
+        if self.needs_sync:
+            flags.append("SYNC")
+        elif self.offline_reason() is not None:
+            flags.append("OFFLINE")
+        if self.printer not in ("ok", "paper_low"):
+            flags.append("PRINTER")
+        return " ".join(flags)
+
+    def screen(self):
+        """The two display lines for the current state."""
+        w = self.cols
+        if self.message is not None:
+            return self.message
+        p = self.prompt
+        if p is not None:
+            shown = "*" * len(self.entry) if p["masked"] else self.entry
+            return (p["title"][:w], fit(p["label"], shown, w))
+        if self.cashier is None:
+            return (fit("Kassa", self.status_flags(), w), fit("Cashier no.?", self.entry, w))
+        if self.locked:
+            return (fit("Locked", self.cashier["name"], w),
+                    fit("PIN?", "*" * len(self.entry), w))
+        s = self.sale
+        top = fit(self.cashier["name"], self.status_flags(), w)
+        if s is not None and s.tenders:
+            top = fit("Paid", self._money(s.paid), w)
+        elif s is not None and s.active():
+            c = s.totals()["lines"][len(s.active()) - 1]
+            top = fit(s.line()["name"], self._money(c["total"]), w)
+        if self.entry:
+            return (top, fit("%d x" % self.qty if self.qty is not None else "", self.entry, w))
+        if self.qty is not None:
+            label = "Qty %d x" % self.qty
+            value = ""
+        elif self.price is not None:
+            label = "Price"
+            value = self._money(self.price)
+        elif s is None:
+            return (top, (self.offline_reason() or "")[:w])
+        elif s.tenders:
+            label = "Due"
+            value = self._money(s.remaining())
+        else:
+            label = "Subtotal" if self.subtotal_mode else "Total"
+            value = self._money(s.total)
+        return (top, fit(label, value, w))
+
+    # ---- status ------------------------------------------------------------
+
+    def offline_reason(self):
+        created = self.snap.meta.get("created") if self.snap is not None else None
+        return offline.offline_reason(self._now(), self.last_sync, created, self._policies())
+
+    def _rules(self):
+        return offline.rules(self._policies(), self.offline_reason() is not None)
+
+    def _tick(self):
+        now = self._now()
+        pol = self._policies()
+        since = self.last_activity
+        if self._cleared_at is not None and (since is None or self._cleared_at > since):
+            since = self._cleared_at
+        if not self.needs_sync and self.sale is None and \
+                offline.unused_too_long(now, since, pol):
+            self._clear_credentials(now - since)
+            return
+        idle_s = pol.get("idle_lock_minutes", _DEFAULT_IDLE_LOCK_MINUTES) * 60
+        if (self.cashier is not None and not self.locked and idle_s > 0 and now is not None
+                and self.last_input is not None and now - self.last_input >= idle_s):
+            self.locked = True
+            self.prompt = None
+            self.entry = ""
+            self.message = None
+
+    def _clear_credentials(self, unused_s):
+        if self.cashier is not None:
+            self._sign_off_now()
+        self._event(R.EV_CREDENTIALS_CLEARED, None, unused_s, tolerate=True)
+        self._out.append(("wipe_credentials",))
+        self.needs_sync = True
+        self._cleared_at = self._now()
+        self.cashier = None
+        self.role = None
+        self.locked = False
+        self.prompt = None
+        self.entry = ""
+        self._info("Unused too long:", "sync before sign-on")
+
+    def _link(self, up, synced_at):
+        self.link_up = bool(up)
+        if synced_at is not None and (self.last_sync is None or synced_at > self.last_sync):
+            self.last_sync = synced_at
+            if self.needs_sync and (self._cleared_at is None or synced_at >= self._cleared_at):
+                self.needs_sync = False
+                # The retention period counts again from this sync.
+                self._cleared_at = synced_at
+
+    def _apply_snapshot(self):
+        if self.sale is not None or self.pending_snapshot is None:
+            return
+        self.snap = self.pending_snapshot
+        self.pending_snapshot = None
+        g = auth.Guard.from_policies(self._policies())
+        self.guard.max_tries = g.max_tries
+        self.guard.lockout_s = g.lockout_s
+        if self.cashier is not None:
+            c = self.snap.cashier(self.cashier["id"])
+            if c is None:
+                self._sign_off_now()
+                self._info("Cashier removed", "by head office")
+                return
+            self.cashier = c
+            self.role = self.snap.role(c["role"]) or {}
+
+    # ---- journal -----------------------------------------------------------
+
+    def _append(self, kind, body, flags=0, quiet=False):
+        """Append a record; on success report it and count it, on failure show
+        why (unless quiet) and return None. Nothing after a failed append may
+        print or open the drawer."""
+        try:
+            seq = self.journal.append(kind, body, flags)
+        except (J.JournalError, OSError) as exc:
+            self.append_error = exc
+            if not quiet:
+                self._fail(_journal_message(exc))
+            return None
+        self._out.append(("record", seq, kind, body, flags))
+        self.totals.add(seq, kind, body, flags)
+        return seq
+
+    def _event(self, ev, cashier_id, detail=None, tolerate=False, flags=0, approver=None):
+        """Journal an event. tolerate: a failure is not shown, and the caller
+        goes on (sign-on while the journal is damaged is how a manager gets to
+        acknowledge the damage)."""
+        body = {R.E_TYPE: ev}
+        if cashier_id is not None:
+            body[R.E_CASHIER] = cashier_id
+        if detail is not None:
+            body[R.E_DETAIL] = detail
+        if approver is not None:
+            body[R.E_APPROVER] = approver
+        return self._append(J.KIND_EVENT, body, flags, quiet=tolerate)
+
+    def _record(self, seq, kind, body, flags):
+        """The record just appended, as the journal holds it (for its receipt).
+        Its time is this event's clock reading, which the journal also took."""
+        now = self._now()
+        if now is None:
+            flags |= J.FLAG_CLOCK_NOT_SET
+        return {J.K_SEQ: seq, J.K_TIME: now or 0, J.K_KIND: kind, J.K_BODY: body,
+                J.K_FLAGS: flags, J.K_TAG: self.journal.last_tag}
+
+    def _record_flags(self):
+        return J.FLAG_TRAINING if self.training else 0
+
+    def mark_processed(self, seq):
+        """What the sync calls instead of journal.mark_processed(seq): first a
+        checkpoint of the period's totals if the newest closing or checkpoint
+        could be deleted with the processed segments (reports.py explains)."""
+        if self.totals.anchor_seq <= seq:
+            body = {R.E_TYPE: R.EV_CHECKPOINT,
+                    R.E_DETAIL: self.totals.body(self.journal.last_seq)}
+            cp = self.journal.append(J.KIND_EVENT, body)
+            self.totals.add(cp, J.KIND_EVENT, body)
+            self.totals.anchor_seq = cp
+        return self.journal.mark_processed(seq)
+
+    # ---- prompts -----------------------------------------------------------
+
+    def _ask(self, title, label, enter, abort=None, masked=False, keys=None, digits=True):
+        self.prompt = {"title": title, "label": label, "enter": enter, "abort": abort,
+                       "masked": masked, "keys": keys or {}, "digits": digits}
+        self.entry = ""
+
+    def _prompt_key(self, k):
+        p = self.prompt
+        if k in p["keys"]:
+            self.prompt = None
+            self.entry = ""
+            p["keys"][k]()
+        elif k in DIGIT_KEYS:
+            if not p["digits"]:
+                self._fail("TOTAL = yes, CLEAR = no")
+            elif len(self.entry) + len(k) <= _MAX_ENTRY:
+                self.entry += k
+        elif k in ("TOTAL", "SIGN"):
+            entry = self.entry
+            self.prompt = None
+            self.entry = ""
+            p["enter"](entry)
+        elif k == "CLEAR":
+            if self.entry:
+                self.entry = ""
+            else:
+                self.prompt = None
+                if p["abort"] is not None:
+                    p["abort"]()
+        else:
+            self._fail("TOTAL to confirm, CLEAR to go back")
+
+    # ---- keys --------------------------------------------------------------
+
+    def _key(self, k):
+        if k not in KEYS:
+            self._fail("Unknown key %s" % (k,))
+            return
+        if k == "FEED":
+            return  # the printer task feeds paper; nothing changes here
+        if self.message is not None:
+            self.message = None
+            if k == "CLEAR":
+                # CLEAR after an error clears what was keyed as well.
+                self.entry = ""
+                return
+        if self.prompt is not None:
+            self._prompt_key(k)
+            return
+        if k in DIGIT_KEYS:
+            if len(self.entry) + len(k) > _MAX_ENTRY:
+                self._fail("Entry too long: CLEAR and key again")
+            else:
+                self.entry += k
+            return
+        if self.cashier is None:
+            self._signed_off_key(k)
+        elif self.locked:
+            self._locked_key(k)
+        elif self.sale is not None and self.sale.is_paid():
+            # Paid, but the record could not be written: retry, cancel, or
+            # acknowledge journal damage so that the retry can succeed.
+            if k == "TOTAL":
+                self._commit()
+            elif k == "CLEAR":
+                self._ask_cancel()
+            elif k == "REPORT":
+                self._menu_ack()
+            else:
+                self._fail("Not saved: TOTAL to retry")
+        else:
+            getattr(self, "_k_" + k.lower())()
+
+    def _take_entry(self):
+        e = self.entry
+        self.entry = ""
+        return e
+
+    # ---- sign-on, lock, sign-off -------------------------------------------
+
+    def _signed_off_key(self, k):
+        if k == "CLEAR":
+            self.entry = ""
+            return
+        if k not in ("SIGN", "TOTAL"):
+            self._fail("Sign on first: key no., then SIGN")
+            return
+        entry = self._take_entry()
+        if self.snap is None:
+            self._fail("No HO data: sync the till")
+            return
+        if self.needs_sync:
+            self._fail("Sync the till before sign-on")
+            return
+        if not entry or "." in entry:
+            self._fail("Key your cashier no., then SIGN")
+            return
+        cid = int(entry)
+        c = self.snap.cashier(cid)
+        if c is None:
+            self._fail("Cashier %d unknown" % cid)
+            return
+        if self._locked_out(cid):
+            return
+        self._ask(fit("Cashier", c["name"], self.cols), "PIN?",
+                  lambda pin: self._sign_on(c, pin), masked=True)
+
+    def _locked_out(self, cid):
+        until = self.guard.locked_until(cid, self._now())
+        if until is None:
+            return False
+        now = self._now()
+        mins = (until - now + 59) // 60 if now is not None else 0
+        self._fail("Cashier %d locked for %d min" % (cid, mins))
+        return True
+
+    def _check_pin(self, c, pin):
+        """Verify c's PIN; count a wrong one and journal a lockout."""
+        cid = c["id"]
+        if self._locked_out(cid):
+            return False
+        if auth.verify_pin(c.get("pin"), pin):
+            self.guard.succeeded(cid)
+            return True
+        until = self.guard.failed(cid, self._now())
+        if until is None:
+            left = self.guard.tries_left(cid)
+            self._fail("Wrong PIN: %d %s left" % (left, "try" if left == 1 else "tries"))
+        else:
+            self._event(R.EV_LOCKOUT, cid, until, tolerate=True)
+            self._locked_out(cid)
+        return False
+
+    def _sign_on(self, c, pin):
+        if not self._check_pin(c, pin):
+            return
+        self.cashier = c
+        self.role = self.snap.role(c["role"]) or {}
+        self.locked = False
+        self.training = False
+        seq = self._event(R.EV_SIGN_ON, c["id"], tolerate=True)
+        if self.journal.broken:
+            self._fail("Journal damaged: manager REPORT 5")
+        elif seq is None:
+            self._fail(_journal_message(self.append_error))
+        self._apply_snapshot()
+
+    def _locked_key(self, k):
+        if k == "CLEAR":
+            self.entry = ""
+        elif k in ("SIGN", "TOTAL") and self.entry:
+            if self._check_pin(self.cashier, self._take_entry()):
+                self.locked = False
+        elif k == "SIGN" and self.sale is None:
+            self._sign_off_now()
+        else:
+            self._fail("Locked: key your PIN, then TOTAL")
+
+    def _sign_off_now(self):
+        cid = self.cashier["id"]
+        if self.training:
+            self._event(R.EV_TRAINING_OFF, cid, tolerate=True)
+        self._event(R.EV_SIGN_OFF, cid, tolerate=True)
+        self.cashier = None
+        self.role = None
+        self.locked = False
+        self.training = False
+        self.qty = None
+        self.price = None
+
+    def _k_sign(self):
+        if self._between_sales():
+            self._sign_off_now()
+
+    def _between_sales(self):
+        """Drop what was keyed; False (and say so) while a sale is open."""
+        self._take_entry()
+        if self.sale is not None:
+            self._fail("Finish or cancel the sale first")
+            return False
+        return True
+
+    # ---- authority ---------------------------------------------------------
+
+    def _denied(self, role, spec):
+        """Why role may not do spec (a tuple), or None if it may."""
+        role = role or {}
+        what = spec[0]
+        if what in ("line_discount", "sale_discount"):
+            limit = role.get("max_" + what + "_bp", 0)
+            if spec[1] > limit:
+                return "Discount over %s" % _percent(limit)
+            return None
+        if what == "open_price":
+            limit = role.get("max_open_price")
+            if limit is not None and spec[1] > limit:
+                return "Price over %s" % self._money(limit)
+            return None
+        may = role.get("may", ())
+        if what == "refund":
+            if "refund" not in may:
+                return _PERMISSION_TEXT["refund"]
+            limit = role.get("max_refund", 0)
+            if spec[1] > limit:
+                return "Refund over %s" % self._money(limit)
+            return None
+        if spec[1] in may or _PERMISSION_FALLBACK.get(spec[1]) in may:
+            return None
+        return _PERMISSION_TEXT.get(spec[1], "Needs manager")
+
+    def _authorize(self, spec, then):
+        """Run then(approver) now if the cashier may do spec (approver None),
+        else after a manager with the authority keys their number and PIN."""
+        why = self._denied(self.role, spec)
+        if why is None:
+            then(None)
+            return
+        self._ask(why, "Manager no.?", lambda e: self._manager_id(e, spec, then),
+                  abort=lambda: self._fail("Not approved"))
+
+    def _manager_id(self, entry, spec, then):
+        if not entry or "." in entry:
+            self._fail("Not approved: no manager no.")
+            return
+        m = self.snap.cashier(int(entry))
+        if m is None:
+            self._fail("Cashier %s unknown: not approved" % entry)
+            return
+        if self._locked_out(m["id"]):
+            return
+        role = self.snap.role(m["role"]) or {}
+        why = self._denied(role, spec)
+        if why is None and "approve" not in role.get("may", ()):
+            why = "approve"
+        if why is not None:
+            self._fail("%s may not: %s" % (m["name"], why))
+            return
+        self._ask(fit("Manager", m["name"], self.cols), "PIN?",
+                  lambda pin: self._manager_pin(m, pin, then), masked=True,
+                  abort=lambda: self._fail("Not approved"))
+
+    def _manager_pin(self, m, pin, then):
+        if self._check_pin(m, pin):
+            then(m["id"])
+
+    # ---- items -------------------------------------------------------------
+
+    def _can_sell(self):
+        if self.journal.broken:
+            self._fail("Journal damaged: call manager")
+            return False
+        if self.journal.space_level() == J.SPACE_FULL:
+            self._fail("Memory full: sync the till")
+            return False
+        return True
+
+    def _k_plu(self):
+        entry = self._take_entry()
+        if not entry or "." in entry:
+            self._fail("Key the item no., then PLU")
+            return
+        n = int(entry)
+        item = self._lookup(lambda: self.snap.by_plu(n)) if n <= MAX_PLU else None
+        if item is False:
+            return
+        if item is None and len(entry) in _BARCODE_LENGTHS:
+            # A barcode keyed by hand: checked like a scan.
+            self._scan(entry)
+            return
+        if item is None:
+            self._fail("Item %s not found" % entry, ("Item not found:", entry))
+            return
+        self._start_line(item)
+
+    def _lookup(self, fn):
+        try:
+            return fn()
+        except OSError:
+            self._fail("Catalog damaged: call manager")
+            return False
+
+    def _scan(self, text):
+        if self.cashier is None or self.locked:
+            self._fail("Sign on first")
+            return
+        if self.prompt is not None:
+            self._fail("Finish this first: TOTAL or CLEAR")
+            return
+        if self.sale is not None and self.sale.tenders:
+            self._fail("Payment started: finish the payment")
+            return
+        self.message = None
+        pol = self._policies()
+        try:
+            d = barcode.decode(text, self.snap.meta.get("barcode_rules") or (),
+                               pol.get("eight_digit", "ean8"))
+        except barcode.BarcodeError as exc:
+            self._fail_lines("Misread: scan again", exc.code)
+            return
+        except ValueError:
+            self._fail("Barcode rules damaged: call manager")
+            return
+        code = text.strip() if isinstance(text, str) else text.decode().strip()
+        if d[0] == "item":
+            item = self._lookup(lambda: self.snap.by_barcode(d[1]))
+            if item is False:
+                return
+            if item is None:
+                self._fail("Item %s not found" % d[1], ("Item not found:", d[1]))
+                return
+            self._start_line(item, code=d[1])
+            return
+        item = self._lookup(lambda: self.snap.by_plu(int(d[1])))
+        if item is False:
+            return
+        if item is None:
+            self._fail("Item %s not found" % code, ("Item not found:", code))
+            return
+        if d[0] == "weight":
+            if not item["weighed"]:
+                self._fail("Item %d not sold by weight" % item["plu"])
+                return
+            self._start_line(item, code=code, grams=d[2], flags=R.LF_WEIGHT_FROM_CODE)
+        else:
+            self._start_line(item, code=code, price=d[2], flags=R.LF_PRICE_FROM_CODE)
+
+    def _start_line(self, item, code=None, grams=None, price=None, flags=0):
+        if not self._can_sell():
+            return
+        qty = self.qty
+        keyed = self.price
+        self.qty = None
+        self.price = None
+        self.subtotal_mode = False
+        if qty is not None and (grams is not None or item["weighed"] or price is not None):
+            self._fail("Quantity not allowed for this label")
+            return
+        if keyed is not None and (grams is not None or price is not None):
+            self._fail("Price is on the label: no PRICE")
+            return
+        if item["weighed"] and grams is None and price is None:
+            self._fail("Sold by weight: scan its label")
+            return
+        line = {"item": item, "qty": qty, "grams": grams, "price": price, "code": code,
+                "flags": flags, "approver": None}
+        if keyed is not None:
+            line["price"] = keyed
+            line["flags"] |= R.LF_OPEN_PRICE if item["open_price"] else R.LF_PRICE_OVERRIDE
+            line["keyed"] = True
+        self._continue_line(line)
+
+    def _continue_line(self, line):
+        item = line["item"]
+        rules = self._rules()
+        if item.get("min_age") and not line["flags"] & R.LF_AGE_CHECKED:
+            def ok():
+                line["flags"] |= R.LF_AGE_CHECKED
+                self._continue_line(line)
+            self._ask("Age %d+ checked?" % item["min_age"], "TOTAL=yes",
+                      lambda e: ok(), abort=lambda: self._fail("Not sold: age not checked"),
+                      digits=False)
+            return
+        if item["open_price"] and line["price"] is None:
+            if not rules["open_price"]:
+                self._fail("Offline: no open prices")
+                return
+            self._ask(item["name"], "Price?", lambda e: self._open_price(line, e),
+                      abort=lambda: self._fail("Item not added"))
+            return
+        if line.get("keyed"):
+            line["keyed"] = False
+            if item["open_price"]:
+                if not rules["open_price"]:
+                    self._fail("Offline: no open prices")
+                    return
+                spec = ("open_price", line["price"])
+            else:
+                if not rules["price_override"]:
+                    self._fail("Offline: no price changes")
+                    return
+                spec = ("perm", "price_override")
+            self._authorize(spec, lambda who: self._approved_line(line, who))
+            return
+        self._add_line(line)
+
+    def _approved_line(self, line, who):
+        line["approver"] = who
+        self._add_line(line)
+
+    def _open_price(self, line, entry):
+        price = self._parse_money(entry)
+        if price is None:
+            return
+        if price == 0:
+            self._fail("Key a price above 0")
+            return
+        line["price"] = price
+        line["flags"] |= R.LF_OPEN_PRICE
+        line["keyed"] = True
+        self._continue_line(line)
+
+    def _new_sale(self):
+        pol = self._policies()
+        return Sale(self.snap.tax_rates(), bool(pol.get("prices_include_tax", True)),
+                    bool(pol.get("round_per_line", False)), pol.get("cash_rounding", 1),
+                    pol.get("max_lines", 100))
+
+    def _add_line(self, line):
+        if self.sale is None:
+            self.sale = self._new_sale()
+            self.sale_training = self.training
+        try:
+            self.sale.add_line(line["item"], qty=line["qty"], grams=line["grams"],
+                               price=line["price"], code=line["code"], flags=line["flags"],
+                               approver=line["approver"])
+        except (SaleError, ValueError) as exc:
+            self._fail(str(exc))
+
+    def _parse_money(self, entry):
+        try:
+            return parse_keyed(entry, self.snap.currency.get("decimals", 2))
+        except ValueError as exc:
+            self._fail(str(exc))
+            return None
+
+    def _keyed_money(self):
+        """The amount keyed before this key: None if nothing was keyed, False
+        (after showing why) if it is not an amount."""
+        entry = self._take_entry()
+        if not entry:
+            return None
+        value = self._parse_money(entry)
+        return False if value is None else value
+
+    def _k_qty(self):
+        entry = self._take_entry()
+        if not entry or "." in entry or not 0 < int(entry) <= _MAX_QTY:
+            self._fail("Key a quantity 1-%d, then QTY" % _MAX_QTY)
+            return
+        if self.sale is not None and self.sale.tenders:
+            self._fail("Payment started: finish the payment")
+            return
+        self.qty = int(entry)
+
+    def _k_price(self):
+        entry = self._take_entry()
+        if not entry:
+            self._fail("Key the price, then PRICE")
+            return
+        price = self._parse_money(entry)
+        if price is not None:
+            self.price = price
+
+    def _k_void(self):
+        entry = self._take_entry()
+        s = self.sale
+        if s is None:
+            self._fail("No sale in progress")
+            return
+        if s.tenders:
+            self._fail("Payment started: no void")
+            return
+        if "." in entry:
+            self._fail("Key a line no., then VOID")
+            return
+        line = s.line(int(entry) if entry else None)
+        if line is None:
+            self._fail("No line %s to void" % entry if entry else "No line to void")
+            return
+        self._authorize(("perm", "void_line"), lambda who: self._void(line, who))
+
+    def _void(self, line, who):
+        s = self.sale
+        s.void(line)
+        if who is not None:
+            line["voided_by"] = who
+        self._info(fit("VOID", line["name"], self.cols), fit("Total", self._money(s.total),
+                                                             self.cols))
+
+    def _k_clear(self):
+        if self.entry or self.qty is not None or self.price is not None:
+            self.entry = ""
+            self.qty = None
+            self.price = None
+            return
+        if self.sale is not None:
+            self._ask_cancel()
+
+    def _ask_cancel(self):
+        if any(t[0] != R.TENDER_CASH for t in self.sale.tenders):
+            self._fail("Card paid: finish the sale")
+            return
+        self._ask("Cancel sale?", "TOTAL=yes",
+                  lambda e: self._authorize(("perm", "void_sale"), self._cancel), digits=False)
+
+    def _cancel(self, who):
+        s = self.sale
+        body = s.body(self.cashier["id"], self.snap.version)
+        flags = J.FLAG_TRAINING if self.sale_training else 0
+        back = s.paid
+        # Cash already taken goes back through the drawer, which opens only
+        # for what the journal holds; a sale without payment can always go.
+        seq = self._event(R.EV_CANCEL, self.cashier["id"], body, tolerate=not back, flags=flags,
+                          approver=who)
+        if seq is None and back:
+            return
+        self.sale = None
+        self.subtotal_mode = False
+        if seq is None:
+            self._info("Cancelled", "(not journaled)")
+        elif back:
+            self._info("Cancelled:", fit("give back", self._money(back), self.cols))
+        else:
+            self._info("Sale cancelled")
+        if back and not self.sale_training:
+            self._out.append(("drawer",))
+        self._apply_snapshot()
+
+    # ---- discounts ---------------------------------------------------------
+
+    def _k_discount(self):
+        entry = self._take_entry()
+        s = self.sale
+        if s is None or not s.active():
+            self._fail("No item to discount")
+            return
+        if s.tenders:
+            self._fail("Payment started: no discount")
+            return
+        if not entry:
+            self._fail("Key % or amount, then DISCOUNT")
+            return
+        on_sale = self.subtotal_mode
+        tot = s.totals()
+        if on_sale:
+            base = tot["subtotal"]
+        else:
+            base = tot["lines"][len(s.active()) - 1]["amount"]
+        if "." in entry:
+            kind = R.DISC_AMOUNT
+            value = self._parse_money(entry)
+            if value is None:
+                return
+            if base <= 0 or value > base:
+                self._fail("Discount bigger than the amount")
+                return
+            bp = (value * _BP + base - 1) // base
+        else:
+            kind = R.DISC_PERCENT
+            pct = int(entry)
+            if not 0 < pct <= 100:
+                self._fail("Discount is 1-100 %")
+                return
+            value = bp = pct * 100
+        if value == 0:
+            self._fail("Key a discount above 0")
+            return
+        spec = ("sale_discount" if on_sale else "line_discount", bp)
+        line = s.line()
+        self._authorize(spec, lambda who: self._apply_discount(on_sale, line, kind, value, who))
+
+    def _apply_discount(self, on_sale, line, kind, value, who):
+        s = self.sale
+        try:
+            if on_sale:
+                s.set_sale_discount(kind, value, who)
+            else:
+                s.set_line_discount(line, kind, value, who)
+        except (SaleError, ValueError) as exc:
+            self._fail(str(exc))
+            return
+        off = s.totals()["sale_discount"] if on_sale else \
+            s.totals()["lines"][len(s.active()) - 1]["discount"]
+        self._info(fit("Discount", "-" + self._money(off), self.cols),
+                   fit("Total", self._money(s.total), self.cols))
+
+    def _k_subtotal(self):
+        self._take_entry()
+        if self.sale is None:
+            self._fail("No sale in progress")
+            return
+        self.subtotal_mode = True
+
+    # ---- tenders -----------------------------------------------------------
+
+    def _payable(self):
+        s = self.sale
+        if s is None:
+            self._fail("No sale in progress")
+            return None
+        if not s.active():
+            self._fail("No items in the sale")
+            return None
+        limit = self._rules()["max_sale"]
+        if s.refund_of is None and limit is not None and s.total > limit:
+            self._fail("Offline: sales up to %s" % self._money(limit))
+            return None
+        return s
+
+    def _k_total(self):
+        if self.sale is None:
+            self._take_entry()
+            return
+        self._k_cash()
+
+    def _k_cash(self):
+        given = self._keyed_money()
+        s = self._payable()
+        if s is None or given is False:
+            return
+        try:
+            change = s.pay_cash(given)
+        except SaleError as exc:
+            self._fail(str(exc))
+            return
+        self.subtotal_mode = False
+        if s.is_paid():
+            self._commit()
+        elif change == 0:
+            self._info(fit("Cash", self._money(given), self.cols),
+                       fit("Due", self._money(s.remaining()), self.cols))
+
+    def _k_card(self):
+        amount = self._keyed_money()
+        s = self._payable()
+        if s is None or amount is False:
+            return
+        if amount is not None:
+            rem = s.remaining()
+            if not 0 < amount <= rem:
+                self._fail("Card amount 0.01 to %s" % self._money(rem))
+                return
+        self._ask_card(amount)
+
+    def _ask_card(self, amount):
+        s = self.sale
+        shown = s.remaining() if amount is None else amount
+        self._ask(fit("Card", self._money(shown), self.cols), "Approval?",
+                  lambda ref: self._card(amount, ref), abort=self._card_abort)
+
+    def _card_abort(self):
+        self._fail("Card payment not taken")
+        if self.sale.refund_of is not None:
+            self._ask_refund_tender()
+
+    def _card(self, amount, ref):
+        if not ref or "." in ref or len(ref) > _MAX_REF:
+            self._ask_card(amount)
+            self._fail("Key the terminal's approval code")
+            return
+        s = self.sale
+        try:
+            s.pay_card(amount, ref)
+        except SaleError as exc:
+            self._fail(str(exc))
+            return
+        self.subtotal_mode = False
+        if s.is_paid():
+            self._commit()
+
+    def _commit(self):
+        """Journal the paid sale, then (only then) print and open the drawer."""
+        s = self.sale
+        kind = J.KIND_SALE if s.refund_of is None else J.KIND_STORNO
+        flags = J.FLAG_TRAINING if self.sale_training else 0
+        body = s.body(self.cashier["id"], self.snap.version)
+        seq = self._append(kind, body, flags)
+        if seq is None:
+            lines = _not_saved(self.append_error)
+            self.message = (lines[0][:self.cols], lines[1][:self.cols])
+            return
+        rec = self._record(seq, kind, body, flags)
+        self._out.append(("print", printjob.receipt(rec, self.till_id, self.snap)))
+        cash = any(t[0] == R.TENDER_CASH for t in s.tenders)
+        if cash and not flags:
+            self._out.append(("drawer",))
+        self.last_receipt = seq
+        if s.refund_of is not None:
+            self.refunded.add(s.refund_of)
+            self._info(fit("Refunded", self._money(-s.paid), self.cols),
+                       fit("Receipt", str(seq), self.cols))
+        elif s.change:
+            self._info(fit("Change", self._money(s.change), self.cols),
+                       fit("Total", self._money(s.total), self.cols))
+        else:
+            self._info(fit("Paid", self._money(s.paid), self.cols),
+                       fit("Receipt", str(seq), self.cols))
+        if self.printer not in ("ok", "paper_low"):
+            self.message = (self.message[0],
+                            ("Printer: " + self.printer.replace("_", " "))[:self.cols])
+        self.sale = None
+        self.subtotal_mode = False
+        self._apply_snapshot()
+
+    # ---- no sale, refund ---------------------------------------------------
+
+    def _k_no_sale(self):
+        if not self._between_sales():
+            return
+        self._authorize(("perm", "no_sale"), self._no_sale)
+
+    def _no_sale(self, who):
+        body = {R.N_CASHIER: self.cashier["id"]}
+        if who is not None:
+            body[R.N_APPROVER] = who
+        flags = self._record_flags()
+        seq = self._append(J.KIND_NO_SALE, body, flags)
+        if seq is None:
+            return
+        rec = self._record(seq, J.KIND_NO_SALE, body, flags)
+        self._out.append(("print", printjob.no_sale(rec, self.till_id, self.snap)))
+        if not flags:
+            self._out.append(("drawer",))
+        self._info("No sale", "Drawer open" if not flags else "(training)")
+
+    def _k_refund(self):
+        if not self._between_sales():
+            return
+        self._ask("Refund", "Receipt no.?", self._refund_receipt)
+
+    def find_record(self, seq):
+        """The decoded journal record seq, or None if it is not on flash."""
+        if seq < 1:
+            return None
+        for s, raw in self.journal.records_after(seq - 1, limit=1):
+            if s == seq:
+                return cbor.loads(raw)
+        return None
+
+    def _refund_receipt(self, entry):
+        if not entry or "." in entry:
+            self._fail("Key the receipt no.")
+            return
+        n = int(entry)
+        rec = self.find_record(n)
+        if rec is None or rec[J.K_KIND] != J.KIND_SALE:
+            self._fail("Receipt %d not found on this till" % n)
+            return
+        if bool(rec.get(J.K_FLAGS, 0) & J.FLAG_TRAINING) != self.training:
+            self._fail("Receipt %d is %s training" % (n, "not" if self.training else "from"))
+            return
+        if n in self.refunded:
+            self._fail("Receipt %d already refunded" % n)
+            return
+        if not self._can_sell():
+            return
+        pol = self._policies()
+        try:
+            storno = storno_of(rec[J.K_BODY], n, bool(pol.get("prices_include_tax", True)),
+                               bool(pol.get("round_per_line", False)), pol.get("cash_rounding", 1))
+        except (SaleError, ValueError) as exc:
+            self._fail(str(exc))
+            return
+        amount = -storno.total
+        limit = self._rules()["max_refund"]
+        if limit is not None and amount > limit:
+            self._fail("Offline: refunds up to %s" % self._money(limit))
+            return
+        self._authorize(("refund", amount), lambda who: self._refund_start(storno, who))
+
+    def _refund_start(self, storno, who):
+        storno.approver = self.cashier["id"] if who is None else who
+        self.sale = storno
+        self.sale_training = self.training
+        self._ask_refund_tender()
+
+    def _ask_refund_tender(self):
+        s = self.sale
+        self._ask(fit("Refund", self._money(-s.total), self.cols), "CASH or CARD",
+                  lambda e: self._ask_refund_tender(),
+                  abort=self._refund_abort,
+                  keys={"CASH": self._refund_cash, "CARD": lambda: self._ask_card(None)},
+                  digits=False)
+
+    def _refund_abort(self):
+        self.sale = None
+        self._info("Refund abandoned")
+
+    def _refund_cash(self):
+        self.sale.pay_cash(None)
+        self._commit()
+
+    # ---- reports and the REPORT menu -----------------------------------------
+
+    def _k_report(self):
+        if not self._between_sales():
+            return
+        self._ask("1X 2Z 3Copy", "4Train 5Ack", lambda e: None, digits=False,
+                  keys={"1": self._menu_x, "2": self._menu_z, "3": self._copy,
+                        "4": self._menu_training, "5": self._menu_ack})
+
+    def _menu_x(self):
+        self._authorize(("perm", "x_report"), self._x_report)
+
+    def _x_report(self, who):
+        p = self.totals.body(self.journal.last_seq)
+        job = printjob.period("x", p, self.till_id, self.snap, self.cashier["id"],
+                              self._now() or 0, flags=self._record_flags())
+        self._out.append(("print", job))
+        self._info(fit("X", self._money(self.totals.sales + self.totals.refunds), self.cols),
+                   fit("Sales", str(self.totals.count(R.C_SALES)), self.cols))
+
+    def _menu_z(self):
+        if self.training:
+            self._fail("Leave training mode before Z")
+            return
+        self._authorize(("perm", "z_report"), self._z_closing)
+
+    def _z_closing(self, who):
+        t = self.totals
+        body = t.closing_body(self.journal.last_seq, self.cashier["id"], self.snap.version)
+        if who is not None:
+            body[R.P_APPROVER] = who
+        seq = self._append(J.KIND_CLOSING, body)
+        if seq is None:
+            return
+        job = printjob.period("z", body, self.till_id, self.snap, self.cashier["id"],
+                              self._now() or 0, seq, self.journal.last_tag)
+        self._out.append(("print", job))
+        self.totals = t.next_period(seq)
+        self._info(fit("Z %d" % body[R.P_Z], self._money(body[R.P_SALES] + body[R.P_REFUNDS]),
+                       self.cols), "Day closed")
+
+    def _copy(self):
+        if self.last_receipt is None:
+            self._fail("No receipt to copy")
+            return
+        rec = self.find_record(self.last_receipt)
+        if rec is None:
+            self._fail("Receipt %d no longer on till" % self.last_receipt)
+            return
+        if self._event(R.EV_COPY, self.cashier["id"], self.last_receipt,
+                       flags=self._record_flags()) is None:
+            return
+        self._out.append(("print", printjob.receipt(rec, self.till_id, self.snap, copy=True)))
+        self._info("Copy printed", fit("Receipt", str(self.last_receipt), self.cols))
+
+    def _menu_training(self):
+        self._authorize(("perm", "training"), self._toggle_training)
+
+    def _toggle_training(self, who):
+        ev = R.EV_TRAINING_OFF if self.training else R.EV_TRAINING_ON
+        if self._event(ev, self.cashier["id"], approver=who) is None:
+            return
+        self.training = not self.training
+        self._info("Training mode", "ON" if self.training else "OFF")
+
+    def _menu_ack(self):
+        if not self.journal.broken:
+            self._info("Journal is fine")
+            return
+        self._authorize(("perm", "ack_journal"), self._ack)
+
+    def _ack(self, who):
+        by = self.cashier["id"] if who is None else who
+        try:
+            seq = self.journal.acknowledge("cashier %d" % by, "at the till")
+        except (J.JournalError, OSError) as exc:
+            self._fail(_journal_message(exc))
+            return
+        if seq is not None:
+            rec = self.find_record(seq)
+            self._out.append(("record", seq, J.KIND_ACK, rec[J.K_BODY] if rec else None, 0))
+            self.totals.add(seq, J.KIND_ACK, {}, 0)
+        self._info("Journal damage", "acknowledged")

@@ -1,0 +1,69 @@
+"""`kassa flash`: install the firmware on a till with mpremote."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from host_tools.provision.flash import FlashError, FlashResult, board_names, flash, provision_local
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("flash", help="install the firmware and the till's identity with mpremote")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port",
+                       help="the till's port: /dev/ttyACM0, COM3, or socket://HOST:PORT for a simulator")
+    where.add_argument("--local", type=Path, metavar="DIR",
+                       help="a Raspberry Pi till's data directory: write its identity only "
+                            "(the Pi runs the firmware from a checkout)")
+    p.add_argument("--board", help=f"with --port, the board file: {', '.join(board_names()) or 'see boards/'}")
+    p.add_argument("--till-id", required=True, help="e.g. store-12/till-7")
+    p.add_argument("--key-file", type=Path, help="the till's secret (default: a new one in --keys-dir)")
+    p.add_argument("--keys-dir", type=Path, default=Path("keys"),
+                   help="where new till secrets are kept for head office (default ./keys)")
+    p.add_argument("--resume", action="store_true",
+                   help="do not soft-reset first (MicroPython unix-port simulators)")
+    p.add_argument("--romfs", action="store_true",
+                   help="deploy the firmware as a ROMFS image (runs in place from flash; "
+                        "needed to fit a Pico W's RAM, see README)")
+    p.add_argument("--replace-identity", action="store_true",
+                   help="give a till a new id and secret (only after HO processed its whole journal)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.local is not None:
+        try:
+            result = provision_local(args.local, args.till_id, args.key_file, args.keys_dir,
+                                     args.replace_identity)
+        except FlashError as exc:
+            print(f"kassa flash: {exc}", file=sys.stderr)
+            return 1
+        _report_identity(result)
+        return 0
+    if not args.board:
+        print("kassa flash: --port needs --board (" + ", ".join(board_names()) + ")",
+              file=sys.stderr)
+        return 2
+    try:
+        with Console(stderr=True).status("flashing") as status:
+            result = flash(args.port, args.board, args.till_id, args.key_file, args.keys_dir,
+                           args.resume, args.replace_identity, args.romfs,
+                           step=lambda text: status.update(text))
+    except FlashError as exc:
+        print(f"kassa flash: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.till_id}: {result.files} firmware modules ({result.sent} changed), "
+          f"board {args.board}")
+    _report_identity(result)
+    return 0
+
+
+def _report_identity(result: FlashResult) -> None:
+    if result.identity_written:
+        print(f"identity written; the till's secret is in {result.key_path} "
+              "(give it to head office, keep it safe)")
+    else:
+        print("identity kept (the till already had this id)")

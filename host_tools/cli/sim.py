@@ -1,0 +1,73 @@
+"""`kassa sim init DIR` and `kassa sim run DIR`: a till on this computer."""
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+from host_tools.provision import sim
+from host_tools.hodata.snapshot_builder import BuildError
+from host_tools.cli import command_group
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ssub = command_group(sub, "sim", "a simulated till (the sim board) in a directory")
+    i = ssub.add_parser("init", help="give a directory a till identity and HO's data")
+    i.add_argument("directory", type=Path)
+    i.add_argument("--till-id", default="S001/till-1")
+    i.add_argument("--items", type=Path, help="items CSV/JSON (default: the example store)")
+    i.add_argument("--config", type=Path, help="store.json (default: the example store)")
+    i.add_argument("--logo", type=Path, help="an image for the receipt header")
+    i.set_defaults(func=init)
+    r = ssub.add_parser("run", help="boot the till; keys and scans come from a script or the terminal")
+    r.add_argument("directory", type=Path)
+    r.add_argument("--script", type=Path, help="script file (default: type lines, end with Ctrl-D)")
+    r.add_argument("--cpython", action="store_true",
+                   help="run under CPython as on a Raspberry Pi (default: MicroPython, 192K heap)")
+    r.set_defaults(func=run)
+
+
+def init(args: argparse.Namespace) -> int:
+    key = secrets.token_bytes(32)
+    logo = None
+    if args.logo:
+        from host_tools.hodata.raster import ImageConvertError, to_raster
+
+        try:
+            logo = to_raster(args.logo, 576)
+        except ImageConvertError as exc:
+            print(f"kassa sim init: {exc}", file=sys.stderr)
+            return 2
+    try:
+        sim.init(args.directory, args.till_id, key, args.items, args.config, logo=logo)
+    except BuildError as exc:
+        print(f"kassa sim init: {exc}", file=sys.stderr)
+        return 2
+    (args.directory / "till.key").write_text(key.hex() + "\n")
+    print(f"{args.directory}: till {args.till_id} with HO's data installed; its secret is "
+          f"in {args.directory / 'till.key'}. Run: kassa sim run {args.directory}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if not (args.directory / "identity").exists():
+        print(f"kassa sim run: {args.directory} is not a till: run `kassa sim init` first",
+              file=sys.stderr)
+        return 2
+    stdin = open(args.script) if args.script else None  # noqa: SIM115 - closed below
+    try:
+        if args.cpython:
+            proc = sim.run_cpython(args.directory, stdin=stdin)
+        else:
+            with tempfile.TemporaryDirectory(prefix="kassa-sim-") as tmp:
+                image = sim.romfs_image(Path(tmp) / "firmware.romfs")
+                proc = sim.run_micropython(args.directory, image, stdin=stdin)
+    finally:
+        if stdin is not None:
+            stdin.close()
+    printer = args.directory / "printer.bin"
+    if printer.exists():
+        print(f"receipts: kassa receipt render {printer} --png receipt.png")
+    return proc.returncode

