@@ -4,7 +4,7 @@ import io
 
 import support
 from till.formats import catalog, cbor
-from till.formats.catalog import Catalog, encode_item, gtin_key, item_from_record
+from till.formats.catalog import Catalog, SnapshotError, encode_item, gtin_key, item_from_record
 from till.formats.catalog_writer import CatalogWriter, build_dir, content_hash, read_hash
 
 
@@ -234,7 +234,8 @@ def test_damaged_record_is_an_error_not_a_wrong_item():
         f.write(b"\xff")
     cat = Catalog(path)
     try:
-        support.raises(OSError, cat.by_plu, 1)
+        exc = support.raises(SnapshotError, cat.by_plu, 1)
+        assert "item record at byte 0" in str(exc) and "sync the till" in str(exc)
         assert cat.by_plu(7)["name"] == "Brot 500 g"
     finally:
         cat.close()

@@ -13,6 +13,13 @@
 # The barcode index names the PLU, not the record offset, so that a delta that
 # changes one record leaves every other barcode entry as it was: the device can
 # merge it in one streaming pass instead of sorting 50,000 entries anew.
+#
+# Flash wears and files get damaged. Whatever a damaged file holds, a reader here
+# raises SnapshotError with the reason, never another error and never another
+# item: a record found through an index must carry the PLU that was asked for,
+# and the entries a binary search passes must be in order. (What these checks
+# cannot see, a changed price in a well-formed record, the content hash checked
+# when the snapshot is opened does: see snapshot.py.)
 import os
 
 from till.formats import cbor
@@ -45,6 +52,31 @@ _MIN_FIELDS = const(4)
 # A binary search probes single entries until the range left fits this window,
 # then reads the window once; 256 bytes is one littlefs program page.
 _WINDOW_BYTES = const(256)
+
+
+class SnapshotError(ValueError):
+    """A snapshot or package the till refuses or cannot read; the reason is the
+    message. Defined here, the lowest of the snapshot modules, so that catalog
+    lookups raise it too; till.formats.snapshot exports it."""
+
+
+# What reading damaged files raises besides SnapshotError: a short or missing
+# file (OSError), bytes that are not CBOR (cbor.CBORError), text that is not
+# UTF-8 (UnicodeError) and hex that is not hex (binascii) -- all ValueErrors --,
+# and a map without its key or a value of the wrong shape (KeyError, TypeError,
+# IndexError). MemoryError is not damage and passes through.
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError)
+
+
+def damaged(path, what):
+    """The SnapshotError for damaged files of the snapshot at path."""
+    return SnapshotError("The HO data in %s is damaged (%s): sync the till with head "
+                         "office to reinstall it" % (path, what))
+
+
+def exc_text(exc):
+    # An OSError's str() on MicroPython is its errno alone; name the class too.
+    return "%s: %s" % (exc.__class__.__name__, exc)
 
 
 def gtin_key(code):
@@ -146,13 +178,21 @@ def _uint(buf, p, q):
 
 
 class SortedIndex:
-    """Fixed-width entries (key, value), big-endian, sorted by key, in a file."""
+    """Fixed-width entries (key, value), big-endian, sorted by key, in a file.
+
+    Raises OSError when the file cannot be read, SnapshotError when its entries
+    are not in order or the file is not a whole number of entries."""
 
     def __init__(self, path, key_bytes, value_bytes):
-        self._f = open(path, "rb")
         self._kb = key_bytes
         self._eb = key_bytes + value_bytes
-        self.count = file_size(path) // self._eb
+        size = file_size(path)
+        if size % self._eb:
+            raise SnapshotError("%s is %d bytes, not a whole number of %d-byte entries"
+                                % (path, size, self._eb))
+        self.path = path
+        self.count = size // self._eb
+        self._f = open(path, "rb")
         self._per_window = _WINDOW_BYTES // self._eb
         self._buf = bytearray(self._per_window * self._eb)
         self._mv = memoryview(self._buf)
@@ -169,24 +209,29 @@ class SortedIndex:
         p = i * self._eb
         return _uint(self._buf, p + self._kb, p + self._eb)
 
-    def _entry(self, i):
-        return self._key(i), self._value(i)
-
     def find(self, key):
         """The value stored under key, or None."""
         f = self._f
         eb = self._eb
         lo = 0
         hi = self.count
+        # Keys of the entries just below lo and at hi (-1: none yet). In a sorted
+        # file every probed key lies strictly between them; a key outside means
+        # entries moved, and the search could otherwise end on a wrong entry.
+        lo_key = hi_key = -1
         while hi - lo > self._per_window:
             mid = (lo + hi) >> 1
             f.seek(mid * eb)
             read_exact(f, self._probe)
             k = self._key(0)
+            if k <= lo_key or (hi_key >= 0 and k >= hi_key):
+                raise self._disorder(mid)
             if k < key:
                 lo = mid + 1
+                lo_key = k
             elif k > key:
                 hi = mid
+                hi_key = k
             else:
                 return self._value(0)
         if hi <= lo:
@@ -198,31 +243,44 @@ class SortedIndex:
         while a < b:
             mid = (a + b) >> 1
             k = self._key(mid)
+            if k <= lo_key or (hi_key >= 0 and k >= hi_key):
+                raise self._disorder(lo + mid)
             if k < key:
                 a = mid + 1
+                lo_key = k
             elif k > key:
                 b = mid
+                hi_key = k
             else:
                 return self._value(mid)
         return None
+
+    def _disorder(self, i):
+        return SnapshotError("entry %d of %s is out of order" % (i, self.path))
 
     def entries(self):
         """Every (key, value) in order, read a window at a time."""
         f = self._f
         f.seek(0)
         left = self.count
+        last = -1
         while left:
             n = min(left, self._per_window)
             read_exact(f, self._mv[:n * self._eb])
             for i in range(n):
-                yield self._entry(i)
+                k = self._key(i)
+                if k <= last:
+                    raise self._disorder(self.count - left + i)
+                last = k
+                yield k, self._value(i)
             left -= n
 
 
 class Catalog:
     """Items of one snapshot directory, found by PLU or barcode on flash.
 
-    Holds three open files and about 800 bytes of buffers; call close()."""
+    Holds three open files and about 800 bytes of buffers; call close(). Every
+    method raises SnapshotError (and only that) when the files are damaged."""
 
     def __init__(self, path):
         self.path = path
@@ -230,11 +288,17 @@ class Catalog:
         try:
             self._plu = SortedIndex(path + "/" + PLU_INDEX_FILE, PLU_BYTES, OFFSET_BYTES)
             self._gtin = SortedIndex(path + "/" + GTIN_INDEX_FILE, GTIN_BYTES, PLU_BYTES)
+            self._items_bytes = file_size(path + "/" + ITEMS_FILE)
             self._items = open(path + "/" + ITEMS_FILE, "rb")
-        except OSError:
+        except SnapshotError as exc:
             self.close()
-            raise
-        self._items_bytes = file_size(path + "/" + ITEMS_FILE)
+            raise damaged(path, str(exc))
+        except READ_ERRORS as exc:
+            self.close()
+            raise damaged(path, "a catalog file cannot be read: " + exc_text(exc))
+        if self._plu.count and not self._items_bytes:
+            self.close()
+            raise damaged(path, "the item file is empty")
         self._rec = bytearray(MAX_RECORD_BYTES)
         self._rec_mv = memoryview(self._rec)
 
@@ -254,42 +318,81 @@ class Catalog:
         """The item dict for a PLU, or None if the catalog has no such item."""
         if type(plu) is not int or not 0 <= plu <= MAX_PLU:
             return None
+        try:
+            return self._by_plu(plu)
+        except SnapshotError as exc:
+            raise damaged(self.path, str(exc))
+        except READ_ERRORS as exc:
+            raise damaged(self.path, "PLU %d: %s" % (plu, exc_text(exc)))
+
+    def _by_plu(self, plu):
         off = self._plu.find(plu)
         if off is None:
             return None
-        return item_from_record(self._record_at(off))
+        rec = self._record_at(off)
+        err = record_error(rec)
+        if err is not None:
+            raise SnapshotError("the record of PLU %d at byte %d: %s" % (plu, off, err))
+        if rec[0] != plu:
+            # A moved or changed index entry: selling this would sell another item.
+            raise SnapshotError("the index entry of PLU %d leads to the record of PLU %d"
+                                % (plu, rec[0]))
+        return item_from_record(rec)
 
     def by_barcode(self, code):
         """The item dict for a barcode (a string of digits), or None if unknown."""
         key = gtin_key(code)
         if key is None:
             return None
-        plu = self._gtin.find(key)
+        try:
+            plu = self._gtin.find(key)
+        except SnapshotError as exc:
+            raise damaged(self.path, str(exc))
+        except READ_ERRORS as exc:
+            raise damaged(self.path, "barcode %d: %s" % (key, exc_text(exc)))
         if plu is None:
             return None
-        return self.by_plu(plu)
+        item = self.by_plu(plu)
+        if item is None:
+            # HO's builder only indexes barcodes of items it lists.
+            raise damaged(self.path, "barcode %d names PLU %d, which the catalog does not have"
+                          % (key, plu))
+        return item
 
     def _record_at(self, off):
         n = min(MAX_RECORD_BYTES, self._items_bytes - off)
         if n <= 0:
-            raise OSError("catalog index points past the item file (damaged snapshot)")
+            raise SnapshotError("an index entry points past the item file (byte %d of %d)"
+                                % (off, self._items_bytes))
         self._items.seek(off)
         read_exact(self._items, self._rec_mv[:n])
         try:
             rec, _ = cbor.decode_from(self._rec_mv, 0, n)
         except cbor.CBORError as exc:
-            raise OSError("item record at byte %d is damaged: %s" % (off, exc))
+            raise SnapshotError("item record at byte %d: %s" % (off, exc))
         return rec
 
     def records(self):
         """(plu, raw record bytes as a memoryview) in PLU order, read sequentially.
 
         The memoryview is only valid until the next step of the iteration."""
+        try:
+            for x in self._records():
+                yield x
+        except SnapshotError as exc:
+            raise damaged(self.path, str(exc))
+        except READ_ERRORS as exc:
+            raise damaged(self.path, "reading the items: " + exc_text(exc))
+
+    def _records(self):
         f = self._items
         f.seek(0)
         prev = None
         for plu, off in self._plu.entries():
-            if prev is not None:
+            if prev is None:
+                if off != 0:
+                    raise SnapshotError("the first record starts at byte %d, not 0" % off)
+            else:
                 yield prev[0], self._read_seq(f, off - prev[1])
             prev = (plu, off)
         if prev is not None:
@@ -297,16 +400,31 @@ class Catalog:
 
     def _read_seq(self, f, n):
         if not 0 < n <= MAX_RECORD_BYTES:
-            raise OSError("item record of %d bytes in the catalog (damaged snapshot)" % n)
+            raise SnapshotError("an item record of %d bytes" % n)
         mv = self._rec_mv[:n]
         read_exact(f, mv)
         return mv
 
     def items(self):
         """Every item dict in PLU order (for reports; reads the whole file)."""
-        for _, raw in self.records():
-            yield item_from_record(cbor.decode_from(raw, 0, len(raw))[0])
+        for plu, raw in self.records():
+            try:
+                rec = cbor.decode_from(raw, 0, len(raw))[0]
+            except cbor.CBORError as exc:
+                raise damaged(self.path, "the record of PLU %d: %s" % (plu, exc))
+            err = record_error(rec)
+            if err is None and rec[0] != plu:
+                err = "the index names PLU %d, the record PLU %d" % (plu, rec[0])
+            if err is not None:
+                raise damaged(self.path, "the record of PLU %d: %s" % (plu, err))
+            yield item_from_record(rec)
 
     def barcodes(self):
         """(gtin as int, plu) in barcode order."""
-        return self._gtin.entries()
+        try:
+            for x in self._gtin.entries():
+                yield x
+        except SnapshotError as exc:
+            raise damaged(self.path, str(exc))
+        except READ_ERRORS as exc:
+            raise damaged(self.path, "reading the barcodes: " + exc_text(exc))

@@ -10,8 +10,8 @@ import os
 from till.formats import cbor
 from till.formats.catalog import (GTIN_BYTES, GTIN_INDEX_FILE, ITEMS_FILE, MAX_GTIN_DIGITS,
                           MAX_PLU, MAX_RECORD_BYTES, OFFSET_BYTES, PLU_BYTES,
-                          PLU_INDEX_FILE, Catalog, encode_item, gtin_key,
-                          next_or_none)
+                          PLU_INDEX_FILE, READ_ERRORS, Catalog, damaged, encode_item,
+                          gtin_key, next_or_none)
 from till.formats.durable import sync_dir, sync_file
 
 try:
@@ -169,12 +169,16 @@ def hex_hash(digest):
 
 
 def read_hash(path):
-    """The content hash recorded in a snapshot directory (bytes), from its hash file."""
-    with open(path + "/" + HASH_FILE, "rb") as f:
-        text = f.read(80).strip()
-    if len(text) != 64:
-        raise OSError("hash file of %s is damaged" % path)
-    return binascii.unhexlify(text)
+    """The content hash recorded in a snapshot directory (bytes), from its hash
+    file; SnapshotError if the file is missing or is not 64 hex digits."""
+    try:
+        with open(path + "/" + HASH_FILE, "rb") as f:
+            text = f.read(80).strip()
+        if len(text) == 64:
+            return binascii.unhexlify(text)
+    except READ_ERRORS:  # missing, unreadable, or not hex (binascii.Error)
+        pass
+    raise damaged(path, "its hash file is missing or is not 64 hex digits")
 
 
 def build_dir(path, meta, items, encode_meta=cbor.dumps):
