@@ -10,6 +10,7 @@ from pathlib import Path
 from host_tools.provision import sim
 from host_tools.hodata.snapshot_builder import BuildError
 from host_tools.cli import command_group
+from till.formats.identity import IdentityError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,12 +43,14 @@ def init(args: argparse.Namespace) -> int:
             return 2
     try:
         sim.init(args.directory, args.till_id, key, args.items, args.config, logo=logo)
+    except IdentityError as exc:
+        print(f"kassa sim init: {exc}", file=sys.stderr)
+        return 1
     except BuildError as exc:
         print(f"kassa sim init: {exc}", file=sys.stderr)
         return 2
-    (args.directory / "till.key").write_text(key.hex() + "\n")
     print(f"{args.directory}: till {args.till_id} with HO's data installed; its secret is "
-          f"in {args.directory / 'till.key'}. Run: kassa sim run {args.directory}")
+          f"in {args.directory / sim.KEY_FILE}. Run: kassa sim run {args.directory}")
     return 0
 
 

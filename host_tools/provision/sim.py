@@ -12,23 +12,28 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-import cbor2
-
 from host_tools.hodata import snapshot_builder as sb
+from host_tools.provision.flash import write_identity, write_key_file
 from host_tools.provision.mpy_build import ROOT
+from till.formats import identity
 from till.formats.snapshot import SnapshotStore
 
 EXAMPLE_STORE = ROOT / "tests" / "data" / "store"
 PICO_W_HEAP_KIB = 192
+KEY_FILE = "till.key"  # the sim till's secret, for `kassa journal verify --key-file`
 
 
 def init(root: Path, till_id: str, key: bytes, items: Path | None = None,
          config: Path | None = None, version: int = 1, created: int | None = None,
          logo: bytes | None = None) -> Path:
     """What `kassa flash` and a first sync leave on a till: identity, HO snapshot,
-    and optionally a printer-ready logo."""
+    and optionally a printer-ready logo; beside them the secret as head office
+    keeps it (KEY_FILE). Both secret files are mode 0600. IdentityError for an
+    invalid till id, before anything is written."""
+    identity.encode(till_id, key)  # refuses a bad id or key before the directory exists
     root.mkdir(parents=True, exist_ok=True)
-    (root / "identity").write_bytes(cbor2.dumps({1: till_id, 2: key}, canonical=True))
+    write_identity(root / identity.IDENTITY_FILE, till_id, key)
+    write_key_file(root / KEY_FILE, key)
     cfg = sb.load_config(config or EXAMPLE_STORE / "store.json")
     loaded = sb.load_items(items or EXAMPLE_STORE / "items.csv", cfg)
     with tempfile.TemporaryDirectory(prefix="kassa-sim-") as tmp:

@@ -2,6 +2,7 @@
 reached over socket:// (tests/tools/mp_device.py)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cbor2
@@ -11,6 +12,7 @@ from mp_device import UnixDevice
 
 from host_tools.provision import flash as fl
 from host_tools.cli import main
+from till.formats import identity
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +106,116 @@ def test_romfs_image_holds_the_firmware_and_board() -> None:
 
 def test_flash_errors_are_clear(boards: Path, tmp_path: Path, capsys) -> None:
     assert main(["flash", "--port", "socket://127.0.0.1:9", "--board", "nosuch",
-                 "--till-id", "x"]) == 1
+                 "--till-id", "S1/t1"]) == 1
     assert "no board 'nosuch'" in capsys.readouterr().err
     assert main(["flash", "--port", "socket://127.0.0.1:9", "--board", "testboard",
-                 "--till-id", "x"]) == 1
+                 "--till-id", "S1/t1"]) == 1
     assert "mpremote on socket://127.0.0.1:9 failed" in capsys.readouterr().err
+
+
+BAD_IDS = [("", "it is empty"), ("till-1", "exactly one '/'"), ("S001/till 1", "contains ' '"),
+           ("S001/till-1/2", "exactly one '/'"), ("S001/", "till name is empty")]
+
+
+@pytest.mark.parametrize("command", [
+    ["flash", "--port", "socket://127.0.0.1:9", "--board", "testboard"],
+    ["flash", "--local", "{tmp}/data"],
+    ["sim", "init", "{tmp}/sim"],
+])
+def test_invalid_till_ids_are_refused_in_one_line(boards: Path, tmp_path: Path, capsys,
+                                                  command: list[str]) -> None:
+    for till_id, words in BAD_IDS:
+        args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+        assert main(args + ["--till-id", till_id, "--keys-dir", str(tmp_path / "keys")]
+                    if args[0] == "flash" else args + ["--till-id", till_id]) == 1
+        out = capsys.readouterr()
+        lines = out.err.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in out.err + out.out, out.err
+        prefix = "kassa flash" if args[0] == "flash" else "kassa sim init"
+        assert lines[0].startswith(f"{prefix}: till id {till_id!r} is not valid: ")
+        assert words in lines[0] and "e.g. S001/till-1" in lines[0]
+    # Nothing was written for a refused id.
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_every_secret_is_written_mode_600(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys) -> None:
+    monkeypatch.setattr(os, "umask", os.umask)  # restored even if the test fails
+    os.umask(0)  # a permissive umask must not widen a secret's file
+    keys = tmp_path / "keys"
+    # A Pi till: its identity and the key file for head office.
+    assert main(["flash", "--local", str(tmp_path / "pi"), "--till-id", "S001/till-9",
+                 "--keys-dir", str(keys)]) == 0
+    assert _mode(tmp_path / "pi" / "identity") == 0o600
+    assert _mode(keys / "S001_till-9.key") == 0o600
+    # Replaced: still owner-only (written beside it and renamed over).
+    (tmp_path / "pi" / "identity").chmod(0o644)
+    assert main(["flash", "--local", str(tmp_path / "pi"), "--till-id", "S001/till-8",
+                 "--keys-dir", str(keys), "--replace-identity"]) == 0
+    assert _mode(tmp_path / "pi" / "identity") == 0o600
+    assert _mode(keys / "S001_till-8.key") == 0o600
+    # The sim till: its identity and till.key.
+    assert main(["sim", "init", str(tmp_path / "sim")]) == 0
+    assert _mode(tmp_path / "sim" / "identity") == 0o600
+    assert _mode(tmp_path / "sim" / "till.key") == 0o600
+    ident = identity.read(str(tmp_path / "sim" / "identity"))
+    assert ident == ("S001/till-1", bytes.fromhex((tmp_path / "sim" / "till.key").read_text()))
+    # A board: the identity file staged for mpremote.
+    staged = tmp_path / "stage"
+    staged.mkdir()
+
+    class NewBoard:
+        def read_file(self, name: str) -> bytes | None:
+            return None
+
+    written, key_path = fl._identity(NewBoard(), staged, "S001/till-7", None,  # type: ignore[arg-type]
+                                     keys, False)
+    assert written and key_path == keys / "S001_till-7.key"
+    assert _mode(staged / "identity") == 0o600 and _mode(key_path) == 0o600
+    capsys.readouterr()
+
+
+def test_key_files_of_two_tills_never_collide() -> None:
+    assert fl.key_file_name("S001/till-1") == "S001_till-1.key"  # as README says
+    names = {fl.key_file_name(t) for t in ("a_b/c", "a/b_c", "a/b", "a_/b", "a/_b")}
+    assert len(names) == 5
+
+
+def test_a_damaged_identity_is_reported_and_restored_with_its_secret(tmp_path: Path,
+                                                                     capsys) -> None:
+    keys = tmp_path / "keys"
+    data = tmp_path / "pi"
+    assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
+                 "--keys-dir", str(keys)]) == 0
+    good = (data / "identity").read_bytes()
+    (data / "identity").write_bytes(good[:-5])  # torn or worn
+    capsys.readouterr()
+    assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
+                 "--keys-dir", str(keys)]) == 1
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.err
+    assert "identity file is damaged" in lines[0]
+    assert "--key-file keys/S001_till-9.key --replace-identity" in lines[0]
+    # The boot reports it too, and says what to do.
+    from till import app
+
+    with pytest.raises(app.NotProvisioned, match="identity file .* is damaged: it is not CBOR"):
+        app.read_identity(str(data / "identity"))
+    assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
+                 "--key-file", str(keys / "S001_till-9.key"), "--replace-identity"]) == 0
+    assert (data / "identity").read_bytes() == good  # same id, same secret: the chain goes on
+    assert _mode(data / "identity") == 0o600
+    # A key file that is not a till secret is refused, not flashed.
+    (tmp_path / "short.key").write_text("00ff\n")
+    assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
+                 "--key-file", str(tmp_path / "short.key"), "--replace-identity"]) == 1
+    assert "not a 32-byte till secret" in capsys.readouterr().err
+    assert (data / "identity").read_bytes() == good
 
 
 def test_local_provisioning_of_a_pi_till(tmp_path: Path, capsys) -> None:
