@@ -17,7 +17,7 @@ import gc
 import sys
 
 from till import reserve
-from till.formats import cbor, escpos
+from till.formats import escpos, identity
 from till.formats import journal as J
 from till.formats import records as R
 from till.formats.durable import exists
@@ -25,7 +25,7 @@ from till.formats.snapshot import SnapshotError, SnapshotStore
 from till.pos import receipt
 from till.pos.engine import Engine
 
-IDENTITY_FILE = "identity"  # CBOR {1: till id, 2: secret}, written by `kassa flash`
+IDENTITY_FILE = identity.IDENTITY_FILE  # written by `kassa flash`; format in identity.py
 LOGO_FILE = "logo.ras"  # in the snapshot root: HO's logo, printer-ready
 _INPUT_MS = 10
 _TICK_MS = 1000
@@ -46,12 +46,9 @@ async def sleep_ms(ms):
 
 def read_identity(path):
     try:
-        with open(path, "rb") as f:
-            ident = cbor.loads(f.read())
-        return ident[1], ident[2]
-    except (OSError, cbor.CBORError, KeyError, TypeError):
-        raise NotProvisioned("This till has no identity: flash it with "
-                             "`kassa flash --till-id ...`")
+        return identity.read(path)
+    except identity.IdentityError as exc:  # missing or damaged: the message says which
+        raise NotProvisioned(str(exc))
 
 
 class Till:
@@ -81,6 +78,7 @@ class Till:
             # A damaged snapshot must not stop the till from booting: it shows
             # why and waits for HO's data (the journal is untouched).
             self._boot_problem = str(exc)
+            print("No HO data:", exc)  # the reason, on the console/log
             snapshot = None
         else:
             self._boot_problem = None

@@ -23,7 +23,7 @@ from till.pos import auth, offline, printjob, reports
 from till.formats import barcode, cbor
 from till.formats import journal as J
 from till.formats import records as R
-from till.formats.catalog import MAX_PLU
+from till.formats.catalog import MAX_PLU, SnapshotError
 from till.pos.money import format_money, parse_keyed
 from till.pos.sale import Sale, SaleError, storno_of
 
@@ -725,7 +725,7 @@ class Engine:
     def _lookup(self, fn):
         try:
             return fn()
-        except OSError:
+        except (OSError, SnapshotError):  # damaged files, never a wrong item
             self._fail("Catalog damaged: call manager")
             return False
 
