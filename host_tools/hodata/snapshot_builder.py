@@ -27,18 +27,20 @@ from till.formats import barcode as tbarcode
 from till.formats import catalog as tcatalog
 from till.formats import catalog_writer as tw
 
-# The till's defaults are the one source (firmware/till/pos/auth.py, offline.py).
+# Permissions, role limits, policies and their defaults have one source, the
+# till's own table (firmware/till/pos/policy.py): HO can set nothing the till
+# does not read, and a default is the one the till applies.
+from till.pos import policy as tpolicy
 from till.pos.auth import DEFAULT_ITERATIONS as DEFAULT_PIN_ITERATIONS
-from till.pos.auth import DEFAULT_LOCKOUT_MINUTES, DEFAULT_MAX_TRIES
-from till.pos.offline import (DEFAULT_MAX_OFFLINE_HOURS, DEFAULT_MAX_SNAPSHOT_AGE_HOURS,
-                          DEFAULT_RETENTION_DAYS)
 
 FORMAT = 1
 MAX_NAME_BYTES = 64  # keeps every record far below the till's 256-byte limit
 MAX_LINE_CHARS = 48  # receipt header/footer: the widest 80 mm printer in font A
 PIN_ALG = "pbkdf2-sha256"
-PERMISSIONS = ("void_line", "void_sale", "refund", "no_sale", "price_override",
-               "cash_in_out", "x_report", "z_report", "approve", "training", "ack_journal")
+# Settings HO must state although the till has a default: leaving them out
+# is more likely an oversight than a choice. (key: what to write there)
+REQUIRED_POLICIES = {"prices_include_tax": "true: shelf prices include tax"}
+REQUIRED_ROLE = {"rank": "the role's order among the roles, 0..99"}
 ITEM_FIELDS = ("plu", "name", "price", "tax", "barcodes", "weighed", "open_price",
                "min_age", "dept")
 CHANGE_FIELDS = ("action",) + ITEM_FIELDS
@@ -213,25 +215,51 @@ class _Config:
         if not isinstance(r, dict) or not r:
             self.p.add(self.at("roles"), "must be an object with at least one role")
             return {}
-        out = {}
-        for name, role in r.items():
-            path = f"roles.{name}"
-            role = self.only(role, path, ("rank", "max_line_discount_bp", "max_sale_discount_bp",
-                                          "max_refund", "max_open_price", "may"))
-            may = role.get("may", [])
-            if not isinstance(may, list) or any(m not in PERMISSIONS for m in may):
-                self.p.add(self.at(f"{path}.may"), f"{may!r}: permissions are a list of {', '.join(PERMISSIONS)}")
-                may = []
-            out[name] = {
-                "rank": self.int_in(role, "rank", path, 0, 99),
-                "max_line_discount_bp": self.int_in(role, "max_line_discount_bp", path, 0, 10000, 0),
-                "max_sale_discount_bp": self.int_in(role, "max_sale_discount_bp", path, 0, 10000, 0),
-                "max_refund": self.int_in(role, "max_refund", path, 0, None, 0),
-                "may": sorted(set(may)),
-            }
-            if "max_open_price" in role:  # absent: no limit beyond the item's
-                out[name]["max_open_price"] = self.int_in(role, "max_open_price", path, 0, None)
-        return out
+        return {name: self.settings(role, f"roles.{name}", tpolicy.ROLE, REQUIRED_ROLE)
+                for name, role in r.items()}
+
+    def settings(self, obj: Any, path: str, table: dict[str, tuple[Any, Any, Any]],
+                 required: dict[str, str]) -> dict[str, Any]:
+        """obj checked against a table of till.pos.policy, every key of the
+        table filled in (with the till's default where obj has none)."""
+        obj = self.only(obj, path, table)
+        for key, what in required.items():
+            if key not in obj:
+                self.p.add(self.at(f"{path}.{key}"), f"missing ({what})")
+        return {key: self.setting(obj, key, path, spec) for key, spec in table.items()}
+
+    def setting(self, obj: dict[str, Any], key: str, path: str,
+                spec: tuple[Any, Any, Any]) -> Any:
+        """One setting, read as till.pos.policy describes its kind."""
+        default, lo, hi = spec
+        if isinstance(default, bool):
+            return self.flag(obj, key, path, default)
+        if isinstance(default, int):
+            return self.int_in(obj, key, path, lo, hi, default)
+        v = obj.get(key, default)
+        if default is None:  # no limit, or a limit
+            if v is not None and (not _is_int(v) or v < lo):
+                self.p.add(self.at(f"{path}.{key}"),
+                           f"{v!r} is not null (no limit) or a whole number of at least {lo}")
+                return None
+            return v
+        if isinstance(default, str):
+            if v not in hi:
+                self.p.add(self.at(f"{path}.{key}"),
+                           f"{v!r} is not one of {', '.join(repr(c) for c in hi)}")
+                return default
+            return v
+        if isinstance(default, dict):
+            return self.settings(v, f"{path}.{key}", hi, {})
+        if not isinstance(v, (list, tuple)) or not all(isinstance(m, str) for m in v):
+            self.p.add(self.at(f"{path}.{key}"), f"{v!r} is not a list of names ({', '.join(hi)})")
+            return []
+        unknown = [m for m in v if m not in hi]
+        if unknown:
+            self.p.add(self.at(f"{path}.{key}"), f"{list(v)!r}: {', '.join(unknown)} is not one of "
+                       f"{', '.join(hi)}")
+            return []
+        return sorted(set(v))
 
     def cashiers(self, cs: Any, roles: dict[str, Any]) -> dict[int, Any]:
         if not isinstance(cs, list):
@@ -284,47 +312,7 @@ class _Config:
         return out
 
     def policies(self, p: Any) -> dict[str, Any]:
-        path = "policies"
-        p = self.only(p, path, ("prices_include_tax", "round_per_line", "cash_rounding",
-                                "retention_days", "max_offline_hours", "max_snapshot_age_hours",
-                                "offline_max_sale", "offline", "eight_digit", "idle_lock_minutes",
-                                "pin_max_tries", "pin_lockout_minutes", "max_lines"))
-        if "prices_include_tax" not in p:
-            self.p.add(self.at(f"{path}.prices_include_tax"), "missing (true: shelf prices include tax)")
-        eight = p.get("eight_digit", "ean8")
-        if eight not in ("ean8", "upce"):
-            self.p.add(self.at(f"{path}.eight_digit"), "is 'ean8' or 'upce' (what 8-digit scans are)")
-        offline_max = p.get("offline_max_sale")
-        if offline_max is not None and (not _is_int(offline_max) or offline_max < 0):
-            self.p.add(self.at(f"{path}.offline_max_sale"), "is null or an amount in minor units")
-        return {
-            "prices_include_tax": self.flag(p, "prices_include_tax", path, True),
-            "round_per_line": self.flag(p, "round_per_line", path, False),
-            "cash_rounding": self.int_in(p, "cash_rounding", path, 1, 100000, 1),
-            "retention_days": self.int_in(p, "retention_days", path, 1, 36500,
-                                          DEFAULT_RETENTION_DAYS),
-            "max_offline_hours": self.int_in(p, "max_offline_hours", path, 0, None,
-                                             DEFAULT_MAX_OFFLINE_HOURS),
-            "max_snapshot_age_hours": self.int_in(p, "max_snapshot_age_hours", path, 0, None,
-                                                  DEFAULT_MAX_SNAPSHOT_AGE_HOURS),
-            "offline_max_sale": offline_max,
-            "offline": self.offline_rules(p.get("offline", {}), f"{path}.offline"),
-            "eight_digit": eight,
-            "idle_lock_minutes": self.int_in(p, "idle_lock_minutes", path, 0, 1440, 5),
-            "pin_max_tries": self.int_in(p, "pin_max_tries", path, 1, 99, DEFAULT_MAX_TRIES),
-            "pin_lockout_minutes": self.int_in(p, "pin_lockout_minutes", path, 0, 10080,
-                                               DEFAULT_LOCKOUT_MINUTES),
-            "max_lines": self.int_in(p, "max_lines", path, 1, 1000, 100),
-        }
-
-    def offline_rules(self, off: Any, path: str) -> dict[str, Any]:
-        """What the till allows while OFFLINE (firmware/till/pos/offline.py)."""
-        off = self.only(off, path, ("open_price", "price_override", "max_refund"))
-        return {
-            "open_price": self.flag(off, "open_price", path, False),
-            "price_override": self.flag(off, "price_override", path, False),
-            "max_refund": self.int_in(off, "max_refund", path, 0, None, 0),
-        }
+        return self.settings(p, "policies", tpolicy.POLICIES, REQUIRED_POLICIES)
 
     def barcode_rules(self, rules: Any) -> list[Any]:
         if not isinstance(rules, list):
@@ -377,7 +365,7 @@ class _Items:
         self.unit = unit  # "row" for CSV, "item" for JSON
         self.tax = config["tax_classes"]
         self.rules = config.get("barcode_rules", [])
-        self.eight = config.get("policies", {}).get("eight_digit", "ean8")
+        self.eight = tpolicy.get(config.get("policies"), "eight_digit")
         self.p = _Problems()
 
     def at(self, n: int, field: str | None = None) -> str:

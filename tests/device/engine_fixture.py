@@ -40,14 +40,14 @@ def items():
 
 def meta(version=1, created=T0 - 3600, **policy):
     roles = {
-        # Permissions as the snapshot builder knows them; the manager gets
-        # training and journal acknowledgement through approve and z_report.
+        # Permissions as head office grants them: nothing implies another
+        # (till.pos.policy), so the manager holds training and ack_journal.
         "cashier": {"rank": 1, "max_line_discount_bp": 1000, "max_sale_discount_bp": 500,
                     "max_refund": 0, "max_open_price": 5000, "may": ["void_line", "x_report"]},
         "manager": {"rank": 5, "max_line_discount_bp": 5000, "max_sale_discount_bp": 3000,
                     "max_refund": 50000, "max_open_price": 100000,
-                    "may": ["approve", "no_sale", "price_override", "refund", "void_line",
-                            "void_sale", "x_report", "z_report"]},
+                    "may": ["ack_journal", "approve", "no_sale", "price_override", "refund",
+                            "training", "void_line", "void_sale", "x_report", "z_report"]},
         # High limits of her own, but she may not approve anybody else's.
         "senior": {"rank": 2, "max_line_discount_bp": 5000, "max_sale_discount_bp": 1000,
                    "max_refund": 0, "may": ["void_line", "void_sale", "x_report"]},

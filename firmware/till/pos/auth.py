@@ -2,6 +2,7 @@
 # and lockouts. Head office computes the hashes (make_pin_record); the till only
 # verifies them. docs/engine.md has the iteration count and how it was chosen.
 from till.formats.crypto import equal, pbkdf2_sha256
+from till.pos import policy
 
 try:
     from micropython import const
@@ -22,9 +23,6 @@ DEFAULT_ITERATIONS = const(500)
 MIN_PIN_DIGITS = const(4)
 MAX_PIN_DIGITS = const(8)
 _HASH_BYTES = const(32)
-
-DEFAULT_MAX_TRIES = const(3)
-DEFAULT_LOCKOUT_MINUTES = const(15)
 
 
 def pin_hash(pin, salt, iterations):
@@ -70,7 +68,7 @@ class Guard:
     lockouts are journaled by the engine and restored from the journal with
     restore(), so a restart does not lift them."""
 
-    def __init__(self, max_tries=DEFAULT_MAX_TRIES, lockout_s=DEFAULT_LOCKOUT_MINUTES * 60):
+    def __init__(self, max_tries, lockout_s):
         self.max_tries = max_tries
         self.lockout_s = lockout_s
         self._fails = {}
@@ -78,8 +76,8 @@ class Guard:
 
     @classmethod
     def from_policies(cls, policies):
-        return cls(policies.get("pin_max_tries", DEFAULT_MAX_TRIES),
-                   policies.get("pin_lockout_minutes", DEFAULT_LOCKOUT_MINUTES) * 60)
+        return cls(policy.get(policies, "pin_max_tries"),
+                   policy.get(policies, "pin_lockout_minutes") * 60)
 
     def locked_until(self, cashier_id, now):
         """Time the lockout of cashier_id ends, or None if not locked out."""

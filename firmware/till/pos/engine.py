@@ -19,7 +19,7 @@
 # clock() gives Unix seconds (None while the clock was never set). Hand the
 # journal the same clock and read the RTC once per event, so that a record's
 # time and its receipt's time are the same second.
-from till.pos import auth, offline, printjob, reports
+from till.pos import auth, offline, policy, printjob, reports
 from till.formats import barcode, cbor
 from till.formats import journal as J
 from till.formats import records as R
@@ -39,7 +39,6 @@ KEYS = DIGIT_KEYS + ("CLEAR", "QTY", "PLU", "VOID", "SUBTOTAL", "CASH", "CARD", 
 _MAX_ENTRY = const(14)  # a GTIN-14 keyed by hand
 _MAX_QTY = const(999)
 _MAX_REF = const(12)
-_DEFAULT_IDLE_LOCK_MINUTES = const(5)
 _BP = const(10000)
 _BARCODE_LENGTHS = (8, 12, 13, 14)
 
@@ -93,10 +92,6 @@ _PERMISSION_TEXT = {
     "training": "Training: mgr",
     "ack_journal": "Journal ack: mgr",
 }
-# Permissions the snapshot builder does not know yet (docs/engine.md): until it
-# does, the role that may approve switches training, and the role that closes
-# the day acknowledges journal damage.
-_PERMISSION_FALLBACK = {"training": "approve", "ack_journal": "z_report"}
 
 
 def _journal_message(exc):
@@ -345,7 +340,7 @@ class Engine:
                 offline.unused_too_long(now, since, pol):
             self._clear_credentials(now - since)
             return
-        idle_s = pol.get("idle_lock_minutes", _DEFAULT_IDLE_LOCK_MINUTES) * 60
+        idle_s = policy.get(pol, "idle_lock_minutes") * 60
         if (self.cashier is not None and not self.locked and idle_s > 0 and now is not None
                 and self.last_input is not None and now - self.last_input >= idle_s):
             self.locked = True
@@ -634,27 +629,27 @@ class Engine:
 
     def _denied(self, role, spec):
         """Why role may not do spec (a tuple), or None if it may."""
-        role = role or {}
         what = spec[0]
         if what in ("line_discount", "sale_discount"):
-            limit = role.get("max_" + what + "_bp", 0)
+            limit = policy.get(role, "max_line_discount_bp" if what == "line_discount"
+                               else "max_sale_discount_bp", policy.ROLE)
             if spec[1] > limit:
                 return "Discount over %s" % _percent(limit)
             return None
         if what == "open_price":
-            limit = role.get("max_open_price")
+            limit = policy.get(role, "max_open_price", policy.ROLE)
             if limit is not None and spec[1] > limit:
                 return "Price over %s" % self._money(limit)
             return None
-        may = role.get("may", ())
         if what == "refund":
-            if "refund" not in may:
+            if not policy.may(role, "refund"):
                 return _PERMISSION_TEXT["refund"]
-            limit = role.get("max_refund", 0)
+            limit = policy.get(role, "max_refund", policy.ROLE)
             if spec[1] > limit:
                 return "Refund over %s" % self._money(limit)
             return None
-        if spec[1] in may or _PERMISSION_FALLBACK.get(spec[1]) in may:
+        # Only HO's roles grant a permission: no other permission implies it.
+        if policy.may(role, spec[1]):
             return None
         return _PERMISSION_TEXT.get(spec[1], "Needs manager")
 
@@ -680,7 +675,7 @@ class Engine:
             return
         role = self.snap.role(m["role"]) or {}
         why = self._denied(role, spec)
-        if why is None and "approve" not in role.get("may", ()):
+        if why is None and not policy.may(role, "approve"):
             why = "approve"
         if why is not None:
             self._fail("%s may not: %s" % (m["name"], why))
@@ -743,7 +738,7 @@ class Engine:
         pol = self._policies()
         try:
             d = barcode.decode(text, self.snap.meta.get("barcode_rules") or (),
-                               pol.get("eight_digit", "ean8"))
+                               policy.get(pol, "eight_digit"))
         except barcode.BarcodeError as exc:
             self._fail_lines("Misread: scan again", exc.code)
             return
@@ -851,9 +846,9 @@ class Engine:
 
     def _new_sale(self):
         pol = self._policies()
-        return Sale(self.snap.tax_rates(), bool(pol.get("prices_include_tax", True)),
-                    bool(pol.get("round_per_line", False)), pol.get("cash_rounding", 1),
-                    pol.get("max_lines", 100))
+        return Sale(self.snap.tax_rates(), bool(policy.get(pol, "prices_include_tax")),
+                    bool(policy.get(pol, "round_per_line")), policy.get(pol, "cash_rounding"),
+                    policy.get(pol, "max_lines"))
 
     def _add_line(self, line):
         if self.sale is None:
@@ -1196,8 +1191,9 @@ class Engine:
             return
         pol = self._policies()
         try:
-            storno = storno_of(rec[J.K_BODY], n, bool(pol.get("prices_include_tax", True)),
-                               bool(pol.get("round_per_line", False)), pol.get("cash_rounding", 1))
+            storno = storno_of(rec[J.K_BODY], n, bool(policy.get(pol, "prices_include_tax")),
+                               bool(policy.get(pol, "round_per_line")),
+                               policy.get(pol, "cash_rounding"))
         except (SaleError, ValueError) as exc:
             self._fail(str(exc))
             return

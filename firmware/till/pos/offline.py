@@ -1,7 +1,10 @@
 # Autonomous mode. The till always sells from its own snapshot; these rules
 # say when it counts as OFFLINE (no sync for too long, or a snapshot too old),
 # what it then refuses, and when long disuse makes it forget cashier
-# credentials. All times are Unix seconds; policy keys are in docs/engine.md.
+# credentials. All times are Unix seconds; policy keys and their defaults are
+# in till.pos.policy (docs/engine.md).
+from till.pos import policy
+
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -11,11 +14,6 @@ except ImportError:  # CPython
 _HOUR_S = const(3600)
 _DAY_S = const(86400)
 
-DEFAULT_MAX_OFFLINE_HOURS = const(24)
-DEFAULT_MAX_SNAPSHOT_AGE_HOURS = const(168)
-DEFAULT_RETENTION_DAYS = const(10)
-
-
 def offline_reason(now, last_sync, snapshot_created, policies):
     """Why the till is offline (text for the display), or None if it is not.
 
@@ -24,13 +22,13 @@ def offline_reason(now, last_sync, snapshot_created, policies):
     if now is None:
         return "Clock not set"
     # 0 hours means no limit (docs/snapshot.md).
-    max_off = policies.get("max_offline_hours", DEFAULT_MAX_OFFLINE_HOURS) * _HOUR_S
+    max_off = policy.get(policies, "max_offline_hours") * _HOUR_S
     if max_off:
         if last_sync is None:
             return "Never synced"
         if now - last_sync > max_off:
             return "No sync for %d h" % ((now - last_sync) // _HOUR_S)
-    max_age = policies.get("max_snapshot_age_hours", DEFAULT_MAX_SNAPSHOT_AGE_HOURS) * _HOUR_S
+    max_age = policy.get(policies, "max_snapshot_age_hours") * _HOUR_S
     if max_age and snapshot_created is not None and now - snapshot_created > max_age:
         return "Snapshot %d days old" % ((now - snapshot_created) // _DAY_S)
     return None
@@ -47,15 +45,15 @@ def rules(policies, offline):
     if not offline:
         return {"open_price": True, "price_override": True, "max_refund": None,
                 "max_sale": None}
-    off = policies.get("offline") or {}
-    return {"open_price": bool(off.get("open_price", False)),
-            "price_override": bool(off.get("price_override", False)),
-            "max_refund": off.get("max_refund", 0),
-            "max_sale": policies.get("offline_max_sale")}
+    off = policy.get(policies, "offline")
+    return {"open_price": bool(policy.get(off, "open_price", policy.OFFLINE)),
+            "price_override": bool(policy.get(off, "price_override", policy.OFFLINE)),
+            "max_refund": policy.get(off, "max_refund", policy.OFFLINE),
+            "max_sale": policy.get(policies, "offline_max_sale")}
 
 
 def retention_s(policies):
-    return policies.get("retention_days", DEFAULT_RETENTION_DAYS) * _DAY_S
+    return policy.get(policies, "retention_days") * _DAY_S
 
 
 def unused_too_long(now, last_activity, policies):

@@ -3,16 +3,12 @@
 # earlier sale. No I/O and no prompts: the engine (till.engine) decides who may
 # do what; this module only keeps the figures right.
 from till.formats import records as R
+from till.pos import policy
 from till.pos.money import cash_round
 from till.pos.tax import compute_totals, line_amount
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-    def const(x):
-        return x
-
-DEFAULT_MAX_LINES = const(100)
+# The default is HO's (till.pos.policy); the engine passes the policy in force.
+DEFAULT_MAX_LINES = policy.POLICIES["max_lines"][0]
 
 
 class SaleError(ValueError):
