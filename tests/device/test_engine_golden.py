@@ -16,8 +16,11 @@
 #                journal       counts of the records on flash, by kind
 #                sync          head office processed every record (mark_processed)
 #
-# To regenerate after an intended change (CPython only, then review the diff):
+# To regenerate after an intended change (CPython only):
 #   KASSA_GOLDEN_REGEN=1 .venv/bin/python -m pytest tests/device/test_engine_golden.py
+# Each shift's .out is rewritten and its test then fails with the unified diff
+# of the change, so a regeneration never passes: review the diff, commit the
+# files if the change is intended, and run again without KASSA_GOLDEN_REGEN.
 import os
 
 import support
@@ -142,21 +145,31 @@ def run(till, line):
     raise ValueError("unknown script line: %r" % line)
 
 
+def regen_asked():
+    """KASSA_GOLDEN_REGEN is set (CPython writes; MicroPython still compares)."""
+    return bool(os.getenv("KASSA_GOLDEN_REGEN")) and not support.IS_MICROPYTHON
+
+
 class _Expect:
     """Compares what is produced with NAME.out piece by piece: a shift's output
     is tens of KB and one print job a couple of KB, more than a test should
-    build as strings on a 192 KB heap next to the firmware."""
+    build as strings on a 192 KB heap next to the firmware.
 
-    def __init__(self, name):
+    With regen (CPython only) it collects the output instead; close() writes
+    NAME.out and then fails with the diff against the old file."""
+
+    def __init__(self, name, golden=GOLDEN, regen=False):
         self.name = name
-        self.regen = bool(os.getenv("KASSA_GOLDEN_REGEN")) and not support.IS_MICROPYTHON
-        self.f = open(GOLDEN + "/" + name + ".out", "w" if self.regen else "r")
+        self.path = golden + "/" + name + ".out"
+        self.regen = regen
+        self.pieces = []
+        self.f = None if regen else open(self.path)
         self.n = 1
         self.col = 0
 
     def __call__(self, piece):
         if self.regen:
-            self.f.write(piece)
+            self.pieces.append(piece)
             return
         want = self.f.read(len(piece))
         if want != piece:
@@ -171,16 +184,41 @@ class _Expect:
         self.col = 0
 
     def close(self):
-        rest = "" if self.regen else self.f.read(1)
+        if self.regen:
+            raise self._rewrite()
+        rest = self.f.read(1)
         self.f.close()
         if rest:
             raise AssertionError("%s.out has more lines than the shift produced" % self.name)
 
+    def _rewrite(self):
+        """Write NAME.out; the failure that shows what changed."""
+        import difflib  # CPython only, as regeneration is
 
-def compare(name):
-    with open(GOLDEN + "/" + name + ".shift") as f:
+        try:
+            with open(self.path) as f:
+                old = f.read()
+        except OSError:
+            old = ""
+        new = "".join(self.pieces)
+        with open(self.path, "w") as f:
+            f.write(new)
+        diff = "".join(difflib.unified_diff(
+            old.splitlines(True), new.splitlines(True), self.path + " (before)",
+            self.path + " (regenerated)"))
+        return AssertionError(
+            "KASSA_GOLDEN_REGEN is set: wrote %s. A regeneration never passes: review "
+            "the diff below, commit the file if the change is intended, then run the "
+            "tests again without KASSA_GOLDEN_REGEN.\n%s"
+            % (self.path, diff or "(no change: the file was already up to date)\n"))
+
+
+def compare(name, golden=GOLDEN, regen=None):
+    """Run golden/NAME.shift and compare with NAME.out (or rewrite it, if
+    regen, default: KASSA_GOLDEN_REGEN set, and fail with the diff)."""
+    with open(golden + "/" + name + ".shift") as f:
         script = f.read()
-    out = _Expect(name)
+    out = _Expect(name, golden, regen_asked() if regen is None else regen)
     till = Till()
     try:
         for line in script.split("\n"):
@@ -200,6 +238,8 @@ def compare(name):
                 raise till.engine.error
         out.close()
     finally:
+        if out.f is not None:
+            out.f.close()
         till.close()
 
 
