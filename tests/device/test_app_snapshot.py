@@ -9,7 +9,7 @@ import os
 
 import support
 from test_app import BUFFERS, devices, records, till_root
-from engine_fixture import items, meta
+from engine_fixture import PINS, items, meta
 from till import app
 from till.formats import journal as J
 from till.formats import records as R
@@ -60,3 +60,74 @@ def test_wiping_credentials_removes_the_snapshot_but_no_sale():
     till = app.Till(devices(root, []), root, BUFFERS)
     assert till.engine.snap is None
     till.close()
+
+
+def _damage(path, offset, bit=0x01):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ bit]))
+
+
+def _keys(till, keys):
+    for k in keys:
+        till.handle(("key", k))
+    return till.display.shown[-1]
+
+
+SIGN_ON = ["1", "SIGN"] + list(PINS[1]) + ["TOTAL"]
+
+
+def test_a_damaged_snapshot_at_boot_means_no_ho_data_and_says_why():
+    root = till_root()
+    _damage(root + "/snapshot/snap-1/items", 5)  # worn flash inside a record
+    till = app.Till(devices(root, []), root, BUFFERS)  # boots all the same
+    try:
+        assert till.engine.snap is None
+        assert "do not match their content hash" in till._boot_problem
+        assert "sync the till with head office" in till._boot_problem
+        assert _keys(till, SIGN_ON[:2]) == ("No HO data: sync the", "till")
+        # HO sends the snapshot again (full): installed over the damaged one.
+        built = root + "/built"
+        os.mkdir(built)
+        build_dir(built, meta(), items())
+        pkg = io.BytesIO()
+        write_full_package(built, pkg)
+        pkg.seek(0)
+        info = till.apply_snapshot(pkg)
+        assert info["version"] == 1 and till.engine.snap.by_plu(12)["name"] == "Milch 1 l"
+        assert _keys(till, SIGN_ON + ["1", "2", "PLU"])[0].startswith("Milch 1 l")
+    finally:
+        till.close()
+
+
+def test_damage_found_while_selling_is_reported_not_sold():
+    root = till_root()
+    till = app.Till(devices(root, []), root, BUFFERS)
+    try:
+        _keys(till, SIGN_ON)
+        # PLU 12's index entry now leads to PLU 99's record (whisky, age check).
+        idx = root + "/snapshot/snap-1/plu.idx"
+        with open(idx, "rb") as f:
+            entries = bytearray(f.read())
+        entries[2 * 8 + 4:2 * 8 + 8], entries[4 * 8 + 4:4 * 8 + 8] = \
+            entries[4 * 8 + 4:4 * 8 + 8], entries[2 * 8 + 4:2 * 8 + 8]
+        support.write_file(idx, bytes(entries))
+        assert _keys(till, ["1", "2", "PLU"]) == ("Catalog damaged:", "call manager")
+        assert till.engine.sale is None or not till.engine.sale.lines
+    finally:
+        till.close()
+    # The next boot sees it by the content hash and sells nothing from it.
+    till = app.Till(devices(root, []), root, BUFFERS)
+    assert till.engine.snap is None and "content hash" in till._boot_problem
+    till.close()
+
+
+def test_a_damaged_identity_is_reported_with_what_to_do():
+    root = till_root()
+    path = root + "/" + app.IDENTITY_FILE
+    support.write_file(path, support.read_file(path)[:20])  # torn
+    err = support.raises(app.NotProvisioned, app.Till, devices(root, []), root, BUFFERS)
+    assert "identity file" in str(err) and "is damaged: it is not CBOR" in str(err)
+    assert "--replace-identity" in str(err)
