@@ -145,6 +145,18 @@ def run(till, line):
     raise ValueError("unknown script line: %r" % line)
 
 
+def script_lines(name, golden=GOLDEN):
+    """The script lines of golden/NAME.shift, without comments and blanks."""
+    with open(golden + "/" + name + ".shift") as f:
+        script = f.read()
+    out = []
+    for line in script.split("\n"):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
 def regen_asked():
     """KASSA_GOLDEN_REGEN is set (CPython writes; MicroPython still compares)."""
     return bool(os.getenv("KASSA_GOLDEN_REGEN")) and not support.IS_MICROPYTHON
@@ -216,15 +228,11 @@ class _Expect:
 def compare(name, golden=GOLDEN, regen=None):
     """Run golden/NAME.shift and compare with NAME.out (or rewrite it, if
     regen, default: KASSA_GOLDEN_REGEN set, and fail with the diff)."""
-    with open(golden + "/" + name + ".shift") as f:
-        script = f.read()
+    lines = script_lines(name, golden)
     out = _Expect(name, golden, regen_asked() if regen is None else regen)
     till = Till()
     try:
-        for line in script.split("\n"):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
+        for line in lines:
             out("> " + line)
             out.end_line()
             for action in run(till, line):
@@ -277,14 +285,10 @@ def test_every_shift_on_a_16_column_display():
     # The same shifts on the narrowest display: every line fits (the fixture
     # checks each answer) and nothing ends in an unexpected exception.
     for name in ("day", "errors", "offline", "powercut"):
-        with open(GOLDEN + "/" + name + ".shift") as f:
-            script = f.read()
         till = Till(cols=16)
         try:
-            for line in script.split("\n"):
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    run(till, line)
-                    assert till.engine.error is None, (name, line, till.engine.error)
+            for line in script_lines(name):
+                run(till, line)
+                assert till.engine.error is None, (name, line, till.engine.error)
         finally:
             till.close()

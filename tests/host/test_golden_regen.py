@@ -4,6 +4,7 @@ the old one, also when nothing changed (tests/device/test_engine_golden.py)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,9 +18,9 @@ keys SIGN
 """
 
 
-def regen_failure(tmp_path: Path, **kw: object) -> str:
+def regen_failure(tmp_path: Path, **kw: Any) -> str:
     with pytest.raises(AssertionError) as info:
-        golden.compare("short", str(tmp_path), **kw)  # type: ignore[arg-type]
+        golden.compare("short", str(tmp_path), **kw)
     return str(info.value)
 
 

@@ -165,14 +165,12 @@ def test_the_firmware_scan_sees_a_default_restated_in_the_engine(tmp_path: Path)
 def actions_of(snapshot_meta: dict[str, Any], shift: str) -> list[Any]:
     """What the engine does on a golden shift, without what depends on the
     snapshot's bytes (its hash in the config record, and so the chain tags)."""
-    script = (ROOT / "tests" / "device" / "golden" / f"{shift}.shift").read_text()
     till = Till(snapshot_meta)
     out: list[Any] = []
     try:
-        for line in script.splitlines():
-            line = line.strip()
-            if not line or line.startswith("#") or line == "check_z":
-                continue  # check_z is the golden test's own oracle
+        for line in golden.script_lines(shift):
+            if line == "check_z":
+                continue  # the golden test's own oracle
             for a in golden.run(till, line):
                 if a[0] == "record":
                     if a[2] != J.KIND_CONFIG:
