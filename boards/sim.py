@@ -16,6 +16,7 @@
 #   printer off|on            its power: off, it answers nothing
 #   wait 500                  read no further lines for 500 ms
 #   clock 1795262400          set the till's clock (as the gateway does at sync)
+#   heap LABEL                print "HEAP LABEL <free> <largest block>" (measuring)
 #   # a comment               (blank lines too are ignored)
 # An unknown command is kept in SimInput.errors, not fatal.
 NAME = "sim"

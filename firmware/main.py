@@ -20,6 +20,7 @@ _finish_firmware_switch()
 from till import reserve  # noqa: E402
 
 _buffers = reserve.buffers()
+reserve.hold()  # room for selling, released once the till has booted
 
 try:
     import board

@@ -7,11 +7,19 @@
 #   ticks    once a second: engine tick (idle lock, offline state, retention),
 #            the hardware watchdog fed
 #
-# The engine appends every record itself and returns print and drawer actions
-# only after the append returned, so whatever this loop does afterwards (a crash,
-# a dead printer, a power cut) a sale is either in the journal or was never made.
-# A task that raises is journaled as an event and restarted; if the loop itself
-# hangs, the watchdog resets the board and the journal recovers at boot.
+# The engine is the journal's only writer: it appends every record itself and
+# returns print and drawer actions only after the append returned, so whatever
+# this loop does afterwards (a crash, a dead printer, a power cut) a sale is
+# either in the journal or was never made. What this loop learns -- HO's data
+# installed, a task crashed, the clock set, a receipt the printer queue could
+# not keep -- it hands to the engine as an event, which journals it.
+# A task that raises is journaled and restarted; if the loop itself hangs, the
+# watchdog resets the board and the journal recovers at boot.
+#
+# Memory: a till runs for days in a fixed heap, so nothing here grows with the
+# sales. Receipts are laid out in one buffer reserved at boot and handed to the
+# printer, which copies them into its own reserved job buffer or its flash
+# queue (till/drivers/printer.py); events are drained on every pass.
 import asyncio
 import gc
 import sys
@@ -19,18 +27,17 @@ import sys
 from till import reserve
 from till.formats import escpos, identity
 from till.formats import journal as J
-from till.formats import records as R
 from till.formats.durable import exists
 from till.formats.snapshot import SnapshotError, SnapshotStore
 from till.pos import receipt
-from till.pos.engine import Engine
+from till.pos.engine import Engine, describe_exception
 
 IDENTITY_FILE = identity.IDENTITY_FILE  # written by `kassa flash`; format in identity.py
 LOGO_FILE = "logo.ras"  # in the snapshot root: HO's logo, printer-ready
 _INPUT_MS = 10
 _TICK_MS = 1000
 _RESTART_MS = 500
-_MAX_CRASH_DETAIL = 200
+_LOGO_PREFIX = b"\x1b@\x1ba\x01"  # ESC @ (reset), ESC a 1 (centre) before the logo
 
 
 class NotProvisioned(Exception):
@@ -59,13 +66,15 @@ class Till:
         self.printer = dev["printer"]
         self.display = dev["display"]
         self.profile = dev.get("profile") or {}
-        self.crashes = 0
         self.stopping = False
+        self._later = []  # events for the engine found while carrying out actions
         till_id, key = read_identity(root + "/" + IDENTITY_FILE)
         self.till_id = till_id
         clock = dev["clock"]
         jc = dev["journal"]
-        record_buf, receipt_buf = buffers or reserve.buffers()
+        # The record buffer also lays out receipts (till/reserve.py says why
+        # that is safe); the job buffer is the printer's.
+        record_buf, job_buf = buffers or reserve.buffers()
         self.journal = J.Journal(jc["dir"], till_id, key, clock=clock.now,
                                  segment_bytes=jc.get("segment_bytes", 16384),
                                  low_free_bytes=jc.get("low_free_bytes", 262144),
@@ -83,15 +92,22 @@ class Till:
         else:
             self._boot_problem = None
         cols = getattr(self.display.cashier, "cols", 20)
+        self.clock = clock
         self.engine = Engine(self.journal, snapshot, till_id, clock.now, display_cols=cols)
-        self._printer_state = None
-        self._receipt_buf = escpos.EscPos(buffer=receipt_buf)
-        self._journal_snapshot_found_at_boot(snapshot)
+        self._receipt_buf = escpos.EscPos(buffer=record_buf)
+        self.printer.use_buffer(job_buf)
+        reserve.release()  # booted: the held room is for the sales (reserve.py)
 
     # ---- actions -----------------------------------------------------------
 
+    @property
+    def crashes(self):
+        return self.engine.crashes
+
     def handle(self, event):
         self.execute(self.engine.handle(event))
+        while self._later:
+            self.execute(self.engine.handle(self._later.pop(0)))
 
     def execute(self, actions):
         for action in actions:
@@ -107,37 +123,31 @@ class Till:
             # "record" (already durable) and "beep" (no buzzer wired) need nothing here.
 
     def _render(self, job):
-        """The receipt's bytes, in the buffer reserved at boot (reused)."""
+        """The receipt's bytes, in the buffer reserved at boot (reused; the
+        journal's encode buffer, free between appends)."""
         out = self._receipt_buf
         out.clear()
         receipt.render(job, out, self.profile)
         return out.collected()
 
     def print_job(self, job):
+        ref = job.get("receipt")
         try:
             body = self._render(job)
-        except MemoryError as exc:
+        except MemoryError:
             # The sale is already in the journal; only its paper is at stake.
-            _log_exception(exc)
-            self.display.show(["Receipt not printed", "REPORT 3: reprint"])
+            self._later.append(("not_printed", ref))
             return
-        parts = [body]
         logo = self.dev["snapshot_dir"] + "/" + LOGO_FILE
         if self.profile.get("raster_image", True) and exists(logo):
             # The logo streams from flash in the printer task, never whole in RAM.
-            parts = [b"\x1b@\x1ba\x01", ("raster", logo), body]
-        try:
-            parts[-1] = bytes(body)  # the printer keeps the job; the buffer is reused
-        except MemoryError:
-            # No block free for a copy on a fragmented heap: the printer writes
-            # the job to its flash queue now, straight from the reserved buffer.
-            try:
-                self.printer.print_job(_job(parts), spool=True)
-            except OSError as exc:
-                _log_exception(exc)
-                self.display.show(["Receipt not printed", "REPORT 3: reprint"])
-            return
-        self.printer.print_job(_job(parts))
+            parts = [_LOGO_PREFIX, ("raster", logo), body]
+        else:
+            parts = [body]
+        # copy=True: the layout buffer is reused for the next receipt; the
+        # printer keeps this one in its job buffer or its flash queue, or
+        # reports it dropped (taken up by the input loop).
+        self.printer.print_job(parts, copy=True, ref=ref)
 
     # ---- HO data ------------------------------------------------------------
 
@@ -153,29 +163,15 @@ class Till:
             gc.collect()
             raise SnapshotError("Not enough memory to install HO's data now: "
                                 "restart the till, then sync again")
-        self._journal_config(info, at_boot=False)
-        self.engine.config_hash = info["hash"]
+        self.handle(("config", info, False))
         self.handle(("snapshot", self.store.current))
         return info
 
-    def _journal_config(self, info, at_boot):
-        body = {R.C_VERSION: info["version"], R.C_HASH: info["hash"]}
-        if info.get("base") is not None:
-            body[R.C_BASE] = info["base"]
-        if at_boot:
-            body[R.C_AT_BOOT] = True
-        try:
-            self.journal.append(J.KIND_CONFIG, body)
-        except J.JournalError:
-            pass  # found again at the next boot; the engine shows the journal's state
-
-    def _journal_snapshot_found_at_boot(self, snapshot):
-        # A power cut between an install and its record leaves a snapshot in
-        # force that the journal does not name: record it now. (The engine saw
-        # every record at boot and kept the last config record's hash.)
-        if snapshot is not None and self.engine.config_hash != snapshot.hash:
-            self._journal_config(snapshot.journal_info(), at_boot=True)
-            self.engine.config_hash = snapshot.hash
+    def set_clock(self, unix):
+        """Set the till's clock (the gateway does at every sync); journaled."""
+        old = self.clock.now()
+        self.clock.set(unix)
+        self.handle(("clock_set", old, unix))
 
     # ---- tasks -------------------------------------------------------------
 
@@ -193,20 +189,25 @@ class Till:
                     self.handle(("scan", value))
                 else:
                     self.display.show(["Scanner:", value])
-            self.watch_printer()
+            self.printer_events()
             await sleep_ms(_INPUT_MS)
 
-    def watch_printer(self):
-        """Tell the engine when the printer's state changes; on a problem, the
-        display says what to do (the sale is already safe in the journal)."""
-        state = self.printer.state
-        if state == self._printer_state:
-            return
-        self._printer_state = state
-        self.handle(("printer", state))
-        lines = self.printer.lines
-        if lines:
-            self.display.show(list(lines))
+    def printer_events(self):
+        """What the printer reported since the last pass: a change of state
+        goes to the engine, and on a problem the display says what to do (the
+        sale is already safe in the journal); a receipt the queue could not
+        keep is journaled by the engine and the cashier told how to reprint."""
+        changed = False
+        for kind, arg in self.printer.take_events():
+            if kind == "dropped":
+                self.handle(("not_printed", arg[1]))
+            elif kind != "printed":
+                changed = True
+        if changed:
+            self.handle(("printer", self.printer.state))
+            lines = self.printer.lines
+            if lines:
+                self.display.show(list(lines))
 
     async def ticks(self):
         wdt = None
@@ -228,18 +229,9 @@ class Till:
                 await task()
                 return
             except Exception as exc:  # noqa: BLE001 - the till must keep selling
-                self.crashes += 1
-                self._journal_crash(name, exc)
+                _log_exception(exc)
+                self.handle(("crash", name, describe_exception(exc)))
                 await sleep_ms(_RESTART_MS)
-
-    def _journal_crash(self, name, exc):
-        detail = "%s: %s: %s" % (name, exc.__class__.__name__, exc)
-        try:
-            self.journal.append(J.KIND_EVENT, {R.E_TYPE: R.EV_CRASH,
-                                               R.E_DETAIL: detail[:_MAX_CRASH_DETAIL]})
-        except J.JournalError:
-            pass  # the journal refuses (full/damaged): the engine says so on screen
-        _log_exception(exc)
 
     async def run(self, until=None):
         """Run until `until()` is true (a test or demo), else for ever."""
@@ -293,6 +285,8 @@ def main(board, root=".", buffers=None):
         print(exc)
         return
     sim = dev.get("sim_input")
+    if sim is not None:
+        sim.on_clock = till.set_clock  # the script's `clock`: what a sync does
 
     def sim_over():
         return sim.finished and not till.printer.busy()

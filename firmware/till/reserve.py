@@ -4,11 +4,41 @@
 # after the imports and the journal's recovery the heap is fragmented into free
 # blocks of a kilobyte or two (measured on the sim till: 53 KB free, the largest
 # block 1.6 KB), and a buffer that grows with a long sale or receipt could no
-# longer find room. The journal encodes every record into the first buffer
-# (cbor.dumps_into), the receipt layout builds every receipt in the second.
+# longer find room.
+#
+# The first buffer is shared, in turn: the journal encodes every record into it
+# (cbor.dumps_into), and the receipt layout then builds that record's receipt
+# in it. That is safe because the engine returns a print action only after the
+# append has returned, and the printer copies the receipt out before the main
+# loop hands the engine its next event. The printer keeps the receipt it is
+# about to print in the second buffer (receipts behind it wait in its flash
+# queue), so a printer that falls behind costs flash, never heap.
 RECORD_BYTES = 8192  # the journal's largest record (journal._MAX_RECORD_BYTES)
-RECEIPT_BYTES = 4096  # a long receipt with its QR code; a longer one grows it
+JOB_BYTES = 2048  # the printer's job buffer: a usual receipt (~1 KB); a longer one queues on flash
 
 
 def buffers():
-    return bytearray(RECORD_BYTES), bytearray(RECEIPT_BYTES)
+    return bytearray(RECORD_BYTES), bytearray(JOB_BYTES)
+
+
+# Room kept free for selling. Boot leaves the heap in small holes (imports,
+# the journal's recovery, the snapshot's tables); a sale then needs blocks of
+# a few hundred bytes at once (a dict of 20 keys is 368 bytes on a 64-bit
+# port). hold() takes one block first thing, release() frees it when the till
+# has booted: the objects that live for the whole run were placed elsewhere,
+# and the sales that follow find one whole block.
+ROOM_BYTES = 8192
+_held = None
+
+
+def hold(n=ROOM_BYTES):
+    global _held
+    try:
+        _held = bytearray(n)
+    except MemoryError:
+        _held = None
+
+
+def release():
+    global _held
+    _held = None

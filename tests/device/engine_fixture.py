@@ -5,6 +5,7 @@
 import os
 
 import support
+from fakes import Clock
 from till.formats import cbor
 from till.pos import reports
 from till.formats import journal as J
@@ -82,14 +83,6 @@ def meta(version=1, created=T0 - 3600, **policy):
     }
 
 
-class Clock:
-    def __init__(self, t=T0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-
 def check_protocol(actions, cols):
     """What every answer of the engine must satisfy (docs/engine.md):
     one display action, last, fitted to the display; a receipt, slip or Z only
@@ -135,7 +128,7 @@ class Till:
         self.snap_dir = self.dir + "/snap"
         os.mkdir(self.snap_dir)
         build_dir(self.snap_dir, snapshot_meta or meta(), catalog or items())
-        self.clock = Clock()
+        self.clock = Clock(T0)
         self.cols = cols
         self.journal_kw = journal_kw or {}
         self.journal_cls = journal_cls or J.Journal

@@ -46,6 +46,24 @@ def rmtree(path):
     os.rmdir(path)
 
 
+def copy_tree(src, dst, buf=None):
+    """Copy a directory tree through one small buffer (no file whole in RAM:
+    a test under MicroPython's fixed heap lays out a till from a template)."""
+    buf = buf or bytearray(256)
+    os.mkdir(dst)
+    for name in os.listdir(src):
+        s, d = src + "/" + name, dst + "/" + name
+        if os.stat(s)[0] & 0x4000:
+            copy_tree(s, d, buf)
+            continue
+        with open(s, "rb") as fin, open(d, "wb") as fout:
+            while True:
+                n = fin.readinto(buf)
+                if not n:
+                    break
+                fout.write(memoryview(buf)[:n])
+
+
 def write_file(path, data):
     with open(path, "wb") as f:
         f.write(data)

@@ -7,6 +7,7 @@ import io
 import sys
 
 import support
+from fakes import Ticks
 from test_printer import FakePrinter
 from till.formats import escpos
 from till.drivers import keypad, linux, printer
@@ -361,14 +362,6 @@ def test_esp32_build_with_fake_machine():
 
 
 # ---- the sim board ------------------------------------------------------------
-
-class Ticks:
-    def __init__(self):
-        self.t = 0
-
-    def __call__(self):
-        return self.t
-
 
 def test_sim_board_runs_a_script():
     root = support.tmpdir() + "/sim"

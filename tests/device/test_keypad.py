@@ -3,6 +3,7 @@
 import io
 
 import support
+from fakes import Ticks as Clock
 from till.drivers import keypad
 from till.drivers.keypad import MatrixKeypad, StreamKeypad
 
@@ -38,14 +39,6 @@ class Matrix:
                     return 0
             return 1  # pull-up
         return read
-
-
-class Clock:
-    def __init__(self):
-        self.t = 0
-
-    def __call__(self):
-        return self.t
 
 
 def make(debounce_ms=20):

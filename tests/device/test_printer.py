@@ -6,71 +6,14 @@ import io
 import os
 
 import support
+from fakes import (OFFLINE_COVER, OFFLINE_ERROR, OFFLINE_NONE, PAPER_END, PAPER_NEAR_END,
+                   PAPER_OK, Ticks)
+from fakes import SerialPrinter as FakePrinter
 from till.formats import escpos
 from till.drivers import printer
 from till.drivers.printer import Printer
 
 DRAWER = b"\x1b\x70\x00\x32\x32"  # ESC p 0 50 50: pin 2, 100 ms on, 100 ms off
-
-# Status reply bytes (Epson ESC/POS reference, DLE EOT): bits 1 and 4 always set.
-PAPER_OK = 0x12
-PAPER_NEAR_END = 0x1E  # bits 2-3: near-end sensor
-PAPER_END = 0x7E  # bits 5-6 (and the near-end bits): paper out
-OFFLINE_NONE = 0x12
-OFFLINE_COVER = 0x16  # bit 2: cover open
-OFFLINE_ERROR = 0x52  # bit 6: an error occurred
-
-
-class FakePrinter:
-    """A serial printer. Job bytes go to `printed`; DLE EOT n requests (written
-    on their own, as the driver does) are answered from the state unless the
-    printer is off. `take` limits how many bytes one write accepts."""
-
-    def __init__(self):
-        self.printed = bytearray()
-        self.queries = []
-        self.inbox = bytearray()
-        self.paper = PAPER_OK
-        self.offline = OFFLINE_NONE
-        self.answering = True
-        self.take = None
-        self.raise_on_write = False
-        self.eagain = 0
-        self.writes = []
-
-    def write(self, data):
-        if self.raise_on_write:
-            raise OSError(5)
-        if self.eagain and len(data) > 3:
-            self.eagain -= 1
-            raise OSError(11)  # rp2 UART: no room in the TX buffer yet
-        data = bytes(data)
-        if data in (escpos.STATUS_PAPER, escpos.STATUS_OFFLINE):
-            self.queries.append(data[2])
-            if self.answering:
-                self.inbox.append(self.paper if data[2] == 4 else self.offline)
-            return 3
-        if self.take is not None:
-            data = data[:self.take]
-        self.writes.append(len(data))
-        self.printed += data
-        return len(data)
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.inbox))
-        if not n:
-            return None
-        buf[:n] = self.inbox[:n]
-        self.inbox = self.inbox[n:]
-        return n
-
-
-class Ticks:
-    def __init__(self, t=0):
-        self.t = t
-
-    def __call__(self):
-        return self.t & 0x3FFFFFFF
 
 
 def run(p, ticks, steps=1000):
@@ -111,7 +54,7 @@ def test_healthy_printer_checks_status_then_prints_in_chunks():
     assert bytes(fake.printed) == job
     assert fake.queries == [4, 2]  # paper sensors, then offline cause
     assert max(fake.writes) <= 64 and len(fake.writes) == (len(job) + 63) // 64
-    assert p.take_events() == [("printed", jid)]
+    assert p.take_events() == [("printed", (jid, None))]
     assert p.take_events() == []
     assert p.queued() == 0 and p.problem is None and p.message is None
     assert p.state == "ok"
@@ -150,8 +93,8 @@ def test_paper_out_queues_then_prints_exactly_once_on_recovery():
     assert p.state == "paper_out"  # the word the engine's printer event takes
     assert p.take_events() == [("problem", printer.PAPER_OUT)]
     # The waiting receipt is on flash, so a restart cannot lose it.
-    assert os.listdir(qdir) == ["%08d.prn" % jid]
-    assert support.read_file(qdir + "/%08d.prn" % jid) == receipt(500)
+    assert os.listdir(qdir) == ["%08d-0.job" % jid]
+    assert queue_file_data(support.read_file(qdir + "/%08d-0.job" % jid)) == receipt(500)
     # Asked again every retry_ms while the paper is out; still nothing printed.
     n = len(fake.queries)
     run_for(p, ticks, 6500)
@@ -161,7 +104,7 @@ def test_paper_out_queues_then_prints_exactly_once_on_recovery():
     fake.paper = PAPER_OK
     run_for(p, ticks, 2500)
     assert bytes(fake.printed) == receipt(500)
-    assert p.take_events() == [("recovered", None), ("printed", jid)]
+    assert p.take_events() == [("recovered", None), ("printed", (jid, None))]
     assert os.listdir(qdir) == []
     assert p.message is None and p.status()["queued"] == 0
     run_for(p, ticks, 10000)
@@ -189,9 +132,9 @@ def test_queue_survives_restart():
     b = p.print_job([receipt(50, b"B"), b"tail"])
     run_for(p, ticks, 1000)
     assert p.problem == printer.NO_ANSWER
-    assert sorted(os.listdir(qdir)) == ["%08d.prn" % a, "%08d.prn" % b]
+    assert sorted(os.listdir(qdir)) == ["%08d-0.job" % a, "%08d-0.job" % b]
     # Power cut while a third receipt was being written to the queue.
-    support.write_file(qdir + "/tmp.prn", b"torn")
+    support.write_file(qdir + "/tmp.job", b"torn")
     del p
     fake2, ticks2, p2 = make(qdir)
     assert p2.queued() == 2
@@ -199,28 +142,81 @@ def test_queue_survives_restart():
     assert c > b  # ids go on after the queued ones
     run(p2, ticks2)
     assert bytes(fake2.printed) == receipt(100, b"A") + receipt(50, b"B") + b"tail" + receipt(10, b"C")
-    assert [e for e in p2.take_events()] == [("printed", a), ("printed", b), ("printed", c)]
+    assert [e for e in p2.take_events()] == [("printed", (a, None)), ("printed", (b, None)), ("printed", (c, None))]
     assert os.listdir(qdir) == []
 
 
-def test_spooled_job_may_reuse_its_buffer_at_once():
-    # The till's answer to a heap with no room for a copy: the job goes to the
-    # flash queue before print_job returns, so the caller's buffer is free.
+def queue_file_data(raw):
+    """The printer data in a queue file: parts of a 2-byte length and the bytes
+    (printer.py, _QUEUE_SUFFIX); a logo reference would be 0xFFFF."""
+    out, i = b"", 0
+    while i < len(raw):
+        n = (raw[i] << 8) | raw[i + 1]
+        assert n != 0xFFFF
+        out += raw[i + 2:i + 2 + n]
+        i += 2 + n
+    return out
+
+
+def test_copied_receipts_use_the_job_buffer_then_the_flash_queue():
+    # The till builds every receipt in one reused buffer (copy=True): the
+    # first waits in the printer's job buffer, the next ones go to the flash
+    # queue while it is taken; the caller's buffer is free at once.
     qdir = support.tmpdir() + "/printq"
     fake, ticks, p = make(qdir)
-    buf = bytearray(receipt(120, b"S"))
-    job = p.print_job(buf, spool=True)
-    assert os.listdir(qdir) == ["%08d.prn" % job]
-    buf[:] = b"X" * len(buf)  # the next receipt is built in the same buffer
-    run(p, ticks)
-    assert bytes(fake.printed) == receipt(120, b"S")
-    assert p.take_events() == [("printed", job)] and os.listdir(qdir) == []
+    p.use_buffer(bytearray(600))
+    fake.paper = PAPER_END
+    layout = bytearray(500)
+    jobs = []
+    for i, ch in enumerate(b"STU"):
+        layout[:] = bytes((ch,)) * 500
+        jobs.append(p.print_job(memoryview(layout)[:100 + i], copy=True, ref=40 + i))
+    # The job buffer holds S; T and U are files; then S moves to flash too
+    # (a printer problem: nothing waits in RAM behind it).
+    assert sorted(os.listdir(qdir)) == ["%08d-41.job" % jobs[1], "%08d-42.job" % jobs[2]]
+    run_for(p, ticks, 100)
+    assert len(os.listdir(qdir)) == 3
+    layout[:] = b"X" * 500
+    fake.paper = PAPER_OK
+    run_for(p, ticks, 3000)
+    assert bytes(fake.printed) == b"S" * 100 + b"T" * 101 + b"U" * 102
+    assert [e for e in p.take_events() if e[0] == "printed"] == [
+        ("printed", (jobs[0], 40)), ("printed", (jobs[1], 41)), ("printed", (jobs[2], 42))]
+    assert os.listdir(qdir) == []
 
 
-def test_spooling_without_a_queue_is_refused_clearly():
+def test_a_receipt_with_nowhere_to_wait_is_dropped_with_its_reference():
     fake, ticks, p = make(None)
-    support.raises(OSError, p.print_job, b"abc", True)
-    assert p.queued() == 0
+    p.use_buffer(bytearray(64))
+    fake.answering = False
+    first = p.print_job(b"A" * 60, copy=True, ref=7)
+    lost = p.print_job(b"B" * 60, copy=True, ref=8)  # buffer taken, no flash queue
+    too_big = p.print_job(b"C" * 65, copy=True, ref=9)
+    assert p.queued() == 1
+    assert p.take_events() == [("dropped", (lost, 8)), ("dropped", (too_big, 9))]
+    assert first < lost
+
+
+def test_events_nobody_reads_stay_bounded():
+    fake, ticks, p = make(check_status=False)
+    for i in range(40):
+        p.print_job(b"x", ref=i)
+        run(p, ticks)
+    events = p.take_events()
+    assert len(events) == 16 and p.events_lost == 24
+    assert events[-1] == ("printed", (40, 39))
+
+
+def test_queued_receipt_keeps_its_reference_across_a_restart():
+    qdir = support.tmpdir() + "/printq"
+    fake, ticks, p = make(qdir)
+    fake.paper = PAPER_END
+    jid = p.print_job(b"receipt 12\n", ref=12)
+    run_for(p, ticks, 100)
+    fake2, ticks2, p2 = make(qdir)
+    run(p2, ticks2)
+    assert bytes(fake2.printed) == b"receipt 12\n"
+    assert p2.take_events() == [("printed", (jid, 12))]
 
 
 def test_dead_printer_never_blocks_longer_than_the_timeout():
@@ -268,7 +264,7 @@ def test_paper_near_end_prints_and_warns():
     jid = p.print_job(receipt(10))
     run(p, ticks)
     assert bytes(fake.printed) == receipt(10)
-    assert p.take_events() == [("paper_low", None), ("printed", jid)]
+    assert p.take_events() == [("paper_low", None), ("printed", (jid, None))]
     assert p.problem is None and p.paper_low
     assert p.message == printer.PAPER_LOW_MESSAGE and p.state == "paper_low"
     fake.paper = PAPER_OK
@@ -356,7 +352,7 @@ def test_stalled_printer_becomes_a_problem_and_the_job_is_sent_again():
     fake.take = None
     run_for(p, ticks, 2500)
     assert bytes(fake.printed) == job[:sent] + job
-    assert ("printed", jid) in p.take_events()
+    assert ("printed", (jid, None)) in p.take_events()
 
 
 def test_write_error_keeps_the_job():
@@ -431,7 +427,9 @@ def test_raster_part_survives_the_queue_on_flash():
     fake.paper = PAPER_END
     p.print_job([b"A", ("raster", d + "/logo.kr"), b"B"])
     run_for(p, ticks, 100)
-    assert support.read_file(d + "/q/" + os.listdir(d + "/q")[0]) == b"A" + raster_bytes(10, 20, rows) + b"B"
+    # The queue file names the logo instead of holding a copy of it.
+    queued = support.read_file(d + "/q/" + os.listdir(d + "/q")[0])
+    assert rows not in queued and (d + "/logo.kr").encode() in queued
     fake.paper = PAPER_OK
     run_for(p, ticks, 2500)
     assert bytes(fake.printed) == b"A" + raster_bytes(10, 20, rows) + b"B"
@@ -444,7 +442,7 @@ def test_status_check_off_for_a_write_only_link():
     jid = p.print_job(receipt(40))
     run(p, ticks)
     assert out.getvalue() == receipt(40)
-    assert p.take_events() == [("printed", jid)]
+    assert p.take_events() == [("printed", (jid, None))]
 
 
 def test_pacing_to_the_link_speed():
@@ -464,7 +462,7 @@ def test_too_many_waiting_receipts_drop_the_oldest():
     run_for(p, ticks, 200)
     assert p.queued() == 3
     assert len(os.listdir(qdir)) == 3
-    dropped = [e[1] for e in p.take_events() if e[0] == "dropped"]
+    dropped = [e[1][0] for e in p.take_events() if e[0] == "dropped"]
     assert dropped == ids[:2]
     fake.paper = PAPER_OK
     run_for(p, ticks, 3000)
@@ -508,4 +506,4 @@ def test_run_task():
 
     asyncio.run(main())
     assert bytes(fake.printed) == receipt(300)
-    assert p.take_events() == [("printed", jid)]
+    assert p.take_events() == [("printed", (jid, None))]

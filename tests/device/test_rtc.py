@@ -1,6 +1,7 @@
 # The till's clock: date arithmetic, the DS3231's BCD registers and its
 # oscillator-stop flag on a fake chip, and the software clock across tick wraps.
 import support
+from fakes import Ticks
 from till.drivers import rtc
 from till.formats import dates
 from till.drivers.rtc import DS3231, SoftClock
@@ -27,14 +28,6 @@ class Chip:
             raise OSError(5)
         self.addrs.add(addr)
         self.regs[reg:reg + len(buf)] = buf
-
-
-class Ticks:
-    def __init__(self, t=0):
-        self.t = t
-
-    def __call__(self):
-        return self.t & 0x3FFFFFFF  # wraps like MicroPython's ticks_ms
 
 
 # 2026-11-21 11:47:35 UTC, a Saturday

@@ -4,16 +4,9 @@
 import io
 
 import support
+from fakes import Ticks as Clock
 from till.drivers import scanner
 from till.drivers.scanner import EVENT_CODE, EVENT_ERROR, Scanner
-
-
-class Clock:
-    def __init__(self, t=0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
 
 
 class Chunks:

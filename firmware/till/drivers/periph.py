@@ -83,3 +83,31 @@ def read_available(stream, buf):
             return 0
         raise
     return n or 0
+
+
+def heap_stats():
+    """(free bytes, largest block that can be allocated now) of MicroPython's
+    fixed heap, after a collection; (None, None) on CPython, whose heap grows.
+
+    MicroPython reports the largest free block only by printing it
+    (micropython.mem_info), so it is found here by trying: a binary search of
+    the biggest bytearray that allocates. For measuring a long run (the sim's
+    `heap` command, make bench), not for the hot path."""
+    import gc
+
+    if not hasattr(gc, "mem_free"):
+        return None, None
+    gc.collect()
+    free = gc.mem_free()
+    lo, hi = 0, free
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        try:
+            probe = bytearray(mid)
+        except MemoryError:
+            hi = mid - 1
+            continue
+        del probe
+        gc.collect()
+        lo = mid
+    return free, lo

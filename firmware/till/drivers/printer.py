@@ -20,6 +20,19 @@
 # written: it prints once. A power cut while it prints makes it print again
 # after the restart -- a duplicate receipt, never a lost one.
 #
+# Memory stays fixed however far the printer falls behind: a receipt is kept in
+# RAM only in the one job buffer given at boot (use_buffer(); the heap is too
+# fragmented later for a receipt-sized block); a receipt that arrives while
+# that buffer is taken goes straight to the flash queue, and a receipt waiting
+# in RAM behind a printer problem is moved to flash too. Beyond max_queued
+# waiting receipts the oldest is dropped with a "dropped" event naming its
+# reference (the journal sequence of its sale): the till tells the cashier and
+# journals it, and the receipt is reprinted from its journal record.
+#
+# What happened reaches the main loop as events (take_events(), drained on
+# every pass of its input loop); at most _MAX_EVENTS wait, the oldest go first,
+# so a loop that stops reading cannot make the driver grow.
+#
 # Drawer pulses and paper feeds are control jobs: sent when asked, before any
 # waiting receipt, without a status check (a drawer opens with the paper out),
 # never written to flash (a drawer must not spring open after a restart). They
@@ -65,26 +78,36 @@ _IDLE = const(0)
 _QUERYING = const(1)
 _SENDING = const(2)
 
-_QUEUE_SUFFIX = ".prn"
-_QUEUE_TMP = "tmp.prn"
+# A queued receipt is a file "<job id>-<ref>.job": its parts, each a 2-byte
+# big-endian length and that many bytes of printer data, or the length 0xFFFF,
+# one length byte and the path of a raster file (the logo), which is streamed
+# from its own file when the job prints: a waiting receipt costs flash for its
+# text only, not another copy of a 7 KB logo.
+_QUEUE_SUFFIX = ".job"
+_QUEUE_TMP = "tmp.job"
+_RASTER_REF = const(0xFFFF)
 _IDLE_WAIT_MS = const(50)
 _REPLY_POLL_MS = const(5)
 _DRAIN_READS = const(16)
 _EAGAIN = const(11)
 _RASTER_FRAGMENT_ROWS = const(960)  # as python-escpos and escpos.EscPos.raster
+_MAX_EVENTS = const(16)
 
 
 class Job:
     """One print job. parts: bytes; ("raster", path) for a raster file made by
     `kassa image convert` (till.rasterfile: a header, then the rows), sent as
     GS v 0 with its rows streamed from flash; ("file", path) for a file of
-    printer-ready bytes sent as it is (a queued job)."""
+    printer-ready bytes sent as it is; ("job", path) for a receipt in the
+    flash queue (see _QUEUE_SUFFIX)."""
 
-    def __init__(self, job_id, parts, kind=RECEIPT, path=None):
+    def __init__(self, job_id, parts, kind=RECEIPT, path=None, ref=None):
         self.id = job_id
         self.parts = parts
         self.kind = kind
         self.path = path  # its queue file, once written to flash
+        self.ref = ref  # what the caller knows it by (a receipt's journal sequence)
+        self.in_buffer = False  # its bytes are in the printer's job buffer
 
 
 def _chunks(parts, buf, max_width_bytes):
@@ -97,37 +120,77 @@ def _chunks(parts, buf, max_width_bytes):
             mv = memoryview(part)
             for i in range(0, len(mv), len(buf)):
                 yield mv[i:i + len(buf)]
-            continue
-        try:
-            f = open(part[1], "rb")
-        except OSError:
-            continue
-        try:
-            if part[0] == "raster":
-                try:
-                    width_bytes, height = rasterfile.read_header(f, part[1])
-                except (OSError, ValueError):
-                    continue
-                if width_bytes > max_width_bytes:
-                    continue  # wider than the paper: it would print as garbage
-                row = 0
-                while row < height:
-                    rows = min(_RASTER_FRAGMENT_ROWS, height - row)
-                    # GS v 0 m xL xH yL yH: the same command and the same
-                    # fragments as escpos.EscPos.raster (the tests compare).
-                    yield bytes((0x1D, 0x76, 0x30, 0, width_bytes & 0xFF, width_bytes >> 8,
-                                 rows & 0xFF, rows >> 8))
-                    for piece in _file_pieces(f, buf, width_bytes * rows):
-                        yield piece
-                    row += rows
-            else:
+        elif part[0] == "raster":
+            for piece in _raster_pieces(part[1], buf, max_width_bytes):
+                yield piece
+        elif part[0] == "file":
+            try:
+                f = open(part[1], "rb")
+            except OSError:
+                continue
+            try:
                 for piece in _file_pieces(f, buf, -1):
                     yield piece
-        finally:
-            f.close()
+            finally:
+                f.close()
+        else:
+            for piece in _job_file_pieces(part[1], buf, max_width_bytes):
+                yield piece
 
 
-def _file_pieces(f, buf, n):
+def _raster_pieces(path, buf, max_width_bytes):
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return
+    try:
+        try:
+            width_bytes, height = rasterfile.read_header(f, path)
+        except (OSError, ValueError):
+            return
+        if width_bytes > max_width_bytes:
+            return  # wider than the paper: it would print as garbage
+        row = 0
+        while row < height:
+            rows = min(_RASTER_FRAGMENT_ROWS, height - row)
+            # GS v 0 m xL xH yL yH: the same command and the same
+            # fragments as escpos.EscPos.raster (the tests compare).
+            yield bytes((0x1D, 0x76, 0x30, 0, width_bytes & 0xFF, width_bytes >> 8,
+                         rows & 0xFF, rows >> 8))
+            for piece in _file_pieces(f, buf, width_bytes * rows):
+                yield piece
+            row += rows
+    finally:
+        f.close()
+
+
+def _job_file_pieces(path, buf, max_width_bytes):
+    # A queue file's parts (see _QUEUE_SUFFIX); a file cut short ends the job.
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return
+    try:
+        while True:
+            head = f.read(2)
+            if len(head) < 2:
+                return
+            n = (head[0] << 8) | head[1]
+            if n != _RASTER_REF:
+                for piece in _file_pieces(f, buf, n, pad=False):
+                    yield piece
+                continue
+            k = f.read(1)
+            raster = f.read(k[0]) if k else b""
+            if not k or len(raster) < k[0]:
+                return
+            for piece in _raster_pieces(raster.decode(), buf, max_width_bytes):
+                yield piece
+    finally:
+        f.close()
+
+
+def _file_pieces(f, buf, n, pad=True):
     # n bytes of `f` (all of it when n < 0) through `buf`. A raster file cut
     # short is padded with white rows: the printer counts the bytes it was
     # promised and would swallow the next commands as dots.
@@ -138,7 +201,7 @@ def _file_pieces(f, buf, n):
             break
         yield mv[:got]
         n -= got
-    while n > 0:
+    while pad and n > 0:
         k = min(n, len(buf))
         yield bytes(k)
         n -= k
@@ -179,7 +242,11 @@ class Printer:
         self.drawer_pin = drawer_pin
         self.queue_dir = queue_dir
         self._buf = bytearray(chunk_bytes)
+        self._spool_buf = bytearray(chunk_bytes)  # a second one: spooling while sending
+        self._head = bytearray(3)  # a queue file's part header
         self._rbuf = bytearray(16)
+        self._job_buf = None  # use_buffer(): where one receipt waits in RAM
+        self._job_buf_user = None  # the job whose bytes it holds
         self._control = []  # control jobs, sent first
         self._queue = []  # receipt jobs, oldest first
         self._next_id = 1
@@ -195,25 +262,72 @@ class Printer:
         self.paper_low = False
         self._retry_at = None
         self._events = []
+        self.events_lost = 0  # dropped from a full event list (nobody read them)
         self.bytes_sent = 0
         if queue_dir is not None:
             self._load_queue()
 
     # -- what the main loop calls ---------------------------------------------
 
-    def print_job(self, data, spool=False):
-        """Queue a receipt: bytes, or a list of parts (see Job). Returns the job
-        id that the "printed" event will carry.
+    def use_buffer(self, buf):
+        """Give the printer the buffer (reserved at boot) in which one receipt
+        waits in RAM; without one, print_job(copy=True) copies onto the heap."""
+        self._job_buf = buf
 
-        spool=True writes the job to the flash queue before returning, so its
-        bytes may sit in a buffer the caller reuses (the till's reserved receipt
-        buffer when the heap has no room for a copy). OSError if that fails."""
+    def print_job(self, data, copy=False, ref=None):
+        """Queue a receipt: bytes, or a list of parts (see Job). Returns the job
+        id that the "printed" and "dropped" events carry (with `ref`).
+
+        copy=True: the bytes parts sit in a buffer the caller reuses (the
+        till's receipt layout buffer), so they are copied before this returns:
+        into the job buffer when it is free and fits, else to a file in the
+        flash queue. When neither is possible the receipt is dropped at once
+        (a "dropped" event; the caller reprints it from the journal)."""
         parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
-        job = Job(self._new_id(), parts)
-        if spool and not self._spool(job):
-            raise OSError("the receipt could not be written to the print queue")
+        job = Job(self._new_id(), parts, ref=ref)
+        if copy and not (self._into_job_buffer(job) or self._spool(job)):
+            self._event("dropped", (job.id, ref))
+            return job.id
         self._queue.append(job)
+        self._drop_excess()
         return job.id
+
+    def _into_job_buffer(self, job):
+        buf = self._job_buf
+        if buf is None:
+            try:  # no reserved buffer (a Pi, a test): the heap holds the copy
+                job.parts = [p if isinstance(p, tuple) else bytes(p) for p in job.parts]
+            except MemoryError:
+                return False
+            return True
+        if self._job_buf_user is not None:
+            return False
+        size = 0
+        for part in job.parts:
+            if not isinstance(part, tuple):
+                size += len(part)
+        if size > len(buf):
+            return False
+        mv = memoryview(buf)
+        at = 0
+        parts = []
+        for part in job.parts:
+            if isinstance(part, tuple):
+                parts.append(part)
+                continue
+            n = len(part)
+            mv[at:at + n] = part
+            parts.append(mv[at:at + n])
+            at += n
+        job.parts = parts
+        job.in_buffer = True
+        self._job_buf_user = job
+        return True
+
+    def _release(self, job):
+        if job.in_buffer:
+            job.in_buffer = False
+            self._job_buf_user = None
 
     def open_drawer(self, pin=None, on_ms=100, off_ms=100):
         """Pulse the cash drawer (ESC p) as soon as no other job is being sent.
@@ -240,12 +354,20 @@ class Printer:
         return len(self._queue)
 
     def take_events(self):
-        """Events since the last call, oldest first: ("printed", job_id),
+        """Events since the last call, oldest first: ("printed", (job_id, ref)),
         ("problem", PAPER_OUT...), ("recovered", None), ("paper_low", None),
-        ("dropped", job_id)."""
+        ("dropped", (job_id, ref))."""
         events = self._events
+        if not events:
+            return events
         self._events = []
         return events
+
+    def _event(self, kind, arg):
+        if len(self._events) >= _MAX_EVENTS:
+            self._events.pop(0)
+            self.events_lost += 1
+        self._events.append((kind, arg))
 
     @property
     def state(self):
@@ -368,7 +490,7 @@ class Printer:
                 return
             low = paper == escpos.PAPER_NEAR_END
             if low and not self.paper_low:
-                self._events.append(("paper_low", None))
+                self._event("paper_low", None)
             self.paper_low = low
         else:
             cause = escpos.parse_offline_cause(b)
@@ -390,7 +512,7 @@ class Printer:
         self._state = _IDLE
         if self.problem is not None:
             self.problem = None
-            self._events.append(("recovered", None))
+            self._event("recovered", None)
         if self._queue:
             self._start_job(self._queue[0], now)
 
@@ -398,7 +520,7 @@ class Printer:
         self._state = _IDLE
         self._queries = None
         if problem != self.problem:
-            self._events.append(("problem", problem))
+            self._event("problem", problem)
         self.problem = problem
         self._retry_at = ticks_add(now, self.retry_ms)
 
@@ -452,12 +574,13 @@ class Printer:
         self._pending = None
         if self.problem is not None and not self.check_status:
             self.problem = None  # the printer took a whole job: it is back
-            self._events.append(("recovered", None))
+            self._event("recovered", None)
         if job.kind == RECEIPT:
             self._queue.remove(job)
+            self._release(job)
             if job.path:
                 _remove(job.path)
-            self._events.append(("printed", job.id))
+            self._event("printed", (job.id, job.ref))
 
     def _abort_job(self, now):
         # The printer stopped taking bytes: the receipt goes back to the head
@@ -487,14 +610,15 @@ class Printer:
             if name == _QUEUE_TMP:
                 _remove(self._p(name))  # torn by a power cut while written
             elif name.endswith(_QUEUE_SUFFIX):
+                job_id, _, ref = name[:-len(_QUEUE_SUFFIX)].partition("-")
                 try:
-                    found.append(int(name[:-len(_QUEUE_SUFFIX)]))
+                    found.append((int(job_id), int(ref or 0) or None, name))  # 0: no reference
                 except ValueError:
-                    pass
+                    pass  # not a name this driver writes: left alone
         found.sort()
-        for job_id in found:
-            path = self._p("%08d%s" % (job_id, _QUEUE_SUFFIX))
-            self._queue.append(Job(job_id, [("file", path)], RECEIPT, path))
+        for job_id, ref, name in found:
+            path = self._p(name)
+            self._queue.append(Job(job_id, [("job", path)], RECEIPT, path, ref))
             self._next_id = job_id + 1
 
     def _persist_one(self):
@@ -516,15 +640,34 @@ class Printer:
         # The job's bytes to a queue file; its parts then point at the file.
         if self.queue_dir is None:
             return False
-        path = self._p("%08d%s" % (job.id, _QUEUE_SUFFIX))
+        path = self._p("%08d-%d%s" % (job.id, job.ref or 0, _QUEUE_SUFFIX))
         tmp = self._p(_QUEUE_TMP)
-        buf = bytearray(len(self._buf))
+        head = self._head
         try:
-            # Streamed, not durable.replace_file(): a job with a logo is bigger
-            # than what should sit in RAM at once. Same rules: sync, rename, sync dir.
+            # Written part by part, not with durable.replace_file(): no copy of
+            # the job in RAM. Same rules: sync, rename, sync the directory.
             with open(tmp, "wb") as f:
-                for chunk in _chunks(job.parts, buf, self.max_width_bytes):
-                    f.write(chunk)
+                for part in job.parts:
+                    if isinstance(part, tuple) and part[0] == "raster":
+                        name = part[1].encode()
+                        head[0] = head[1] = 0xFF
+                        head[2] = len(name)
+                        f.write(head)
+                        f.write(name)
+                        continue
+                    # Bytes, or a file of printer data: pieces of at most
+                    # chunk_bytes, each with its length. Closed at once even
+                    # on an error: its view of the caller's buffer must not
+                    # outlive this call (the till reuses that buffer).
+                    pieces = _chunks([part], self._spool_buf, self.max_width_bytes)
+                    try:
+                        for piece in pieces:
+                            head[0] = len(piece) >> 8
+                            head[1] = len(piece) & 0xFF
+                            f.write(memoryview(head)[:2])
+                            f.write(piece)
+                    finally:
+                        pieces.close()
                 durable.sync_file(f)
             os.rename(tmp, path)
             durable.sync_dir(self.queue_dir)
@@ -534,15 +677,19 @@ class Printer:
             _remove(tmp)
             return False
         job.path = path
-        job.parts = [("file", path)]  # the bytes now live on flash, not in RAM
+        job.parts = [("job", path)]  # the bytes now live on flash, not in RAM
+        self._release(job)
         return True
 
     def _drop_excess(self):
+        # The oldest waiting receipt goes, never the one being sent.
         while len(self._queue) > self.max_queued:
-            job = self._queue.pop(0)
+            i = 1 if self._queue[0] is self._job else 0
+            job = self._queue.pop(i)
+            self._release(job)
             if job.path:
                 _remove(job.path)
-            self._events.append(("dropped", job.id))
+            self._event("dropped", (job.id, job.ref))
 
 
 def _remove(path):

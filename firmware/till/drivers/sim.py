@@ -96,7 +96,8 @@ class SimInput:
         self.keys = _Pipe(self)
         self.errors = []
         self._ended = False  # the script (or terminal) has no more lines
-        self.clock = None  # set by build(): the `clock` command sets it
+        self.clock = None  # set by build(): the `clock` command sets it,
+        self.on_clock = None  # or, in a running till, hands the time to this
 
     @property
     def finished(self):
@@ -142,7 +143,18 @@ class SimInput:
             port.cover_open = args[0] == "open"
         elif word == "printer" and port and args and args[0] in ("on", "off"):
             port.on = args[0] == "on"
-        elif word == "clock" and self.clock is not None and args and args[0].isdigit():
-            self.clock.set(int(args[0]))
+        elif word == "clock" and args and args[0].isdigit():
+            # What a sync does; the till journals it (on_clock is its set_clock).
+            if self.on_clock is not None:
+                self.on_clock(int(args[0]))
+            elif self.clock is not None:
+                self.clock.set(int(args[0]))
+            else:
+                self.errors.append(line)
+        elif word == "heap":
+            # A long run's memory, for its test and make bench: one line
+            # "HEAP <label> <free bytes> <largest block>" on stdout.
+            free, largest = periph.heap_stats()
+            print("HEAP %s %s %s" % (rest.strip() or "-", free, largest))
         else:
             self.errors.append(line)

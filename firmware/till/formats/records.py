@@ -67,7 +67,9 @@ EV_TRAINING_OFF = const(6)
 EV_CREDENTIALS_CLEARED = const(7)  # detail: seconds since the till was last used
 EV_CHECKPOINT = const(8)  # detail: period totals (P_* map) so far
 EV_COPY = const(9)  # detail: receipt number reprinted
-EV_CRASH = const(10)  # detail: which task failed and why (the till restarted it)
+EV_CRASH = const(10)  # detail: what failed, why and where ("printer: MemoryError: ... (f.py:12 g)")
+EV_CLOCK_SET = const(11)  # detail: [previous time or null, new time] (Unix seconds)
+EV_NOT_PRINTED = const(12)  # detail: the receipt (journal sequence) dropped from the print queue
 
 # Period totals: the body of a Z closing (KIND_CLOSING) and the detail of a
 # checkpoint event share these keys.

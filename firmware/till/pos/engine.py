@@ -3,7 +3,13 @@
 #   actions = engine.handle(event)
 #
 # Events are tuples: ("key", name), ("scan", digits), ("tick",),
-# ("printer", status), ("link", up, synced_at), ("snapshot", snapshot).
+# ("printer", status), ("link", up, synced_at), ("snapshot", snapshot), and
+# from the main loop ("config", info, at_boot) when HO's data was installed,
+# ("crash", task, detail) when a task failed, ("clock_set", old, new) when the
+# clock was set, ("not_printed", seq) when receipt seq could not wait to print.
+# The engine is the only writer of the journal: each of these becomes a record
+# here, so whatever reads the journal (the link, HO) sees every fact in one
+# place, in order.
 # Actions are tuples, in the order the main loop must carry them out:
 # ("record", seq, kind, body, flags), ("print", job), ("drawer",),
 # ("wipe_credentials",), ("beep",), and always last ("display", line1, line2).
@@ -41,6 +47,7 @@ _MAX_QTY = const(999)
 _MAX_REF = const(12)
 _BP = const(10000)
 _BARCODE_LENGTHS = (8, 12, 13, 14)
+_MAX_CRASH_DETAIL = const(200)
 
 
 def fit(left, right, width):
@@ -94,6 +101,45 @@ _PERMISSION_TEXT = {
 }
 
 
+def describe_exception(exc):
+    """What failed and where, in one short line: "MemoryError: memory
+    allocation failed (printer.py:460 _finish_job)". Built carefully: it is
+    called after a MemoryError, so a failure here gives the bare class name."""
+    name = exc.__class__.__name__
+    try:
+        where = _innermost_frame(exc)
+        text = "%s: %s" % (name, exc) if exc.args else name
+        return text + (" (%s)" % where if where else "")
+    except MemoryError:
+        return name
+
+
+def _innermost_frame(exc):
+    try:
+        import io
+        import sys
+
+        out = io.StringIO()
+        sys.print_exception(exc, out)  # MicroPython
+        lines = out.getvalue().split("\n")
+    except AttributeError:  # CPython
+        import traceback
+
+        tb = traceback.extract_tb(exc.__traceback__)
+        if not tb:
+            return ""
+        f = tb[-1]
+        return "%s:%d %s" % (f.filename.split("/")[-1], f.lineno, f.name)
+    for line in reversed(lines):
+        line = line.strip()
+        if line.startswith("File "):
+            # File "/rom/till/drivers/printer.py", line 460, in _finish_job
+            parts = line.split(", ")
+            if len(parts) == 3:
+                return "%s:%s %s" % (parts[0][6:-1].split("/")[-1], parts[1][5:], parts[2][3:])
+    return ""
+
+
 def _journal_message(exc):
     """A short display message for a refused or failed append."""
     if isinstance(exc, J.JournalFull):
@@ -142,7 +188,10 @@ class Engine:
         self.pending_snapshot = None
         self.last_receipt = None
         self.refunded = set()
-        self.error = None  # the last unexpected exception, for the log
+        self.error = None  # the last exception the engine caught
+        self.crashes = 0  # engine errors and task crashes journaled this boot
+        self.last_crash = None  # what and where, as journaled
+        self.not_printed = 0  # receipts dropped from a full print queue this boot
         self.append_error = None  # why the last append failed
         self._out = []
         self._cleared_at = None
@@ -200,7 +249,12 @@ class Engine:
     # ---- the protocol ------------------------------------------------------
 
     def start(self):
-        """Actions for the first screen (and a retention check) after a boot."""
+        """Actions for the first screen (and a retention check) after a boot.
+        A power cut between a snapshot's install and its record leaves a
+        snapshot in force that the journal does not name: it is recorded now."""
+        if self.snap is not None and self.config_hash != self.snap.hash:
+            self._out = []
+            self._config(self.snap.journal_info(), True)
         return self.handle(("tick",))
 
     def handle(self, event):
@@ -209,14 +263,14 @@ class Engine:
         try:
             self._dispatch(event)
         except Exception as exc:  # noqa: BLE001 - a cashier must never see a crash
-            self.error = exc
             self.prompt = None
             self.entry = ""
+            self._crashed("engine", event, exc)
             self._fail("Error: %s. Call support" % (exc.__class__.__name__,))
         try:
             lines = self.screen()
         except Exception as exc:  # noqa: BLE001
-            self.error = exc
+            self._crashed("screen", event, exc)
             lines = ("Error: display", "Call support")
         self._out.append(("display",) + lines)
         return self._out
@@ -238,11 +292,49 @@ class Engine:
         elif what == "snapshot":
             self.pending_snapshot = event[1]
             self._apply_snapshot()
+        elif what == "config":
+            self._config(event[1], event[2])
+        elif what == "crash":
+            self._crash_record(event[1], event[2])
+        elif what == "clock_set":
+            self._event(R.EV_CLOCK_SET, None, [event[1], event[2]], tolerate=True)
+        elif what == "not_printed":
+            self._not_printed(event[1])
         else:
             self._fail("Unknown event %s" % (what,))
 
     def _now(self):
         return self.clock()
+
+    # ---- facts from the main loop -------------------------------------------
+
+    def _config(self, info, at_boot):
+        body = {R.C_VERSION: info["version"], R.C_HASH: info["hash"]}
+        if info.get("base") is not None:
+            body[R.C_BASE] = info["base"]
+        if at_boot:
+            body[R.C_AT_BOOT] = True
+        # A refused append (journal full or damaged) is shown by the journal's
+        # state; the snapshot stays in force and is recorded at the next boot.
+        self._append(J.KIND_CONFIG, body, quiet=True)
+        self.config_hash = info["hash"]
+
+    def _crashed(self, where, event, exc):
+        self.error = exc  # for a test or a debugger; the journal has the record
+        self._crash_record(where, "%s: %s" % (event[0], describe_exception(exc)))
+
+    def _crash_record(self, task, detail):
+        self.crashes += 1
+        self.last_crash = "%s: %s" % (task, detail)
+        self._event(R.EV_CRASH, None, self.last_crash[:_MAX_CRASH_DETAIL], tolerate=True)
+
+    def _not_printed(self, seq):
+        """A receipt that could not wait for the printer: journaled (HO and the
+        auditor see it) and told, with the way to reprint it."""
+        self.not_printed += 1
+        self._event(R.EV_NOT_PRINTED, None, seq, tolerate=True)
+        if seq is not None:
+            self._fail_lines("Not printed: %d" % seq, "REPORT 3: reprint")
 
     def _input(self):
         now = self._now()
@@ -1114,14 +1206,20 @@ class Engine:
             lines = _not_saved(self.append_error)
             self.message = (lines[0][:self.cols], lines[1][:self.cols])
             return
-        rec = self._record(seq, kind, body, flags)
-        self._out.append(("print", printjob.receipt(rec, self.till_id, self.snap)))
-        cash = any(t[0] == R.TENDER_CASH for t in s.tenders)
-        if cash and not flags:
-            self._out.append(("drawer",))
+        # The sale is journaled: the engine's state follows first, so nothing
+        # that fails from here (a full heap while the receipt is built) can
+        # leave it paid and open, to be journaled a second time.
+        self.sale = None
+        self.subtotal_mode = False
         self.last_receipt = seq
         if s.refund_of is not None:
             self.refunded.add(s.refund_of)
+        self._print(seq, printjob.receipt, self._record(seq, kind, body, flags), self.till_id,
+                    self.snap)
+        cash = any(t[0] == R.TENDER_CASH for t in s.tenders)
+        if cash and not flags:
+            self._out.append(("drawer",))
+        if s.refund_of is not None:
             self._info(fit("Refunded", self._money(-s.paid), self.cols),
                        fit("Receipt", str(seq), self.cols))
         elif s.change:
@@ -1133,9 +1231,17 @@ class Engine:
         if self.printer not in ("ok", "paper_low"):
             self.message = (self.message[0],
                             ("Printer: " + self.printer.replace("_", " "))[:self.cols])
-        self.sale = None
-        self.subtotal_mode = False
         self._apply_snapshot()
+
+    def _print(self, seq, build, *args):
+        """Print the job build(*args) for record seq, which is journaled
+        already: if the heap has no room to build it, the receipt is reported
+        as not printed (journaled, REPORT 3 reprints it) instead of failing
+        the event after its record."""
+        try:
+            self._out.append(("print", build(*args)))
+        except MemoryError:
+            self._not_printed(seq)
 
     # ---- no sale, refund ---------------------------------------------------
 
@@ -1152,8 +1258,8 @@ class Engine:
         seq = self._append(J.KIND_NO_SALE, body, flags)
         if seq is None:
             return
-        rec = self._record(seq, J.KIND_NO_SALE, body, flags)
-        self._out.append(("print", printjob.no_sale(rec, self.till_id, self.snap)))
+        self._print(seq, printjob.no_sale, self._record(seq, J.KIND_NO_SALE, body, flags),
+                    self.till_id, self.snap)
         if not flags:
             self._out.append(("drawer",))
         self._info("No sale", "Drawer open" if not flags else "(training)")
@@ -1232,7 +1338,7 @@ class Engine:
         if not self._between_sales():
             return
         self._ask("1X 2Z 3Copy", "4Train 5Ack", lambda e: None, digits=False,
-                  keys={"1": self._menu_x, "2": self._menu_z, "3": self._copy,
+                  keys={"1": self._menu_x, "2": self._menu_z, "3": self._ask_copy,
                         "4": self._menu_training, "5": self._menu_ack})
 
     def _menu_x(self):
@@ -1260,26 +1366,36 @@ class Engine:
         seq = self._append(J.KIND_CLOSING, body)
         if seq is None:
             return
-        job = printjob.period("z", body, self.till_id, self.snap, self.cashier["id"],
-                              self._now() or 0, seq, self.journal.last_tag)
-        self._out.append(("print", job))
-        self.totals = t.next_period(seq)
+        self.totals = t.next_period(seq)  # first: the closing is journaled
+        self._print(seq, printjob.period, "z", body, self.till_id, self.snap,
+                    self.cashier["id"], self._now() or 0, seq, self.journal.last_tag)
         self._info(fit("Z %d" % body[R.P_Z], self._money(body[R.P_SALES] + body[R.P_REFUNDS]),
                        self.cols), "Day closed")
 
-    def _copy(self):
-        if self.last_receipt is None:
+    def _ask_copy(self):
+        # Any receipt still in the journal, rebuilt from its record (never a
+        # kept copy of the paper); TOTAL alone reprints the last one.
+        self._ask("Reprint receipt no.", "TOTAL=last", self._copy)
+
+    def _copy(self, entry):
+        if entry and "." in entry:
+            self._fail("Key the receipt no.")
+            return
+        n = int(entry) if entry else self.last_receipt
+        if n is None:
             self._fail("No receipt to copy")
             return
-        rec = self.find_record(self.last_receipt)
+        rec = self.find_record(n)
         if rec is None:
-            self._fail("Receipt %d no longer on till" % self.last_receipt)
+            self._fail("Receipt %d no longer on till" % n)
             return
-        if self._event(R.EV_COPY, self.cashier["id"], self.last_receipt,
-                       flags=self._record_flags()) is None:
+        if rec[J.K_KIND] not in (J.KIND_SALE, J.KIND_STORNO):
+            self._fail("No. %d is not a receipt" % n)
             return
-        self._out.append(("print", printjob.receipt(rec, self.till_id, self.snap, copy=True)))
-        self._info("Copy printed", fit("Receipt", str(self.last_receipt), self.cols))
+        if self._event(R.EV_COPY, self.cashier["id"], n, flags=self._record_flags()) is None:
+            return
+        self._print(n, printjob.receipt, rec, self.till_id, self.snap, True)
+        self._info("Copy printed", fit("Receipt", str(n), self.cols))
 
     def _menu_training(self):
         self._authorize(("perm", "training"), self._toggle_training)
