@@ -203,3 +203,48 @@ def test_a_till_without_policies_acts_as_with_the_builders_defaults(shift: str) 
 def key_is_default(key: str, value: Any) -> bool:
     spec = policy.ROLE[key]
     return value == spec[0] or (isinstance(spec[0], tuple) and list(spec[0]) == value)
+
+
+def doc_value(default: Any) -> str:
+    """How docs/engine.md writes a default."""
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if default is None:
+        return "null"
+    if isinstance(default, str):
+        return f'`"{default}"`'
+    if isinstance(default, dict):
+        return "all defaults"
+    if isinstance(default, tuple):
+        return "none"
+    return str(default)
+
+
+def test_docs_engine_md_states_the_tables_defaults() -> None:
+    # The tables of roles and policies in docs/engine.md ("What the snapshot
+    # configures") give each key's default; they must be policy.py's.
+    doc = (ROOT / "docs" / "engine.md").read_text()
+    section = doc.split("## What the snapshot configures")[1].split("\n## ")[0]
+    stated: dict[str, str] = {}
+    for row in section.splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if not row.startswith("| `") or len(cells) < 3:
+            continue
+        keys = [k.strip("`") for k in cells[0].split(", ")]
+        values = cells[1].split(", ") if len(keys) > 1 else [cells[1]]
+        if len(values) == 1:  # one default for all the keys of the row
+            values = values * len(keys)
+        stated.update(zip(keys, values))
+    wrong = []
+    for table in (policy.POLICIES, policy.ROLE):
+        for key, (default, _, _) in table.items():
+            if key in UNREAD:
+                continue
+            if stated.get(key) != doc_value(default):
+                wrong.append(f"{key}: docs/engine.md says {stated.get(key)!r}, "
+                             f"policy.py {doc_value(default)!r}")
+    assert not wrong, "\n".join(wrong)
+    # Every permission is explained there.
+    named = {k.strip("`") for r in section.splitlines() if r.startswith("| `")
+             for k in r.split("|")[1].strip().split(", ")}
+    assert set(policy.PERMISSIONS) <= named, set(policy.PERMISSIONS) - named
