@@ -215,23 +215,25 @@ class _Config:
         if not isinstance(r, dict) or not r:
             self.p.add(self.at("roles"), "must be an object with at least one role")
             return {}
-        return {name: self.settings(role, f"roles.{name}", tpolicy.ROLE, REQUIRED_ROLE)
+        return {name: self.settings(role, f"roles.{name}", "role", REQUIRED_ROLE)
                 for name, role in r.items()}
 
-    def settings(self, obj: Any, path: str, table: dict[str, tuple[Any, Any, Any]],
-                 required: dict[str, str]) -> dict[str, Any]:
-        """obj checked against a table of till.pos.policy, every key of the
-        table filled in (with the till's default where obj has none)."""
-        obj = self.only(obj, path, table)
-        for key, what in required.items():
+    def settings(self, obj: Any, path: str, table: str,
+                 required: dict[str, str] | None = None) -> dict[str, Any]:
+        """obj checked against a table of till.pos.policy ("policies",
+        "offline", "role"), every key of the table filled in (with the till's
+        default where obj has none)."""
+        defaults, limits = tpolicy.bounds()[table]
+        obj = self.only(obj, path, defaults)
+        for key, what in (required or {}).items():
             if key not in obj:
                 self.p.add(self.at(f"{path}.{key}"), f"missing ({what})")
-        return {key: self.setting(obj, key, path, spec) for key, spec in table.items()}
+        return {key: self.setting(obj, key, path, default, *limits[key])
+                for key, default in defaults.items()}
 
-    def setting(self, obj: dict[str, Any], key: str, path: str,
-                spec: tuple[Any, Any, Any]) -> Any:
+    def setting(self, obj: dict[str, Any], key: str, path: str, default: Any,
+                lo: Any, hi: Any) -> Any:
         """One setting, read as till.pos.policy describes its kind."""
-        default, lo, hi = spec
         if isinstance(default, bool):
             return self.flag(obj, key, path, default)
         if isinstance(default, int):
@@ -250,7 +252,7 @@ class _Config:
                 return default
             return v
         if isinstance(default, dict):
-            return self.settings(v, f"{path}.{key}", hi, {})
+            return self.settings(v, f"{path}.{key}", hi)
         if not isinstance(v, (list, tuple)) or not all(isinstance(m, str) for m in v):
             self.p.add(self.at(f"{path}.{key}"), f"{v!r} is not a list of names ({', '.join(hi)})")
             return []
@@ -312,7 +314,7 @@ class _Config:
         return out
 
     def policies(self, p: Any) -> dict[str, Any]:
-        return self.settings(p, "policies", tpolicy.POLICIES, REQUIRED_POLICIES)
+        return self.settings(p, "policies", "policies", REQUIRED_POLICIES)
 
     def barcode_rules(self, rules: Any) -> list[Any]:
         if not isinstance(rules, list):

@@ -104,7 +104,7 @@ def test_a_role_with_training_but_without_approve_cannot_approve_it():
 
 
 def test_defaults_and_unknown_names():
-    assert policy.get({}, "idle_lock_minutes") == policy.POLICIES["idle_lock_minutes"][0]
+    assert policy.get({}, "idle_lock_minutes") == policy.POLICIES["idle_lock_minutes"] == 5
     assert policy.get({"idle_lock_minutes": 0}, "idle_lock_minutes") == 0
     assert policy.get(None, "max_refund", policy.ROLE) == 0
     assert policy.get({}, "open_price", policy.OFFLINE) is False

@@ -28,17 +28,15 @@ STORE = ROOT / "tests" / "data" / "store" / "store.json"
 # Keys the till does not read, and why (policy.py says so too).
 UNREAD = {"rank": "HO's order of roles"}
 
-Spec = tuple[Any, Any, Any]
+WHERE = {"policies": "policies", "offline": "policies.offline", "role": "roles.cashier"}
 
 
-def table_entries() -> Iterator[tuple[str, dict[str, Spec], str, Spec]]:
-    """(where in store.json, table, key, spec) for every setting."""
-    for key, spec in policy.POLICIES.items():
-        yield "policies", policy.POLICIES, key, spec
-    for key, spec in policy.OFFLINE.items():
-        yield "policies.offline", policy.OFFLINE, key, spec
-    for key, spec in policy.ROLE.items():
-        yield "roles.cashier", policy.ROLE, key, spec
+def table_entries() -> Iterator[tuple[str, dict[str, Any], str, Any, Any, Any]]:
+    """(where in store.json, table, key, default, lo, hi) for every setting."""
+    for name, (table, limits) in policy.bounds().items():
+        assert set(limits) == set(table), (name, set(limits) ^ set(table))
+        for key, default in table.items():
+            yield (WHERE[name], table, key, default) + limits[key]
 
 
 def at(data: dict[str, Any], where: str) -> dict[str, Any]:
@@ -48,9 +46,8 @@ def at(data: dict[str, Any], where: str) -> dict[str, Any]:
     return obj
 
 
-def another_value(spec: Spec) -> Any:
+def another_value(default: Any, lo: Any, hi: Any) -> Any:
     """A valid value other than the default."""
-    default, lo, hi = spec
     if isinstance(default, bool):
         return not default
     if isinstance(default, int):
@@ -72,7 +69,8 @@ def test_builder_and_till_agree_on_every_key_and_default(monkeypatch: pytest.Mon
     example = json.loads(STORE.read_text())
     reads = firmware_reads()
     problems: list[str] = []
-    for where, table, key, spec in table_entries():
+    assert {name for name in policy.bounds()} == set(WHERE)
+    for where, table, key, default, lo, hi in table_entries():
         data = copy.deepcopy(example)
         at(data, where).pop(key, None)
         required = sb.REQUIRED_POLICIES if where == "policies" else (
@@ -80,19 +78,19 @@ def test_builder_and_till_agree_on_every_key_and_default(monkeypatch: pytest.Mon
         if key in required:
             with pytest.raises(sb.BuildError, match=f"{where}.{key}: missing"):
                 sb.parse_config(data)
-            at(data, where)[key] = spec[0]
+            at(data, where)[key] = default
         # Left out, the builder writes the till's default ...
         got = built(data, where, key)
-        want = {k: s[0] for k, s in spec[2].items()} if isinstance(spec[0], dict) else spec[0]
+        want = dict(policy.bounds()[hi][0]) if isinstance(default, dict) else default
         if isinstance(want, tuple):
             want = list(want)
         if got != want:
             problems.append(f"{where}.{key}: the builder writes {got!r}, the till's default is {want!r}")
         # ... and it is the table's: change the default there and the builder follows.
-        alt = another_value(spec)
+        alt = another_value(default, lo, hi)
         if alt is not None and key not in required:
             with monkeypatch.context() as m:
-                m.setitem(table, key, (alt,) + spec[1:])
+                m.setitem(table, key, alt)
                 got = built(data, where, key)
             if got != (list(alt) if isinstance(alt, tuple) else alt):
                 problems.append(f"{where}.{key}: the builder ignores the table's default")
@@ -201,8 +199,8 @@ def test_a_till_without_policies_acts_as_with_the_builders_defaults(shift: str) 
 
 
 def key_is_default(key: str, value: Any) -> bool:
-    spec = policy.ROLE[key]
-    return value == spec[0] or (isinstance(spec[0], tuple) and list(spec[0]) == value)
+    default = policy.ROLE[key]
+    return value == default or (isinstance(default, tuple) and list(default) == value)
 
 
 def doc_value(default: Any) -> str:
@@ -237,7 +235,7 @@ def test_docs_engine_md_states_the_tables_defaults() -> None:
         stated.update(zip(keys, values))
     wrong = []
     for table in (policy.POLICIES, policy.ROLE):
-        for key, (default, _, _) in table.items():
+        for key, default in table.items():
             if key in UNREAD:
                 continue
             if stated.get(key) != doc_value(default):

@@ -209,6 +209,40 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
     assert problems_of(sb.load_config, bad)[0].startswith("store.json line 2: not valid JSON")
 
 
+def test_policy_and_role_errors_say_what_is_allowed() -> None:
+    # Every setting is checked against the till's own table (till.pos.policy).
+    data = json.loads((DATA / "store.json").read_text())
+    p = data["policies"]
+    del p["prices_include_tax"]
+    p.update(eight_digit="ean13", offline_max_sale="lots", cash_rounding=0,
+             idle_lock_minutes=True)
+    p["offline"] = {"max_refund": -1, "open_prices": True}
+    del data["roles"]["cashier"]["rank"]
+    data["roles"]["manager"]["max_open_price"] = -5
+    data["roles"]["supervisor"]["may"] = "refund"
+    text = "\n".join(problems_of(sb.parse_config, data))
+    for want in (
+            "policies.prices_include_tax: missing (true: shelf prices include tax)",
+            "policies.eight_digit: 'ean13' is not one of 'ean8', 'upce'",
+            "policies.offline_max_sale: 'lots' is not null (no limit) or a whole number of at least 0",
+            "policies.cash_rounding: 0 is not a whole number 1..100000",
+            "policies.idle_lock_minutes: True is not a whole number 0..1440",
+            "policies.offline.max_refund: -1 is not a whole number at least 0",
+            "policies.offline.open_prices: unknown setting (known: max_refund, open_price, "
+            "price_override)",
+            "roles.cashier.rank: missing (the role's order among the roles, 0..99)",
+            "roles.manager.max_open_price: -5 is not null (no limit)",
+            "roles.supervisor.may: 'refund' is not a list of names"):
+        assert "store.json field " + want in text, want
+    # Left out, a setting gets the till's default; null is no limit.
+    data = json.loads((DATA / "store.json").read_text())
+    data["policies"] = {"prices_include_tax": False, "offline": {"open_price": True}}
+    policies = sb.parse_config(data)["policies"]
+    assert policies["offline"] == {"open_price": True, "price_override": False, "max_refund": 0}
+    assert policies["offline_max_sale"] is None and policies["idle_lock_minutes"] == 5
+    assert sb.parse_config(data)["roles"]["cashier"]["max_open_price"] is None
+
+
 def test_hash_pins_for_setup() -> None:
     data = json.loads((DATA / "store.json").read_text())
     data["cashiers"][1] = {"id": 2, "name": "Ben", "role": "supervisor", "pin": "2468"}

@@ -8,7 +8,7 @@ from till.pos.money import cash_round
 from till.pos.tax import compute_totals, line_amount
 
 # The default is HO's (till.pos.policy); the engine passes the policy in force.
-DEFAULT_MAX_LINES = policy.POLICIES["max_lines"][0]
+DEFAULT_MAX_LINES = policy.POLICIES["max_lines"]
 
 
 class SaleError(ValueError):
