@@ -8,7 +8,8 @@ tests/device/mp_runner.py. Adding a device test therefore runs it on both
 interpreters with no extra work.
 
 A device test file may ask for a bigger heap with a line ``# micropython-heap: 4M``
-when the extra memory is test equipment (an emulated flash chip), not the till.
+(or ``+256K``: that much beside the ROMFS image) when the extra memory is test
+equipment (an emulated flash chip, HO packages built in-process), not the till.
 
 A file that loads most of the firmware at once (the engine, the main loop) says
 ``# micropython-romfs``: the firmware and the tests then run from a ROMFS image
@@ -85,6 +86,22 @@ def romfs_image() -> bytes:
     return image
 
 
+@lru_cache(maxsize=None)
+def prebuilt_data() -> str:
+    """tests/device/prebuilt.py's test data, built once a session on CPython;
+    device tests find it through KASSA_PREBUILT on both interpreters."""
+    import prebuilt
+
+    base = _session_tmp / "prebuilt"
+    base.mkdir(exist_ok=True)
+    prebuilt.build_all(str(base))
+    return str(base)
+
+
+def pytest_sessionstart(session):
+    os.environ["KASSA_PREBUILT"] = prebuilt_data()
+
+
 def micropython_env() -> dict[str, str]:
     env = dict(os.environ)
     # .frozen keeps the port's frozen modules (asyncio); build/mpy is the compiled
@@ -106,11 +123,14 @@ class MicroPythonFile(pytest.File):
                                                   test_name=node.name)
 
     def heap(self) -> str:
-        m = re.search(r"^# micropython-heap: (\S+)$", self.path.read_text(), re.M)
+        m = re.search(r"^# micropython-heap: (\+?)(\d+)([KM])$", self.path.read_text(), re.M)
+        image_kib = (len(romfs_image()) + 1023) // 1024 if self.romfs() else 0
         if m:
-            return m.group(1)
+            # "+256K": that much beside the ROMFS image, however the image grows.
+            kib = int(m.group(2)) * (1024 if m.group(3) == "M" else 1)
+            return f"{kib + (image_kib if m.group(1) else 0)}K"
         if self.romfs():
-            return f"{192 + (len(romfs_image()) + 1023) // 1024}K"
+            return f"{192 + image_kib}K"
         return DEFAULT_HEAP
 
     def romfs(self) -> bool:

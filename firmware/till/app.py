@@ -96,6 +96,10 @@ class Till:
         self.engine = Engine(self.journal, snapshot, till_id, clock.now, display_cols=cols)
         self._receipt_buf = escpos.EscPos(buffer=record_buf)
         self.printer.use_buffer(job_buf)
+        if snapshot is not None and self.engine.config_hash != snapshot.hash:
+            # A power cut between an install and its record left a snapshot
+            # in force that the journal does not name: the engine records it.
+            self.engine.handle(("config", snapshot.journal_info(), True))
         reserve.release()  # booted: the held room is for the sales (reserve.py)
 
     # ---- actions -----------------------------------------------------------

@@ -31,9 +31,18 @@ def main(argv):
         except support.SkipTest as exc:
             report(name, "skipped", str(exc))
         except BaseException as exc:  # noqa: B036 - the harness reports everything
-            buf = io.StringIO()
-            sys.print_exception(exc, buf)
-            report(name, "failed", buf.getvalue())
+            try:
+                buf = io.StringIO()
+                sys.print_exception(exc, buf)
+                detail = buf.getvalue()
+            except MemoryError:
+                # The heap the test left has no room for the traceback: the
+                # last frame is on stderr, the failure is still reported.
+                buf = None
+                sys.print_exception(exc)
+                gc.collect()
+                detail = "%s (traceback on stderr: no heap left for it)" % (exc.__class__.__name__,)
+            report(name, "failed", detail)
         else:
             report(name, "passed")
 

@@ -1,5 +1,5 @@
 # micropython-romfs
-# micropython-heap: 560K
+# micropython-heap: +256K
 # The main loop and HO's data: a snapshot found in force at boot is journaled
 # once; an installed package is journaled and handed to the engine; a bad one
 # leaves the old snapshot in force. The heap is the ROMFS image plus 256K: the

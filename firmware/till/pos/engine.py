@@ -249,12 +249,7 @@ class Engine:
     # ---- the protocol ------------------------------------------------------
 
     def start(self):
-        """Actions for the first screen (and a retention check) after a boot.
-        A power cut between a snapshot's install and its record leaves a
-        snapshot in force that the journal does not name: it is recorded now."""
-        if self.snap is not None and self.config_hash != self.snap.hash:
-            self._out = []
-            self._config(self.snap.journal_info(), True)
+        """Actions for the first screen (and a retention check) after a boot."""
         return self.handle(("tick",))
 
     def handle(self, event):

@@ -25,18 +25,26 @@ def _taxes(snapshot, entries):
              "net": e[2], "tax": e[3], "gross": e[4]} for e in entries]
 
 
+_NO_CURRENCY = {"code": "", "decimals": 2}
+
+
+def _store_texts(snapshot):
+    # The snapshot's own header, footer, store and currency, not copies: a job
+    # is read once by the receipt layout and dropped, and every allocation on
+    # a till's fragmented heap is one that can fail.
+    if snapshot is None:
+        return (), (), {}, _NO_CURRENCY
+    rc = snapshot.receipt
+    return rc.get("header", ()), rc.get("footer", ()), snapshot.store, snapshot.currency
+
+
 def _common(kind, till_id, snapshot, seq, tag, time, flags, cashier_id):
-    job = {"kind": kind, "copy": False, "training": bool(flags & J.FLAG_TRAINING),
-           "till": till_id, "receipt": seq, "tag": tag, "time": time,
-           "clock_set": not flags & J.FLAG_CLOCK_NOT_SET,
-           "cashier": _cashier(snapshot, cashier_id),
-           "header": [], "footer": [], "store": {}, "currency": {"code": "", "decimals": 2}}
-    if snapshot is not None:
-        job["header"] = list(snapshot.receipt.get("header", []))
-        job["footer"] = list(snapshot.receipt.get("footer", []))
-        job["store"] = dict(snapshot.store)
-        job["currency"] = dict(snapshot.currency)
-    return job
+    header, footer, store, currency = _store_texts(snapshot)
+    return {"kind": kind, "copy": False, "training": bool(flags & J.FLAG_TRAINING),
+            "till": till_id, "receipt": seq, "tag": tag, "time": time,
+            "clock_set": not flags & J.FLAG_CLOCK_NOT_SET,
+            "cashier": _cashier(snapshot, cashier_id),
+            "header": header, "footer": footer, "store": store, "currency": currency}
 
 
 def _discount(d):
@@ -46,13 +54,12 @@ def _discount(d):
 
 
 def receipt(rec, till_id, snapshot, copy=False):
-    """The job for a sale or storno record (a decoded record dict with its tag)."""
+    """The job for a sale or storno record (a decoded record dict with its tag).
+    Built as one dict literal: a map grown key by key is reallocated twice on
+    the way to its 22 keys, and a receipt is built after every sale."""
     kind = rec[J.K_KIND]
     body = rec[J.K_BODY]
     flags = rec.get(J.K_FLAGS, 0)
-    job = _common("storno" if kind == J.KIND_STORNO else "sale", till_id, snapshot,
-                  rec[J.K_SEQ], rec.get(J.K_TAG), rec[J.K_TIME], flags, body[R.S_CASHIER])
-    job["copy"] = copy
     lines = []
     subtotal = 0
     for ln in body[R.S_LINES]:
@@ -60,17 +67,11 @@ def receipt(rec, till_id, snapshot, copy=False):
             continue
         d = ln.get(R.L_DISCOUNT)
         total = ln[R.L_AMOUNT] - (d[2] if d else 0)
-        out = {"plu": ln[R.L_PLU], "name": ln.get(R.L_NAME, ""), "qty": ln.get(R.L_QTY),
-               "grams": ln.get(R.L_GRAMS), "unit_price": ln[R.L_PRICE],
-               "amount": ln[R.L_AMOUNT], "discount": _discount(d), "total": total,
-               "tax_class": ln[R.L_TAX], "flags": ln.get(R.L_FLAGS, 0)}
+        lines.append({"plu": ln[R.L_PLU], "name": ln.get(R.L_NAME, ""), "qty": ln.get(R.L_QTY),
+                      "grams": ln.get(R.L_GRAMS), "unit_price": ln[R.L_PRICE],
+                      "amount": ln[R.L_AMOUNT], "discount": _discount(d), "total": total,
+                      "tax_class": ln[R.L_TAX], "flags": ln.get(R.L_FLAGS, 0)})
         subtotal += total
-        lines.append(out)
-    job["lines"] = lines
-    job["subtotal"] = subtotal
-    job["sale_discount"] = _discount(body.get(R.S_DISCOUNT))
-    job["total"] = body[R.S_TOTAL]
-    job["rounding"] = body.get(R.S_ROUNDING, 0)
     tenders = []
     change = 0
     for t in body[R.S_TENDERS]:
@@ -81,14 +82,20 @@ def receipt(rec, till_id, snapshot, copy=False):
         else:
             tenders.append({"type": R.TENDER_NAMES.get(t[0], str(t[0])), "amount": t[1],
                             "ref": t[2]})
-    job["tenders"] = tenders
-    job["change"] = change
-    job["taxes"] = _taxes(snapshot, body[R.S_TAXES])
-    job["snapshot"] = body[R.S_SNAPSHOT]
-    if kind == J.KIND_STORNO:
-        job["refund_of"] = body[R.S_REFUND_OF]
-        job["approver"] = _cashier(snapshot, body[R.S_APPROVER])
-    return job
+    storno = kind == J.KIND_STORNO
+    header, footer, store, currency = _store_texts(snapshot)
+    return {"kind": "storno" if storno else "sale", "copy": copy,
+            "training": bool(flags & J.FLAG_TRAINING), "till": till_id,
+            "receipt": rec[J.K_SEQ], "tag": rec.get(J.K_TAG), "time": rec[J.K_TIME],
+            "clock_set": not flags & J.FLAG_CLOCK_NOT_SET,
+            "cashier": _cashier(snapshot, body[R.S_CASHIER]),
+            "header": header, "footer": footer, "store": store, "currency": currency,
+            "lines": lines, "subtotal": subtotal,
+            "sale_discount": _discount(body.get(R.S_DISCOUNT)), "total": body[R.S_TOTAL],
+            "rounding": body.get(R.S_ROUNDING, 0), "tenders": tenders, "change": change,
+            "taxes": _taxes(snapshot, body[R.S_TAXES]), "snapshot": body[R.S_SNAPSHOT],
+            "refund_of": body[R.S_REFUND_OF] if storno else None,
+            "approver": _cashier(snapshot, body[R.S_APPROVER]) if storno else None}
 
 
 def no_sale(rec, till_id, snapshot):
