@@ -302,6 +302,11 @@ class Catalog:
         self._rec = bytearray(MAX_RECORD_BYTES)
         self._rec_mv = memoryview(self._rec)
 
+    def scratch(self):
+        """The record buffer (a memoryview) for a caller's own reads between
+        lookups, such as hashing the files at open."""
+        return self._rec_mv
+
     def __len__(self):
         return self._plu.count
 

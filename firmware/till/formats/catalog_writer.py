@@ -144,14 +144,16 @@ class CatalogWriter:
                 pass
 
 
-def content_hash(path):
+def content_hash(path, mv=None):
     """SHA-256 of a snapshot directory (docs/snapshot.md, "Content hash").
 
     For each of meta, items, plu.idx, gtin.idx in that order: its length as 4
-    bytes big-endian, then its bytes."""
+    bytes big-endian, then its bytes. mv: a scratch buffer (memoryview) to read
+    into; the till passes one it already holds, so that hashing at boot leaves
+    no new hole in its heap."""
     h = hashlib.sha256()
-    buf = bytearray(_HASH_CHUNK_BYTES)
-    mv = memoryview(buf)
+    if mv is None:
+        mv = memoryview(bytearray(_HASH_CHUNK_BYTES))
     for name in HASHED_FILES:
         full = path + "/" + name
         h.update(os.stat(full)[6].to_bytes(4, "big"))

@@ -18,6 +18,7 @@
 # and the lookups raise SnapshotError with the reason and nothing else; the till
 # then boots without HO's data and says why, and a full package replaces the
 # damaged snapshot.
+import gc
 import os
 
 from till.formats import cbor
@@ -91,9 +92,18 @@ class Snapshot:
     def _open(self, verified_hash):
         path = self.path
         self.hash = read_hash(path)
+        self.catalog = Catalog(path)
         digest = verified_hash
         if digest is None:
-            digest = content_hash(path)
+            # Read into the catalog's record buffer, which lives as long as the
+            # snapshot: the boot's fragmented heap gets no new hole from this.
+            digest = content_hash(path, self.catalog.scratch())
+            if hasattr(gc, "mem_free"):
+                # A fixed heap (MicroPython): the hash's garbage (file objects,
+                # stat tuples, slices) is collected before the long-lived meta
+                # and engine objects are placed, so it leaves no holes between
+                # them in the boot's heap.
+                gc.collect()
         if digest != self.hash:
             raise damaged(path, "its files do not match their content hash")
         # The hash covers meta: from here on damage is ruled out, and what is
@@ -106,7 +116,6 @@ class Snapshot:
         self.meta = meta
         self.version = meta["version"]
         self.base = meta.get("base")
-        self.catalog = Catalog(path)
         if meta.get("items", len(self.catalog)) != len(self.catalog) or \
                 meta.get("gtins", self.catalog.barcode_count) != self.catalog.barcode_count:
             raise damaged(path, "its meta counts %r items and %r barcodes, its indexes %d and "
