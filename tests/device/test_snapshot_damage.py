@@ -287,6 +287,8 @@ def test_a_damaged_meta_that_hashes_right_is_still_refused():
         meta = cbor.loads(fx.files["meta"])
         for key, value, words in (("tax_classes", {"A": 7}, "tax_classes that is not a map"),
                                   ("cashiers", [], "has no cashiers"),
+                                  ("currency", None, "has no currency map"),
+                                  ("barcode_rules", {}, "no list of barcode rules"),
                                   ("version", "1", "no version number"),
                                   ("items", 8, "counts 8 items")):
             bad = dict(meta)

@@ -440,10 +440,10 @@ def meta_error(meta):
         if type(meta.get(key)) is not dict:
             return "has no %s" % key
     for key in ("store", "currency", "receipt"):
-        if type(meta.get(key, {})) is not dict:
-            return "has a %s that is not a map" % key
-    if type(meta.get("barcode_rules", [])) is not list:
-        return "has barcode rules that are not a list"
+        if type(meta.get(key)) is not dict:
+            return "has no %s map" % key
+    if type(meta.get("barcode_rules")) is not list:
+        return "has no list of barcode rules"
     for key in ("tax_classes", "cashiers", "roles"):
         for k, v in meta[key].items():
             if type(v) is not dict:
