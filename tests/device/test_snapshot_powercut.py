@@ -10,7 +10,7 @@ import os
 
 import support
 from test_snapshot import Fixture, assert_v1, assert_v2
-from till.formats.snapshot import SnapshotStore
+from till.formats.snapshot import SnapshotError, SnapshotStore
 
 
 def _replay_until(flashsim, image, ops, n, block_bytes, partial=None):
@@ -33,10 +33,22 @@ def _erase_all(image):
         image[b * _BLOCK_BYTES:(b + 1) * _BLOCK_BYTES] = ones
 
 
-def _sweep(flashsim, chip, base, first, second, new_version):
+def _damage_items(root):
+    # Worn flash in the snapshot in force: one bit of its item file.
+    name = root + "/snap-1/items"
+    with open(name, "rb") as f:
+        data = bytearray(f.read())
+    data[3] ^= 0x10
+    with open(name, "wb") as f:
+        f.write(data)
+
+
+def _sweep(flashsim, chip, base, first, second, new_version, damage=None):
     """Install `second` over `first` (None: an empty store) on an emulated chip,
     then cut the power after each flash operation and halfway through each
-    program; every cut must open on the old or the new snapshot only.
+    program; every cut must open on the old or the new snapshot only. With
+    `damage`, the old snapshot is damaged first: each cut then opens on the new
+    one or is refused as damaged (never a mix), and a later install works.
 
     chip and base are two preallocated image buffers (a fragmented 192K heap
     would not find two fresh 24K blocks)."""
@@ -51,11 +63,16 @@ def _sweep(flashsim, chip, base, first, second, new_version):
     if first is not None:
         store.install(io.BytesIO(first))
     store.close()
+    if damage is not None:
+        damage(mount + "/snap")
     flashsim.umount(mount)
     base[:] = chip
     flashsim.mount(flash, mount)
     flash.record()
-    store.open()
+    try:
+        store.open()
+    except SnapshotError:
+        assert damage is not None
     store.install(io.BytesIO(second))
     store.close()
     flashsim.umount(mount)
@@ -76,9 +93,21 @@ def _sweep(flashsim, chip, base, first, second, new_version):
         flashsim.mount(flashsim.Flash(_BLOCKS, image=chip, block_bytes=_BLOCK_BYTES), mount)
         try:
             st = SnapshotStore(mount + "/snap")
-            snap = st.open()
+            try:
+                snap = st.open()
+            except SnapshotError:
+                assert damage is not None  # the damaged one, still refused
+                seen["damaged"] = seen.get("damaged", 0) + 1
+                if n % 4 == 0:
+                    st.install(io.BytesIO(second))
+                    _CHECKS[new_version](st.current)
+                    st.close()
+                gc.collect()
+                continue
             version = None if snap is None else snap.version
-            assert version in (first_version, new_version), version
+            # A damaged old snapshot never opens again, whatever the cut.
+            allowed = (new_version,) if damage else (first_version, new_version)
+            assert version in allowed, version
             if snap is not None:
                 _CHECKS[version](snap)
             seen[version] = seen.get(version, 0) + 1
@@ -114,5 +143,7 @@ def test_power_cut_at_every_flash_operation_of_an_install():
     assert _sweep(flashsim, chip, base, None, full1, 1) > 5  # first install on an empty till
     assert _sweep(flashsim, chip, base, full1, delta12, 2) > 10
     assert _sweep(flashsim, chip, base, full1, full2, 2) > 10
+    # Over a damaged snapshot (the till booted without HO data): HO's full package.
+    assert _sweep(flashsim, chip, base, full1, full2, 2, damage=_damage_items) > 10
 
 
