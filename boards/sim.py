@@ -14,6 +14,7 @@
 #   paper out|low|ok          the printer's paper sensor
 #   cover open|closed         its cover
 #   printer off|on            its power: off, it answers nothing
+#   printer speed 3840        it takes 3840 bytes/s (38400 baud); 0: at once
 #   wait 500                  read no further lines for 500 ms
 #   clock 1795262400          set the till's clock (as the gateway does at sync)
 #   heap LABEL                print "HEAP LABEL <free> <largest block>" (measuring)
@@ -72,7 +73,7 @@ def build(root=".", script=None, display_out=None, ticks_ms=None):
         pass
     cfg = dict(globals())
     cfg["PRINTER"] = dict(PRINTER, queue_dir=root + "/" + PRINTER["queue_dir"])
-    port = SimPrinterPort(root + "/" + PRINTER["out"])
+    port = SimPrinterPort(root + "/" + PRINTER["out"], ticks_ms)
     source = SimInput(script if script is not None else TerminalLines(), port, ticks_ms)
     printer = devices.printer_for(cfg, port, ticks_ms)
     scanner = devices.scanner_for(cfg, source.scans, ticks_ms)

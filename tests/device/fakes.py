@@ -96,6 +96,14 @@ class SerialPrinter:
         except OSError:
             return b""
 
+    @printed.setter
+    def printed(self, value):  # a test tears off the paper printed so far
+        if self.paper_file is not None:
+            with open(self.paper_file, "wb") as f:
+                f.write(value)
+        else:
+            self._printed = bytearray(value)
+
     def readinto(self, buf):
         n = min(len(buf), len(self.inbox))
         if not n:

@@ -535,7 +535,7 @@ def test_escpos_usb_adapter_carries_jobs_and_status():
     for _ in range(20):
         p.step()
     assert usb.sent == escpos.STATUS_PAPER + escpos.STATUS_OFFLINE + b"\x1b\x40hi\n"
-    assert p.take_events() == [("printed", jid)]
+    assert p.take_events() == [("printed", (jid, None))]
 
 
 def test_smbus_adapter_drives_the_rtc_and_lcd():

@@ -12,32 +12,59 @@ _COVER_OPEN = 0x16  # DLE EOT 2 reply bit 2
 _OFFLINE_NONE = 0x12
 _STATUS_PAPER = b"\x10\x04\x04"
 _STATUS_OFFLINE = b"\x10\x04\x02"
+_FIFO_BYTES = 256  # what a slow printer takes ahead of printing it
 
 
 class SimPrinterPort:
     """A serial printer that appends what it is sent to `path` and answers
     DLE EOT 4 and DLE EOT 2 from its state. The status requests are answered,
-    not written to the file: the file holds what the paper would show."""
+    not written to the file: the file holds what the paper would show.
 
-    def __init__(self, path):
+    bytes_per_s (the script's `printer speed N`): a printer that takes bytes
+    no faster than that, like a UART with a small FIFO (write() accepts what
+    has drained since the last call); None takes everything at once."""
+
+    def __init__(self, path, ticks_ms=None):
         self.path = path
         self.paper = "ok"
         self.cover_open = False
         self.on = True
+        self.bytes_per_s = None
+        self._ticks_ms = ticks_ms or periph.ticks_ms
+        self._room = _FIFO_BYTES
+        self._room_at = self._ticks_ms()
         self._replies = bytearray()
+        self._paper = None  # the paper file, kept open: no allocation per write
 
     def write(self, data):
-        data = bytes(data)
+        n = len(data)
         if not self.on:
-            return len(data)  # a UART to a switched-off printer: bytes go nowhere
-        if data == _STATUS_PAPER:
-            self._replies.append(PAPER_STATES[self.paper])
-        elif data == _STATUS_OFFLINE:
-            self._replies.append(_COVER_OPEN if self.cover_open else _OFFLINE_NONE)
-        else:
-            with open(self.path, "ab") as f:
-                f.write(data)
-        return len(data)
+            return n  # a UART to a switched-off printer: bytes go nowhere
+        if n == 3 and data[0] == 0x10:
+            req = bytes(data)
+            if req == _STATUS_PAPER:
+                self._replies.append(PAPER_STATES[self.paper])
+                return n
+            if req == _STATUS_OFFLINE:
+                self._replies.append(_COVER_OPEN if self.cover_open else _OFFLINE_NONE)
+                return n
+        if self.bytes_per_s:
+            # Drained since the last call; the clock advances only by the time
+            # whole bytes took, so frequent small writes do not lose speed.
+            gained = ticks_diff(self._ticks_ms(), self._room_at) * self.bytes_per_s // 1000
+            if gained:
+                self._room_at = ticks_add(self._room_at, gained * 1000 // self.bytes_per_s)
+                self._room = min(_FIFO_BYTES, self._room + gained)
+            n = min(n, self._room)
+            self._room -= n
+            if not n:
+                return 0
+            data = memoryview(data)[:n]
+        if self._paper is None:
+            self._paper = open(self.path, "ab")
+        self._paper.write(data)
+        self._paper.flush()
+        return n
 
     def readinto(self, buf):
         n = min(len(buf), len(self._replies))
@@ -143,6 +170,9 @@ class SimInput:
             port.cover_open = args[0] == "open"
         elif word == "printer" and port and args and args[0] in ("on", "off"):
             port.on = args[0] == "on"
+        elif word == "printer" and port and len(args) == 2 and args[0] == "speed" \
+                and args[1].isdigit():
+            port.bytes_per_s = int(args[1]) or None
         elif word == "clock" and args and args[0].isdigit():
             # What a sync does; the till journals it (on_clock is its set_clock).
             if self.on_clock is not None:
