@@ -92,6 +92,21 @@ def test_segments_roll_over_and_records_after_spans_them():
     j.close()
 
 
+def test_record_finds_any_record_on_flash_through_the_encode_buffer():
+    d = support.tmpdir()
+    fill(d, 40, segment_bytes=1024)
+    buf = bytearray(8192)
+    j = open_journal(d, segment_bytes=1024, encode_buffer=buf)
+    for seq in (1, 17, 18, 40):  # first, segment ends and starts, last
+        rec = j.record(seq)
+        assert rec[J.K_SEQ] == seq and rec[J.K_BODY][1] == seq
+    assert j.record(0) is None and j.record(41) is None
+    first_of_second = int(segment_files(d)[1][3:13])
+    j.mark_processed(first_of_second - 1)  # the first segment is deleted
+    assert j.record(1) is None and j.record(first_of_second)[J.K_SEQ] == first_of_second
+    j.close()
+
+
 def test_mark_processed_frees_whole_segments_only():
     d = support.tmpdir()
     fill(d, 40, segment_bytes=1024)

@@ -381,16 +381,19 @@ class SequenceReader:
     the stream between items stops iteration; inside an item it raises
     CBORTruncated (a torn tail). Every CBORError raised here has .offset set to the
     stream offset where the offending item starts; offsets count from the stream's
-    position when the reader got it."""
+    position when the reader got it. buffer: a bytearray to read through
+    instead of allocating one (a fixed heap may have no free block of its
+    size); it is overwritten, and replaced only if an item outgrows it."""
 
-    def __init__(self, stream, max_item_bytes=16384, chunk_bytes=512, max_depth=_DEFAULT_DEPTH):
+    def __init__(self, stream, max_item_bytes=16384, chunk_bytes=512, max_depth=_DEFAULT_DEPTH,
+                 buffer=None):
         if max_item_bytes < 1 or chunk_bytes < 1:
             raise ValueError("max_item_bytes and chunk_bytes must be positive")
         self._stream = stream
         self._readinto = getattr(stream, "readinto", None)
         self._max = max_item_bytes
         self._depth = max_depth
-        self._buf = bytearray(min(chunk_bytes, max_item_bytes))
+        self._buf = buffer if buffer else bytearray(min(chunk_bytes, max_item_bytes))
         self._mv = memoryview(self._buf)
         self._base = 0  # stream offset of _buf[0]
         self._start = 0  # first byte not yet decoded

@@ -595,12 +595,40 @@ class Journal:
 
     # ---- sync --------------------------------------------------------------
 
-    def records_after(self, seq, limit=None):
-        """Yield (seq, raw record bytes) for records after `seq`, oldest first."""
+    def _first_segment_for(self, seq):
         start = 0
         for i in range(len(self._segments)):
-            if self._segments[i] <= seq + 1:
+            if self._segments[i] <= seq:
                 start = i
+        return start
+
+    def record(self, seq):
+        """The decoded record `seq`, or None if it is not on flash (a reprint,
+        a refund's original). Read through the encode buffer, which is idle
+        between appends: after a long run the heap may have no block for a
+        reader's own, and a reprint must still work."""
+        if seq < 1 or seq > self.last_seq:
+            return None
+        for first in self._segments[self._first_segment_for(seq):]:
+            if first > seq:
+                return None
+            with open(self._p(segment_name(first)), "rb") as f:
+                reader = cbor.SequenceReader(f, max_item_bytes=_MAX_RECORD_BYTES,
+                                             buffer=self._enc)
+                header = True
+                try:
+                    for _, rec, _ in reader:
+                        if header:  # a segment starts with its header
+                            header = False
+                        elif isinstance(rec, dict) and rec.get(K_SEQ) == seq:
+                            return rec
+                except cbor.CBORError:
+                    pass  # damage is recovery's to report; the record is not readable
+        return None
+
+    def records_after(self, seq, limit=None):
+        """Yield (seq, raw record bytes) for records after `seq`, oldest first."""
+        start = self._first_segment_for(seq + 1)
         sent = 0
         for first in self._segments[start:]:
             with open(self._p(segment_name(first)), "rb") as f:

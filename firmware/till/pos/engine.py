@@ -26,7 +26,7 @@
 # journal the same clock and read the RTC once per event, so that a record's
 # time and its receipt's time are the same second.
 from till.pos import auth, offline, policy, printjob, reports
-from till.formats import barcode, cbor
+from till.formats import barcode
 from till.formats import journal as J
 from till.formats import records as R
 from till.formats.catalog import MAX_PLU, SnapshotError
@@ -1266,12 +1266,7 @@ class Engine:
 
     def find_record(self, seq):
         """The decoded journal record seq, or None if it is not on flash."""
-        if seq < 1:
-            return None
-        for s, raw in self.journal.records_after(seq - 1, limit=1):
-            if s == seq:
-                return cbor.loads(raw)
-        return None
+        return self.journal.record(seq)
 
     def _refund_receipt(self, entry):
         if not entry or "." in entry:
