@@ -136,6 +136,12 @@ class MicroPythonFile(pytest.File):
     def romfs(self) -> bool:
         return re.search(r"^# micropython-romfs$", self.path.read_text(), re.M) is not None
 
+    def isolated(self) -> bool:
+        """`# micropython-isolated`: each test boots its own interpreter, as a
+        till boots once, instead of sharing one heap with the tests before it
+        (a whole till in 192K is at the edge of what their leftovers allow)."""
+        return re.search(r"^# micropython-isolated$", self.path.read_text(), re.M) is not None
+
     def printed(self) -> str:
         """What the module's tests printed under MicroPython (shown with pytest -rP)."""
         return self._printed
@@ -143,7 +149,7 @@ class MicroPythonFile(pytest.File):
     _printed = ""
 
     @lru_cache(maxsize=None)
-    def results(self) -> tuple[dict[str, dict], str]:
+    def results(self, test_name: str | None = None) -> tuple[dict[str, dict], str]:
         errors = compiled_firmware()
         if errors:
             return {}, "mpy-cross failed:\n" + "\n".join(errors)
@@ -156,6 +162,8 @@ class MicroPythonFile(pytest.File):
         else:
             cmd = [micropython_binary(), "-X", f"heapsize={self.heap()}",
                    str(DEVICE_TESTS / "mp_runner.py"), self.path.stem]
+        if test_name is not None:
+            cmd.append(test_name)
         timeout_s = float(os.environ.get("KASSA_MP_TIMEOUT", "900"))
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
@@ -182,7 +190,8 @@ class MicroPythonItem(pytest.Item):
         self.add_marker(pytest.mark.micropython)
 
     def runtest(self):
-        found, log = self.parent.results()
+        parent = self.parent
+        found, log = parent.results(self.test_name if parent.isolated() else None)
         rec = found.get(self.test_name)
         if rec is None:
             raise MicroPythonFailure(f"{self.test_name} did not report under MicroPython\n{log}")

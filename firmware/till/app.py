@@ -75,12 +75,9 @@ class Till:
         # The record buffer also lays out receipts (till/reserve.py says why
         # that is safe); the job buffer is the printer's.
         record_buf, job_buf = buffers or reserve.buffers()
-        self.journal = J.Journal(jc["dir"], till_id, key, clock=clock.now,
-                                 segment_bytes=jc.get("segment_bytes", 16384),
-                                 low_free_bytes=jc.get("low_free_bytes", 262144),
-                                 full_free_bytes=jc.get("full_free_bytes", 24576),
-                                 encode_buffer=record_buf)
-        self.store = SnapshotStore(dev["snapshot_dir"])
+        # The record buffer is free while a snapshot opens: its meta is read
+        # through it.
+        self.store = SnapshotStore(dev["snapshot_dir"], scratch=record_buf)
         try:
             snapshot = self.store.open()
         except SnapshotError as exc:
@@ -91,8 +88,22 @@ class Till:
             snapshot = None
         else:
             self._boot_problem = None
+        # The journal after the snapshot: its recovery leaves the heap in
+        # small holes, and the snapshot's long-lived tables (its meta is one
+        # dict of a few dozen keys) need whole blocks.
+        self.journal = J.Journal(jc["dir"], till_id, key, clock=clock.now,
+                                 segment_bytes=jc.get("segment_bytes", 16384),
+                                 low_free_bytes=jc.get("low_free_bytes", 262144),
+                                 full_free_bytes=jc.get("full_free_bytes", 24576),
+                                 encode_buffer=record_buf)
         cols = getattr(self.display.cashier, "cols", 20)
         self.clock = clock
+        # Booted but for the engine, whose state (dozens of attributes, the
+        # sets its replay of the journal fills) needs blocks that the holes
+        # left by the imports and the recovery may not have: the held room is
+        # given back now, and what the engine does not keep of it stays one
+        # block for the sales (till/reserve.py).
+        reserve.release()
         self.engine = Engine(self.journal, snapshot, till_id, clock.now, display_cols=cols)
         self._receipt_buf = escpos.EscPos(buffer=record_buf)
         self.printer.use_buffer(job_buf)
@@ -100,7 +111,6 @@ class Till:
             # A power cut between an install and its record left a snapshot
             # in force that the journal does not name: the engine records it.
             self.engine.handle(("config", snapshot.journal_info(), True))
-        reserve.release()  # booted: the held room is for the sales (reserve.py)
 
     # ---- actions -----------------------------------------------------------
 

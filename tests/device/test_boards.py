@@ -534,7 +534,8 @@ def test_escpos_usb_adapter_carries_jobs_and_status():
     jid = p.print_job(b"\x1b\x40hi\n")
     for _ in range(20):
         p.step()
-    assert usb.sent == escpos.STATUS_PAPER + escpos.STATUS_OFFLINE + b"\x1b\x40hi\n"
+    status = escpos.STATUS_PAPER + escpos.STATUS_OFFLINE  # before the job and after it
+    assert usb.sent == status + b"\x1b\x40hi\n" + status
     assert p.take_events() == [("printed", (jid, None))]
 
 

@@ -52,12 +52,36 @@ def test_healthy_printer_checks_status_then_prints_in_chunks():
     assert p.queued() == 1
     run(p, ticks)
     assert bytes(fake.printed) == job
-    assert fake.queries == [4, 2]  # paper sensors, then offline cause
+    # Paper sensors, then offline cause: before the job and after its last
+    # byte (printed only when the printer is still there).
+    assert fake.queries == [4, 2, 4, 2]
     assert max(fake.writes) <= 64 and len(fake.writes) == (len(job) + 63) // 64
     assert p.take_events() == [("printed", (jid, None))]
     assert p.take_events() == []
     assert p.queued() == 0 and p.problem is None and p.message is None
     assert p.state == "ok"
+
+
+def test_a_receipt_counts_as_printed_only_when_the_printer_answers_after_it():
+    # Switched off while the last bytes went out: a UART takes them into
+    # nowhere. The answer after the job is missing, so the receipt stays
+    # queued and is sent again in full once the printer is back.
+    fake, ticks, p = make(chunk_bytes=64)
+    job = receipt(200)
+    jid = p.print_job(job)
+    while len(fake.printed) < len(job):
+        ticks.t += p.step()
+    fake.answering = False
+    run_for(p, ticks, 300)
+    assert p.problem == printer.NO_ANSWER and p.queued() == 1
+    assert [e for e in p.take_events() if e[0] == "printed"] == []
+    fake.answering = True
+    fake.inbox = bytearray()
+    run_for(p, ticks, 2500)
+    run(p, ticks)
+    assert bytes(fake.printed) == job + job
+    assert [e for e in p.take_events() if e[0] == "printed"] == [("printed", (jid, None))]
+    assert p.queued() == 0 and p.problem is None
 
 
 def test_each_step_writes_at_most_one_chunk():
@@ -76,7 +100,8 @@ def test_every_receipt_is_checked():
     p.print_job(receipt(10, b"A"))
     p.print_job(receipt(10, b"B"))
     run(p, ticks)
-    assert fake.queries == [4, 2, 4, 2]
+    # Before A; after A, which is also before B; after B.
+    assert fake.queries == [4, 2, 4, 2, 4, 2]
     assert bytes(fake.printed) == receipt(10, b"A") + receipt(10, b"B")
 
 

@@ -24,7 +24,11 @@
 # RAM only in the one job buffer given at boot (use_buffer(); the heap is too
 # fragmented later for a receipt-sized block); a receipt that arrives while
 # that buffer is taken goes straight to the flash queue, and a receipt waiting
-# in RAM behind a printer problem is moved to flash too. Beyond max_queued
+# in RAM behind a printer problem is moved to flash too. A receipt on flash
+# costs RAM only its job id and reference, in two arrays of max_queued slots
+# made at start (a Job object with its parts and path is ~500 bytes of heap on
+# a 64-bit port: twenty of them were half of what a till has free); its Job is
+# made again when it is sent. Beyond max_queued
 # waiting receipts the oldest is dropped with a "dropped" event naming its
 # reference (the journal sequence of its sale): the till tells the cashier and
 # journals it, and the receipt is reprinted from its journal record.
@@ -39,6 +43,7 @@
 # never cut into a job being sent: a pulse in the middle of raster data would be
 # printed as dots.
 import os
+from array import array
 
 from till.formats import durable, escpos, rasterfile
 from till.drivers import periph
@@ -108,6 +113,43 @@ class Job:
         self.path = path  # its queue file, once written to flash
         self.ref = ref  # what the caller knows it by (a receipt's journal sequence)
         self.in_buffer = False  # its bytes are in the printer's job buffer
+
+
+class _FlashQueue:
+    """The receipts on flash, oldest first: job ids and references (0: none)
+    in two fixed arrays, so the queue never allocates however long it grows."""
+
+    def __init__(self, capacity):
+        self.ids = array("i", bytes(4 * capacity))
+        self.refs = array("i", bytes(4 * capacity))
+        self.n = 0
+
+    def insert(self, job_id, ref):
+        # In id order: a receipt moved to flash after newer ones went straight
+        # there still prints before them. The caller keeps n < capacity.
+        i = self.n
+        while i > 0 and self.ids[i - 1] > job_id:
+            self.ids[i] = self.ids[i - 1]
+            self.refs[i] = self.refs[i - 1]
+            i -= 1
+        self.ids[i] = job_id
+        self.refs[i] = ref or 0
+        self.n += 1
+
+    def index(self, job_id):
+        for i in range(self.n):
+            if self.ids[i] == job_id:
+                return i
+        return -1
+
+    def pop(self, i):
+        """(id, ref) of entry i, removed."""
+        job_id, ref = self.ids[i], self.refs[i]
+        for k in range(i, self.n - 1):
+            self.ids[k] = self.ids[k + 1]
+            self.refs[k] = self.refs[k + 1]
+        self.n -= 1
+        return job_id, ref or None
 
 
 def _chunks(parts, buf, max_width_bytes):
@@ -240,6 +282,7 @@ class Printer:
         self.max_queued = max_queued
         self.max_width_bytes = max_width_bytes
         self.drawer_pin = drawer_pin
+        self._pulse = escpos.drawer_pulse(drawer_pin)
         self.queue_dir = queue_dir
         self._buf = bytearray(chunk_bytes)
         self._spool_buf = bytearray(chunk_bytes)  # a second one: spooling while sending
@@ -248,10 +291,13 @@ class Printer:
         self._job_buf = None  # use_buffer(): where one receipt waits in RAM
         self._job_buf_user = None  # the job whose bytes it holds
         self._control = []  # control jobs, sent first
-        self._queue = []  # receipt jobs, oldest first
+        self._queue = []  # receipt jobs in RAM, oldest first
+        self._flash = _FlashQueue(max_queued + 1)  # receipt jobs on flash (+1: before a drop)
         self._next_id = 1
         self._state = _IDLE
         self._job = None  # the job being sent
+        self._confirming = None  # a receipt sent, printed once the printer answers
+        self._answered = False  # the printer answered since the last receipt started
         self._chunks = None
         self._pending = None  # unsent rest of the current chunk
         self._ready_at = None  # pacing: when the link can take the next chunk
@@ -285,8 +331,10 @@ class Printer:
         (a "dropped" event; the caller reprints it from the journal)."""
         parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
         job = Job(self._new_id(), parts, ref=ref)
-        if copy and not (self._into_job_buffer(job) or self._spool(job)):
-            self._event("dropped", (job.id, ref))
+        if copy and not self._into_job_buffer(job):
+            if not self._spool(job):
+                self._event("dropped", (job.id, ref))
+            self._drop_excess()
             return job.id
         self._queue.append(job)
         self._drop_excess()
@@ -332,14 +380,15 @@ class Printer:
     def open_drawer(self, pin=None, on_ms=100, off_ms=100):
         """Pulse the cash drawer (ESC p) as soon as no other job is being sent.
         The engine asks for this only after the sale is in the journal."""
-        p = escpos.EscPos()
-        p.drawer(self.drawer_pin if pin is None else pin, on_ms, off_ms)
-        self._control.append(Job(self._new_id(), [p.output()], CONTROL))
+        pin = self.drawer_pin if pin is None else pin
+        if pin == self.drawer_pin and on_ms == 100 and off_ms == 100:
+            pulse = self._pulse  # made at start: a pulse on each sale allocates little
+        else:
+            pulse = escpos.drawer_pulse(pin, on_ms, off_ms)
+        self._control.append(Job(self._new_id(), [pulse], CONTROL))
 
     def feed(self, lines=3):
-        p = escpos.EscPos()
-        p.feed(lines)
-        self._control.append(Job(self._new_id(), [p.output()], CONTROL))
+        self._control.append(Job(self._new_id(), [escpos.feed_lines(lines)], CONTROL))
 
     def retry(self):
         """Ask the printer again now (the cashier fixed it, or asked for a reprint)."""
@@ -347,11 +396,12 @@ class Printer:
 
     def busy(self):
         """Whether anything is being sent, asked or waiting to print."""
-        return self._state != _IDLE or bool(self._control) or bool(self._queue)
+        return (self._state != _IDLE or bool(self._control) or bool(self._queue)
+                or self._flash.n > 0)
 
     def queued(self):
         """Receipts waiting (including one being sent)."""
-        return len(self._queue)
+        return len(self._queue) + self._flash.n
 
     def take_events(self):
         """Events since the last call, oldest first: ("printed", (job_id, ref)),
@@ -396,7 +446,7 @@ class Printer:
 
     def status(self):
         return {"problem": self.problem, "message": self.message,
-                "paper_low": self.paper_low, "queued": len(self._queue),
+                "paper_low": self.paper_low, "queued": self.queued(),
                 "sending": self._job.id if self._job is not None else None}
 
     async def run(self):
@@ -428,13 +478,22 @@ class Printer:
                 self._ask(now)
                 return _REPLY_POLL_MS
             # Without a status channel the next job is the test.
-        elif self._queue and self.check_status:
+        elif self.queued() and self.check_status and not self._answered:
             self._ask(now)
             return _REPLY_POLL_MS
-        if self._queue:
-            self._start_job(self._queue[0], now)
+        if self.queued():
+            self._start_job(self._next_receipt(), now)
             return 0
         return _IDLE_WAIT_MS
+
+    def _next_receipt(self):
+        # The oldest waiting receipt, in RAM or on flash (ids grow with time).
+        fq = self._flash
+        if fq.n and (not self._queue or fq.ids[0] < self._queue[0].id):
+            job_id, ref = fq.ids[0], fq.refs[0] or None
+            path = self._queue_path(job_id, ref)
+            return Job(job_id, [("job", path)], RECEIPT, path, ref)
+        return self._queue[0]
 
     def _new_id(self):
         self._next_id += 1
@@ -513,12 +572,22 @@ class Printer:
         if self.problem is not None:
             self.problem = None
             self._event("recovered", None)
-        if self._queue:
-            self._start_job(self._queue[0], now)
+        # The answer holds for the next receipt even when a drawer pulse goes
+        # first: asking again after each pulse would starve the receipts of a
+        # busy till (one pulse per cash sale).
+        self._answered = True
+        if self._confirming is not None:
+            job = self._confirming
+            self._confirming = None
+            self._printed(job)
+        if self.queued() and not self._control:  # a drawer pulse goes first
+            self._start_job(self._next_receipt(), now)
 
     def _set_problem(self, problem, now):
         self._state = _IDLE
         self._queries = None
+        self._confirming = None  # not confirmed: it stays in the queue
+        self._answered = False
         if problem != self.problem:
             self._event("problem", problem)
         self.problem = problem
@@ -527,6 +596,8 @@ class Printer:
     # sending ---------------------------------------------------------------
 
     def _start_job(self, job, now):
+        if job.kind == RECEIPT:
+            self._answered = False  # the next receipt is checked again
         self._job = job
         self._chunks = _chunks(job.parts, self._buf, self.max_width_bytes)
         self._pending = None
@@ -543,7 +614,7 @@ class Printer:
             try:
                 self._pending = next(self._chunks)
             except StopIteration:
-                self._finish_job()
+                self._finish_job(now)
                 return 0
         try:
             n = self._stream.write(self._pending) or 0
@@ -566,7 +637,7 @@ class Printer:
             return 0
         return _REPLY_POLL_MS
 
-    def _finish_job(self):
+    def _finish_job(self, now):
         job = self._job
         self._state = _IDLE
         self._job = None
@@ -575,12 +646,32 @@ class Printer:
         if self.problem is not None and not self.check_status:
             self.problem = None  # the printer took a whole job: it is back
             self._event("recovered", None)
-        if job.kind == RECEIPT:
+        if job.kind != RECEIPT:
+            return
+        if self.check_status:
+            # Printed only once the printer answers after the last byte: one
+            # switched off, out of paper or opened meanwhile took the bytes
+            # into nowhere. Then the receipt stays first in the queue and is
+            # sent again in full when the printer is back.
+            self._confirming = job
+            self._ask(now)
+            return
+        self._printed(job)
+
+    def _printed(self, job):
+        self._unqueue(job)
+        self._event("printed", (job.id, job.ref))
+
+    def _unqueue(self, job):
+        # Out of the queue, RAM or flash, with its buffer and its file.
+        if job.path:
+            i = self._flash.index(job.id)
+            if i >= 0:
+                self._flash.pop(i)
+            _remove(job.path)
+        elif job in self._queue:
             self._queue.remove(job)
-            self._release(job)
-            if job.path:
-                _remove(job.path)
-            self._event("printed", (job.id, job.ref))
+        self._release(job)
 
     def _abort_job(self, now):
         # The printer stopped taking bytes: the receipt goes back to the head
@@ -598,6 +689,9 @@ class Printer:
 
     def _p(self, name):
         return self.queue_dir + "/" + name
+
+    def _queue_path(self, job_id, ref):
+        return self._p("%08d-%d%s" % (job_id, ref or 0, _QUEUE_SUFFIX))
 
     def _load_queue(self):
         try:
@@ -617,9 +711,10 @@ class Printer:
                     pass  # not a name this driver writes: left alone
         found.sort()
         for job_id, ref, name in found:
-            path = self._p(name)
-            self._queue.append(Job(job_id, [("job", path)], RECEIPT, path, ref))
+            self._flash.insert(job_id, ref)
             self._next_id = job_id + 1
+            if self._flash.n > self.max_queued:  # kept by a till with a longer queue
+                self._drop_excess()
 
     def _persist_one(self):
         # Write one waiting receipt to flash (one per step: a write to flash
@@ -632,7 +727,7 @@ class Printer:
         else:
             return False
         if not self._spool(job):
-            job.path = ""  # do not try again every step
+            job.path = ""  # do not try again every step (not a flash job either)
         self._drop_excess()
         return True
 
@@ -640,7 +735,7 @@ class Printer:
         # The job's bytes to a queue file; its parts then point at the file.
         if self.queue_dir is None:
             return False
-        path = self._p("%08d-%d%s" % (job.id, job.ref or 0, _QUEUE_SUFFIX))
+        path = self._queue_path(job.id, job.ref)
         tmp = self._p(_QUEUE_TMP)
         head = self._head
         try:
@@ -655,17 +750,20 @@ class Printer:
                         f.write(head)
                         f.write(name)
                         continue
-                    # Bytes, or a file of printer data: pieces of at most
-                    # chunk_bytes, each with its length. Closed at once even
-                    # on an error: its view of the caller's buffer must not
-                    # outlive this call (the till reuses that buffer).
+                    if not isinstance(part, tuple):
+                        # Bytes: written in place, in pieces of at most
+                        # chunk_bytes with their lengths. No generator and
+                        # no copy: this runs when the heap is tightest.
+                        mv = memoryview(part)
+                        for i in range(0, len(mv), len(self._spool_buf)):
+                            self._spool_part(f, mv[i:i + len(self._spool_buf)])
+                        continue
+                    # A file of printer data. Closed at once even on an error:
+                    # its view of the buffer must not outlive this call.
                     pieces = _chunks([part], self._spool_buf, self.max_width_bytes)
                     try:
                         for piece in pieces:
-                            head[0] = len(piece) >> 8
-                            head[1] = len(piece) & 0xFF
-                            f.write(memoryview(head)[:2])
-                            f.write(piece)
+                            self._spool_part(f, piece)
                     finally:
                         pieces.close()
                 durable.sync_file(f)
@@ -676,20 +774,43 @@ class Printer:
             # when the printer is back; only a restart would lose it.
             _remove(tmp)
             return False
-        job.path = path
-        job.parts = [("job", path)]  # the bytes now live on flash, not in RAM
+        # The bytes now live on flash: RAM keeps only its id and reference.
+        if job in self._queue:
+            self._queue.remove(job)
         self._release(job)
+        self._flash.insert(job.id, job.ref)
         return True
 
+    def _spool_part(self, f, piece):
+        head = self._head
+        head[0] = len(piece) >> 8
+        head[1] = len(piece) & 0xFF
+        f.write(memoryview(head)[:2])
+        f.write(piece)
+
     def _drop_excess(self):
-        # The oldest waiting receipt goes, never the one being sent.
-        while len(self._queue) > self.max_queued:
-            i = 1 if self._queue[0] is self._job else 0
-            job = self._queue.pop(i)
-            self._release(job)
-            if job.path:
-                _remove(job.path)
-            self._event("dropped", (job.id, job.ref))
+        # The oldest waiting receipt goes, never the one being sent or the
+        # one waiting for the printer's answer after it.
+        a = self._job.id if self._job is not None else -1
+        b = self._confirming.id if self._confirming is not None else -1
+        fq = self._flash
+        while self.queued() > self.max_queued:
+            fi = 0
+            while fi < fq.n and (fq.ids[fi] == a or fq.ids[fi] == b):
+                fi += 1
+            ri = 0
+            while ri < len(self._queue) and (self._queue[ri].id == a or self._queue[ri].id == b):
+                ri += 1
+            if fi < fq.n and (ri >= len(self._queue) or fq.ids[fi] < self._queue[ri].id):
+                job_id, ref = fq.pop(fi)
+                _remove(self._queue_path(job_id, ref))
+            elif ri < len(self._queue):
+                job = self._queue.pop(ri)
+                self._release(job)
+                job_id, ref = job.id, job.ref
+            else:
+                return
+            self._event("dropped", (job_id, ref))
 
 
 def _remove(path):

@@ -33,6 +33,7 @@ class SimPrinterPort:
         self._ticks_ms = ticks_ms or periph.ticks_ms
         self._room = _FIFO_BYTES
         self._room_at = self._ticks_ms()
+        self._credit = 0
         self._replies = bytearray()
         self._paper = None  # the paper file, kept open: no allocation per write
 
@@ -48,13 +49,21 @@ class SimPrinterPort:
             if req == _STATUS_OFFLINE:
                 self._replies.append(_COVER_OPEN if self.cover_open else _OFFLINE_NONE)
                 return n
+        if self.paper == "out" or self.cover_open:
+            # A stopped printer's buffer takes the bytes and nothing reaches
+            # the paper: only asking it afterwards tells (the driver does).
+            return n
         if self.bytes_per_s:
-            # Drained since the last call; the clock advances only by the time
-            # whole bytes took, so frequent small writes do not lose speed.
-            gained = ticks_diff(self._ticks_ms(), self._room_at) * self.bytes_per_s // 1000
-            if gained:
-                self._room_at = ticks_add(self._room_at, gained * 1000 // self.bytes_per_s)
-                self._room = min(_FIFO_BYTES, self._room + gained)
+            # Drained since the last call, in thousandths of a byte so that
+            # frequent small writes neither lose nor gain speed.
+            now = self._ticks_ms()
+            self._credit += ticks_diff(now, self._room_at) * self.bytes_per_s
+            self._room_at = now
+            gained = self._credit // 1000
+            self._credit -= gained * 1000
+            self._room = min(_FIFO_BYTES, self._room + gained)
+            if self._room == _FIFO_BYTES:
+                self._credit = 0  # a full FIFO saves nothing up
             n = min(n, self._room)
             self._room -= n
             if not n:

@@ -74,6 +74,24 @@ def _check(ok, message):
         raise ValueError(message)
 
 
+def drawer_pulse(pin=2, on_ms=100, off_ms=100):
+    """ESC p m t1 t2: pulse drawer kick-out connector pin 2 (m=0) or pin 5
+    (m=1) for t1 x 2 ms, then stay off t2 x 2 ms. python-escpos sends 50, 50.
+    A function as well as a builder method: the printer driver sends it on
+    its own, without a builder's allocations."""
+    _check(pin in (2, 5), "drawer pin must be 2 or 5")
+    t1 = on_ms // 2
+    t2 = off_ms // 2
+    _check(1 <= t1 <= 255 and 1 <= t2 <= 255, "drawer pulse must be 2-510 ms")
+    return bytes((_ESC, 0x70, 0 if pin == 2 else 1, t1, t2))
+
+
+def feed_lines(lines=1):
+    """ESC d n: print the buffer and feed n lines (0-255)."""
+    _check(0 <= lines <= 255, "feed must be 0-255 lines")
+    return bytes((_ESC, 0x64, lines))
+
+
 class EscPos:
     """Builds ESC/POS commands into `stream` (anything with `write`) or a buffer.
 
@@ -177,9 +195,7 @@ class EscPos:
     # -- paper ----------------------------------------------------------------
 
     def feed(self, lines=1):
-        # ESC d n: print the buffer and feed n lines (0-255).
-        _check(0 <= lines <= 255, "feed must be 0-255 lines")
-        self._write(bytes((_ESC, 0x64, lines)))
+        self._write(feed_lines(lines))
 
     def cut(self, partial=False, feed_lines=6):
         # The cutter sits a few lines above the print head, so python-escpos's
@@ -191,13 +207,7 @@ class EscPos:
         self._write(bytes((_GS, 0x56, 1 if partial else 0)))
 
     def drawer(self, pin=2, on_ms=100, off_ms=100):
-        # ESC p m t1 t2: pulse drawer kick-out connector pin 2 (m=0) or pin 5
-        # (m=1) for t1 x 2 ms, then stay off t2 x 2 ms. python-escpos sends 50, 50.
-        _check(pin in (2, 5), "drawer pin must be 2 or 5")
-        t1 = on_ms // 2
-        t2 = off_ms // 2
-        _check(1 <= t1 <= 255 and 1 <= t2 <= 255, "drawer pulse must be 2-510 ms")
-        self._write(bytes((_ESC, 0x70, 0 if pin == 2 else 1, t1, t2)))
+        self._write(drawer_pulse(pin, on_ms, off_ms))
 
     def request_status(self, query):
         """Send one of the STATUS_* requests; the reply byte comes back on the

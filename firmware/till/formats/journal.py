@@ -542,9 +542,12 @@ class Journal:
                     os.rename(old, old + ".damaged")
                     self._segments.remove(first)
                 self._file = open(self._p(name), "wb")
-                # Header and first record in one write and one flush: a segment
-                # never exists on littlefs without its first record.
-                self._file.write(header + bytes(data))
+                # Header and first record before one flush: littlefs commits a
+                # file's data only there, so a segment never exists without its
+                # first record. Two writes, not header + data: no copy of the
+                # record in a heap that may have no block that big.
+                self._file.write(header)
+                self._file.write(data)
                 _sync_file(self._file)
                 _fsync_dir(self.path)
                 self._segments.append(seq)

@@ -69,6 +69,19 @@ def _replace(src, dst):
         os.rename(src, dst)
 
 
+def _read_meta(path, scratch):
+    with open(path + "/" + META_FILE, "rb") as f:
+        # Through the caller's scratch buffer when it has one: the file's
+        # bytes (a few KB) would need one block of their size, which the
+        # fragmented heap of a boot may no longer have.
+        if scratch is not None:
+            n = f.readinto(scratch)
+            if n < len(scratch):
+                return cbor.loads(memoryview(scratch)[:n])
+            f.seek(0)
+        return cbor.loads(f.read())
+
+
 class Snapshot:
     """One installed snapshot: its meta (a dict) and its catalog on flash.
 
@@ -77,11 +90,11 @@ class Snapshot:
     (`verified_hash`, after an install). SnapshotError if anything is damaged.
     Open files stay open until close(); SnapshotStore closes a replaced one."""
 
-    def __init__(self, path, verified_hash=None):
+    def __init__(self, path, verified_hash=None, scratch=None):
         self.path = path
         self.catalog = None
         try:
-            self._open(verified_hash)
+            self._open(verified_hash, scratch)
         except SnapshotError:
             self.close()
             raise
@@ -89,9 +102,14 @@ class Snapshot:
             self.close()
             raise damaged(path, exc_text(exc))
 
-    def _open(self, verified_hash):
+    def _open(self, verified_hash, scratch):
         path = self.path
         self.hash = read_hash(path)
+        # Meta is decoded first, while the heap still has its biggest blocks:
+        # it is one dict of a few dozen keys (a 1.8 KB table on a 64-bit port)
+        # that lives as long as the snapshot. It is trusted only once the
+        # content hash below matches (the decoder is safe on any bytes).
+        meta = _read_meta(path, scratch)
         self.catalog = Catalog(path)
         digest = verified_hash
         if digest is None:
@@ -100,16 +118,14 @@ class Snapshot:
             digest = content_hash(path, self.catalog.scratch())
             if hasattr(gc, "mem_free"):
                 # A fixed heap (MicroPython): the hash's garbage (file objects,
-                # stat tuples, slices) is collected before the long-lived meta
-                # and engine objects are placed, so it leaves no holes between
+                # stat tuples, slices) is collected before the long-lived
+                # engine objects are placed, so it leaves no holes between
                 # them in the boot's heap.
                 gc.collect()
         if digest != self.hash:
             raise damaged(path, "its files do not match their content hash")
         # The hash covers meta: from here on damage is ruled out, and what is
         # checked is that the data has the shape the engine indexes into.
-        with open(path + "/" + META_FILE, "rb") as f:
-            meta = cbor.loads(f.read())
         err = meta_error(meta)
         if err is not None:
             raise damaged(path, "its meta " + err)
@@ -191,8 +207,11 @@ class Snapshot:
 class SnapshotStore:
     """The snapshots under one root directory; .current is the one in force."""
 
-    def __init__(self, root):
+    def __init__(self, root, scratch=None):
+        """scratch: a buffer the store may read meta files through while it
+        opens a snapshot (the till's record buffer, free at those moments)."""
         self.root = root
+        self.scratch = scratch
         self.current = None
 
     def _p(self, name):
@@ -215,7 +234,7 @@ class SnapshotStore:
                                 "if this stays, sync it with head office"
                                 % (self.root, exc_text(exc)))
         if name is not None:
-            self.current = Snapshot(self._p(name))
+            self.current = Snapshot(self._p(name), scratch=self.scratch)
         return self.current
 
     def close(self):
@@ -413,7 +432,7 @@ class SnapshotStore:
             old.close()
             rmtree(old.path)
             sync_dir(self.root)
-        self.current = Snapshot(self._p(name), digest)
+        self.current = Snapshot(self._p(name), digest, self.scratch)
 
 
 def _next(rd, what):
