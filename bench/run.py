@@ -245,6 +245,12 @@ def bench_till() -> str:
     return bench_whole_till()
 
 
+def bench_day() -> str:
+    from bench_day import bench_trading_day
+
+    return bench_trading_day()
+
+
 def bench_engine() -> str:
     from bench_engine import bench_engine as run_engine_bench
 
@@ -260,6 +266,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_catalog,
     bench_engine,
     bench_till,
+    bench_day,
 ]
 
 
@@ -284,19 +291,49 @@ _NOISE = ("This is a shared 2-core virtual machine: times vary from run to run, 
           "figures are deterministic.\n\n")
 
 
-def main() -> int:
+def _replace_sections(doc: str, sections: list[str]) -> str:
+    """doc with each section (from its "## " heading to the next) replaced by
+    the new one of the same heading, or appended."""
+    for new in sections:
+        heading = new.split("\n", 1)[0]
+        start = doc.find(heading + "\n")
+        if start < 0:
+            doc = doc.rstrip("\n") + "\n\n" + new
+            continue
+        end = doc.find("\n## ", start + len(heading))
+        doc = doc[:start] + new.rstrip("\n") + "\n" + (doc[end:] if end >= 0 else "")
+    return doc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Every benchmark (rewrites docs/benchmarks.md), or those named, e.g.
+    `python -m bench.run bench_day` (replaces only their sections)."""
+    names = sys.argv[1:] if argv is None else argv
+    chosen = [b for b in BENCHMARKS if not names or b.__name__ in names]
+    if names and len(chosen) != len(names):
+        print(f"unknown benchmark; known: {', '.join(b.__name__ for b in BENCHMARKS)}",
+              file=sys.stderr)
+        return 2
     errors = compile_tree(MPY)
     if errors:
         print("\n".join(errors), file=sys.stderr)
         return 1
     sections = []
-    for bench in BENCHMARKS:
+    for bench in chosen:
         t0 = time.perf_counter()
         sections.append(bench())
         print(f"{bench.__name__}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    doc = (f"# Benchmarks\n\nMeasured {date.today().isoformat()} by `make bench` on: "
-           f"{machine()}.\n\n" + _NOISE + "\n".join(sections))
     out = ROOT / "docs" / "benchmarks.md"
+    head = (f"# Benchmarks\n\nMeasured {date.today().isoformat()} by `make bench` on: "
+            f"{machine()}.\n\n" + _NOISE)
+    if names and out.exists():
+        # Only these sections are new: each says when it was measured, the
+        # page's head keeps the date of the last full run.
+        stamp = f"Measured {date.today().isoformat()} by `python -m bench.run`, same machine.\n\n"
+        dated = [s.replace("\n\n", "\n\n" + stamp, 1) for s in sections]
+        doc = _replace_sections(out.read_text(), dated)
+    else:
+        doc = head + "\n".join(sections)
     out.write_text(doc)
     print(doc)
     return 0

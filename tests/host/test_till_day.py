@@ -1,0 +1,90 @@
+"""A trading day in one boot: the whole till (firmware/main.py on the sim board,
+under MicroPython from ROMFS with a Pico W's 192K beside it) rings thousands of
+sales while its printer falls behind, runs out of paper, is switched off and has
+its cover opened. Afterwards every sale is in the journal and verifies on the
+host, no task crashed, every receipt printed exactly once or is journaled as not
+printed (REPORT 3 reprints it) or still waits in the flash queue, and the heap
+after the last sale is where it was after the first hundred.
+
+The long version (5,000 sales, heap every 200) is `make bench`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+import tillday as td
+from host_tools.provision.romfs import build_image
+from simtill import make_till_root
+
+RUSH_SALES = 2000
+OUTAGE_SALES = 700
+# After the first 100 sales, the heap's free bytes stay within this of where
+# they were (they move with what is in flight: a receipt being laid out, the
+# printer's chunk): a leak of one small object per sale would be 30+ KB here.
+FREE_DRIFT_BYTES = 4096
+# The largest free block never falls below what a sale's biggest allocation
+# needs (a dict of a dozen keys, a line's list).
+MIN_LARGEST_BLOCK = 256
+
+
+@pytest.fixture(scope="module")
+def romfs_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rom") / "firmware.romfs"
+    path.write_bytes(build_image(ROOT / "boards" / "sim.py"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rush(tmp_path_factory, romfs_image) -> td.Day:
+    # Back to back, as fast as the script feeds keys; the printer takes
+    # 11,520 bytes/s (115200 baud), some five receipts a second with the logo.
+    script = td.day_script(RUSH_SALES, printer_speed=11520, end=["wait 15000"])
+    return td.ring(make_till_root(tmp_path_factory.mktemp("rush")), romfs_image, script)
+
+
+@pytest.fixture(scope="module")
+def outage(tmp_path_factory, romfs_image) -> td.Day:
+    # A printer that keeps up when it works; paper out for 200 sales, then
+    # refilled; switched off for 50; cover open for 50.
+    faults = {100: ["paper out"], 300: ["paper ok"], 400: ["printer off"],
+              450: ["printer on"], 550: ["cover open"], 600: ["cover closed"]}
+    script = td.day_script(OUTAGE_SALES, printer_speed=0, gap_ms=20, faults=faults,
+                           end=["wait 15000"])
+    return td.ring(make_till_root(tmp_path_factory.mktemp("outage")), romfs_image, script)
+
+
+def check_day(day: td.Day, sales: int) -> None:
+    assert td.problems(day, sales) == []
+    free, _ = td.heap_drift(day)
+    assert abs(free) <= FREE_DRIFT_BYTES, day.heap
+    assert min(largest for n, (_, largest) in day.heap.items() if n >= 100) \
+        >= MIN_LARGEST_BLOCK, day.heap
+
+
+def test_a_rush_of_2000_sales_with_the_printer_falling_behind(rush) -> None:
+    check_day(rush, RUSH_SALES)
+    # The printer fell behind: the flash queue filled and the oldest receipts
+    # were journaled as not printed, the rest printed once.
+    assert rush.not_printed and rush.printed
+    assert len(rush.printed) + len(rush.not_printed) + len(rush.waiting) == RUSH_SALES
+
+
+def test_paper_out_printer_off_and_cover_open_lose_no_receipt(outage) -> None:
+    check_day(outage, OUTAGE_SALES)
+    for message in ("PRINTER: NO PAPER", "PRINTER OFF?", "PRINTER COVER"):
+        assert message in outage.screens, message  # each fault shown to the cashier
+    order = sorted(outage.sales)
+    printed = {i for i, seq in enumerate(order) if outage.printed[seq] == 1}
+    lost = {i for i, seq in enumerate(order) if seq in outage.not_printed}
+    # A working printer prints every receipt: before the first fault and,
+    # after the last, once the printer has been found back (it is asked every
+    # retry_ms, while sales here come every 20 ms) and the queue has drained.
+    assert set(range(0, 99)) <= printed and set(range(680, OUTAGE_SALES)) <= printed
+    for start, end in ((100, 300), (400, 450), (550, 600)):
+        during = set(range(start, end + 30))
+        # The flash queue kept the newest receipts of the outage and printed
+        # them when the printer was back; the older ones beyond its 20 were
+        # journaled as not printed (REPORT 3 reprints them).
+        assert during & printed and during & lost, (start, sorted(during & lost))
