@@ -291,3 +291,70 @@ def test_records_too_big_are_refused_before_writing():
     assert j.last_seq == 0
     assert j.append(J.KIND_EVENT, {1: "ok"}) == 1
     j.close()
+
+
+def test_out_of_memory_after_a_record_is_durable_still_counts_it_once():
+    # The heap running out in the bookkeeping after the write (the free-space
+    # query) must not make the caller retry a record that is already on
+    # flash: the retry would journal the sale twice.
+    d = support.tmpdir()
+    j = open_journal(d, segment_bytes=1024)
+    real = J._free_bytes
+
+    def no_heap(path):
+        raise MemoryError("memory allocation failed")
+
+    try:
+        J._free_bytes = no_heap
+        seqs = [j.append(J.KIND_SALE, sale_body(i)) for i in range(1, 12)]  # rolls segments
+    finally:
+        J._free_bytes = real
+    assert seqs == list(range(1, 12))
+    j.close()
+    j = open_journal(d, segment_bytes=1024)
+    assert j.problems == [] and j.last_seq == 11
+    assert [s for s, _ in j.records_after(0)] == seqs
+    j.close()
+
+
+def test_out_of_memory_inside_a_write_counts_the_record_once_whatever_reached_flash():
+    # The heap running out inside the write: what is on flash decides. Bytes
+    # written but not synced are found whole by the recovery and the append
+    # succeeds; a failure before any byte is "not saved", and the retry
+    # journals the record once.
+    d = support.tmpdir()
+    j = open_journal(d, segment_bytes=1024)
+    for i in range(1, 4):
+        j.append(J.KIND_SALE, sale_body(i))
+    real_sync = J._sync_file
+    calls = {"sync": 0, "open": 0}
+
+    def sync_fails_once(f):
+        calls["sync"] += 1
+        if calls["sync"] == 1:
+            raise MemoryError("memory allocation failed")
+        real_sync(f)
+
+    J._sync_file = sync_fails_once
+    try:
+        assert j.append(J.KIND_SALE, sale_body(4)) == 4  # the bytes reached the file
+    finally:
+        J._sync_file = real_sync
+
+    def open_fails(*args):
+        calls["open"] += 1
+        raise MemoryError("memory allocation failed")
+
+    j.segment_bytes = 1  # the next record starts a segment: open() first
+    J.open = open_fails
+    try:
+        support.raises(MemoryError, j.append, J.KIND_SALE, sale_body(5))
+    finally:
+        del J.open
+    assert j.append(J.KIND_SALE, sale_body(5)) == 5  # the cashier's retry
+    j.close()
+    j = open_journal(d, segment_bytes=1024)
+    seqs = [s for s, _ in j.records_after(0)]
+    assert seqs == [1, 2, 3, 4, 5] and j.problems == [] and calls["open"] >= 1, \
+        (seqs, [str(p) for p in j.problems], calls)
+    j.close()

@@ -25,6 +25,7 @@ EV_CRASH = 10
 EV_NOT_PRINTED = 12
 COPY_MARK = b"*** COPY ***"
 CUT = b"\x1dV"
+INIT = b"\x1b@"  # every receipt starts with ESC @ (till.pos.receipt)
 # One sale: three scans, 50.00 keyed, CASH (the rush).
 SALE_LINES = ("scan 4006381333931", "scan 4008400402222", "scan 4006381333931",
               "type 50.00", "key CASH")
@@ -67,6 +68,7 @@ class Day:
     printed: Counter = field(default_factory=Counter)  # originals on paper, per sale
     copies: Counter = field(default_factory=Counter)
     waiting: list[int] = field(default_factory=list)  # in the flash print queue
+    partial: int = 0  # receipt tails on paper (a printer switched on mid-receipt)
     screens: list[str] = field(default_factory=list)  # first display line of each screen
     verify_errors: list[str] = field(default_factory=list)
 
@@ -99,6 +101,12 @@ def account(root: Path, proc: subprocess.CompletedProcess, seconds: float) -> Da
                 day.not_printed.append(rec[4][3])
     paper = (root / "printer.bin").read_bytes() if (root / "printer.bin").exists() else b""
     for receipt in paper.split(CUT):
+        if INIT not in receipt:
+            # The tail of a receipt whose start went into a printer switched
+            # on part way: the driver did not count it, and sent it again
+            # whole (or journaled it as not printed).
+            day.partial += len(_QR.findall(receipt))
+            continue
         for seq in _QR.findall(receipt):
             (day.copies if COPY_MARK in receipt else day.printed)[int(seq)] += 1
     queue = root / "printq"

@@ -214,6 +214,7 @@ class Journal:
         # Records are encoded into one buffer for the journal's life (see
         # cbor.dumps_into); main.py reserves it before the heap fragments.
         self._enc = encode_buffer if encode_buffer is not None else bytearray()
+        self._needs_recover = False  # a failed write could not be recovered for want of heap
         self._ensure_dir()
         self.processed_seq = self._read_processed()
         self._recover()
@@ -506,6 +507,11 @@ class Journal:
             raise JournalFull(
                 "Till memory full: %d records wait for head office. Sync the till, then sell."
                 % (self.last_seq - self.processed_seq))
+        if self._needs_recover:
+            # A failed write whose recovery ran out of heap: learn what is on
+            # flash before the next sequence number is given.
+            if not self._recover_after_failure(None):
+                raise MemoryError("journal: no heap to recover after a failed write")
         now = self._clock() if self._clock else None
         if now is None:
             now = 0
@@ -520,12 +526,12 @@ class Journal:
         if len(data) > _MAX_RECORD_BYTES:
             raise JournalError("record of %d bytes is over the %d-byte limit"
                                % (len(data), _MAX_RECORD_BYTES))
-        self._write(seq, data)
+        self._write(seq, tag, data)
         self.last_seq = seq
         self.last_tag = tag
         return seq
 
-    def _write(self, seq, data):
+    def _write(self, seq, tag, data):
         new_segment = (not self._segments or not self._active_ok
                        or (self._active_size > 0
                            and self._active_size + len(data) > self.segment_bytes))
@@ -541,6 +547,9 @@ class Journal:
                     old = self._p(segment_name(first))
                     os.rename(old, old + ".damaged")
                     self._segments.remove(first)
+                # Listed before the file exists: growing the list may need
+                # memory, and once the record is durable nothing may fail.
+                self._segments.append(seq)
                 self._file = open(self._p(name), "wb")
                 # Header and first record before one flush: littlefs commits a
                 # file's data only there, so a segment never exists without its
@@ -550,11 +559,9 @@ class Journal:
                 self._file.write(data)
                 _sync_file(self._file)
                 _fsync_dir(self.path)
-                self._segments.append(seq)
                 self._active_ok = True
                 self._active_size = len(header) + len(data)
                 self._free -= len(header) + len(data)
-                self._refresh_free()
             else:
                 if self._file is None:
                     self._file = open(self._p(segment_name(self._segments[-1])), "ab")
@@ -562,14 +569,49 @@ class Journal:
                 _sync_file(self._file)
                 self._active_size += len(data)
                 self._free -= len(data)
-        except OSError:
-            # The write may have left part of a record behind (ENOSPC, I/O
-            # error): reopen and recover so the file ends on a whole record.
-            self._close_file()
+        except (OSError, MemoryError) as exc:
+            # The write failed part way (ENOSPC, an I/O error, the heap out
+            # inside open, write or sync): part or all of the record may be in
+            # the file. What is on flash decides, as at a boot: recovery cuts a
+            # torn record, and finds a whole one, which is then this append's.
+            self._unwrite(seq, new_segment)
+            if not self._recover_after_failure(exc) or self.last_seq != seq \
+                    or self.last_tag != tag:
+                raise
+            self._sync_active()
+            return
+        # Durable from here. Nothing below may raise: the caller would think
+        # the record unsaved, and its retry would journal the sale twice.
+        try:
+            self._refresh_free()
+        except MemoryError:
+            pass  # the estimate above stands until the next refresh
+
+    def _recover_after_failure(self, exc):
+        """Recover from flash after a failed write; False if that too failed
+        for want of heap (then the next append recovers first)."""
+        try:
             self.problems = []
             self._recover()
             self._refresh_free()
-            raise
+        except MemoryError:
+            self._needs_recover = True
+            return False
+        self._needs_recover = False
+        return True
+
+    def _sync_active(self):
+        # A record found whole after a failed sync: make it durable now.
+        with open(self._p(segment_name(self._segments[-1])), "ab") as f:
+            _sync_file(f)
+
+    def _unwrite(self, seq, new_segment):
+        # After a failed write: forget the file, and the segment if it was
+        # this record's own (recovery finds what is on flash).
+        self._close_file()
+        if new_segment and self._segments and self._segments[-1] == seq:
+            self._segments.pop()
+        self._active_ok = False
 
     def _refresh_free(self):
         self._free = _free_bytes(self.path)

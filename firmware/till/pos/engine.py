@@ -148,6 +148,8 @@ def _journal_message(exc):
         return "Journal damaged: call manager"
     if isinstance(exc, OSError):
         return "Flash error: call support"
+    if isinstance(exc, MemoryError):
+        return "Busy: TOTAL to retry"
     return "Journal error: call support"
 
 
@@ -157,6 +159,8 @@ def _not_saved(exc):
         return ("NOT SAVED: mem full", "Sync, then TOTAL")
     if isinstance(exc, J.JournalBroken):
         return ("NOT SAVED: damaged", "Mgr: REPORT, TOTAL")
+    if isinstance(exc, MemoryError):
+        return ("NOT SAVED: busy", "TOTAL to retry")
     return ("NOT SAVED: flash", "TOTAL to retry")
 
 
@@ -483,7 +487,9 @@ class Engine:
         print or open the drawer."""
         try:
             seq = self.journal.append(kind, body, flags)
-        except (J.JournalError, OSError) as exc:
+        except (J.JournalError, OSError, MemoryError) as exc:
+            # MemoryError too: the journal raises only before the record is
+            # durable (journal._write), so it is "not saved", retried by TOTAL.
             self.append_error = exc
             if not quiet:
                 self._fail(_journal_message(exc))
