@@ -76,6 +76,8 @@ class Day:
 def ring(root: Path, image: Path, script: str, timeout_s: float = 900) -> Day:
     start = time.monotonic()
     proc = boot(root, script, image, timeout_s=timeout_s)
+    # What the till showed, kept beside its journal for a failure's post-mortem.
+    (root / "console.txt").write_text(proc.stdout + proc.stderr)
     return account(root, proc, time.monotonic() - start)
 
 
