@@ -74,6 +74,24 @@ def test_flash_error_on_append_keeps_the_sale_open():
     check_append_failure(OSError(5), ("NOT SAVED: flash", "TOTAL to retry"))
 
 
+def test_heap_busy_on_append_keeps_the_sale_open_and_the_next_tick_retries_it():
+    check_append_failure(MemoryError("memory allocation failed"),
+                         ("NOT SAVED: busy", "TOTAL to retry"))
+    till = Till(journal_cls=FlakyJournal)
+    try:
+        till.sign_on()
+        till.scan("4006381333931")
+        till.journal.fail = MemoryError("memory allocation failed")
+        till.keys("5.00 CASH")
+        till.journal.fail = None
+        acts = till.engine.handle(("tick",))
+        assert [a[0] for a in acts] == ["record", "print", "drawer", "display"], acts
+        assert till.engine.sale is None
+        assert [r[J.K_KIND] for r in till.records()] == [J.KIND_EVENT, J.KIND_SALE]
+    finally:
+        till.close()
+
+
 def test_cancel_with_cash_taken_needs_the_journal():
     till = Till(journal_cls=FlakyJournal)
     try:

@@ -422,6 +422,13 @@ class Engine:
         return offline.rules(self._policies(), self.offline_reason() is not None)
 
     def _tick(self):
+        if self.sale is not None and self.sale.is_paid() \
+                and isinstance(self.append_error, MemoryError):
+            # A paid sale that found the heap busy (the printer spooling, a
+            # receipt being laid out) is retried by itself once a second:
+            # the memory comes back, and the cashier need not press TOTAL.
+            self._commit()
+            return
         now = self._now()
         pol = self._policies()
         since = self.last_activity
