@@ -1,4 +1,4 @@
-"""`kassa journal dump DIR` and `kassa journal verify DIR --key-file FILE`."""
+"""`kassa journal dump DIR` and `kassa journal verify DIR --key FILE --till-id ID [--seen SEQ:TAG]`."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from host_tools.hodata import journal_reader as jr
 from host_tools.cli import command_group
+from till.formats import identity
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,19 +20,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--headers", action="store_true", help="also print segment headers")
     d.set_defaults(func=dump)
 
-    v = jsub.add_parser("verify", help="check sequence and chain; exit 1 naming the first bad record")
+    v = jsub.add_parser(
+        "verify", help="check headers, sequence, chain and rollback against what HO knows;"
+        " exit 0 ok, 1 problems (listed), 2 bad arguments")
     v.add_argument("directory", type=Path)
-    v.add_argument("--key-file", type=Path, required=True, help="the till secret (hex or raw bytes)")
-    v.add_argument("--till-id", help="expected till id (default: the one in the first segment)")
+    v.add_argument("--key", "--key-file", dest="key_file", metavar="FILE", type=Path, required=True,
+                   help="the till secret HO holds (hex or raw bytes)")
+    v.add_argument("--till-id", metavar="ID", required=True,
+                   help="the till's id as HO registered it (never taken from the journal)")
+    v.add_argument("--seen", metavar="SEQ:TAGHEX",
+                   help="the newest record HO has already seen: its sequence number and tag"
+                   " in hex; a journal that ends before it or holds another tag there is reported")
     v.set_defaults(func=verify)
 
 
-def _check_dir(directory: Path) -> str | None:
+def _check_dir(directory: Path, journal_only: bool = False) -> str | None:
+    """Why `directory` is not a journal directory, or None. With journal_only, a
+    directory holding only the processed mark still is one (its segments were
+    removed: verify reports that)."""
     if not directory.is_dir():
         return f"{directory} is not a directory"
-    if not jr.segment_paths(directory):
-        return f"{directory} holds no journal segments (seg*.cbs)"
-    return None
+    if jr.segment_paths(directory):
+        return None
+    if journal_only and (directory / jr.PROCESSED_FILE).exists():
+        return None
+    return f"{directory} holds no journal segments (seg*.cbs)"
 
 
 def dump(args: argparse.Namespace) -> int:
@@ -58,12 +71,11 @@ def _record_json(item: jr.Item) -> dict:
     rec = item.value
     if not isinstance(rec, dict):
         return {"segment": item.segment, "offset": item.offset, "value": jr.to_json(rec)}
-    when = rec.get(2)
     out = {
-        "seq": rec.get(1),
-        "time": datetime.fromtimestamp(when, timezone.utc).isoformat() if isinstance(when, int) and when else None,
-        "kind": jr.KIND_NAMES.get(rec[3], rec[3]) if isinstance(rec.get(3), int) else rec.get(3),
-        "flags": rec.get(5, 0),
+        "seq": jr.to_json(rec.get(1)),
+        "time": _iso_time(rec.get(2)),
+        "kind": jr.KIND_NAMES.get(rec[3], rec[3]) if type(rec.get(3)) is int else jr.to_json(rec.get(3)),
+        "flags": jr.to_json(rec.get(5, 0)),
         "body": jr.to_json(rec.get(4)),
         "tag": jr.to_json(rec.get(6)),
         "segment": item.segment,
@@ -72,26 +84,61 @@ def _record_json(item: jr.Item) -> dict:
     return out
 
 
-def verify(args: argparse.Namespace) -> int:
-    problem = _check_dir(args.directory)
-    if problem:
-        print(f"kassa journal verify: {problem}", file=sys.stderr)
-        return 2
+def _parse_seen(text: str) -> tuple[int, bytes]:
+    seq_text, sep, tag_hex = text.partition(":")
     try:
+        seq, tag = int(seq_text), bytes.fromhex(tag_hex)
+    except ValueError:
+        seq, tag = 0, b""
+    if not sep or seq < 1 or len(tag) != jr.TAG_BYTES:
+        raise ValueError(f"--seen {text!r} is not SEQ:TAGHEX (a sequence number from 1, a colon,"
+                         f" then the record's {jr.TAG_BYTES}-byte tag as {2 * jr.TAG_BYTES} hex"
+                         " digits, as HO stored them)")
+    return seq, tag
+
+
+def _iso_time(when: object) -> str | None:
+    """Record time as ISO text; None when unset (0) or not a usable time (damage)."""
+    if type(when) is not int or not when:
+        return None
+    try:
+        return datetime.fromtimestamp(when, timezone.utc).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def verify(args: argparse.Namespace) -> int:
+    problem = _check_dir(args.directory, journal_only=True)
+    try:
+        if problem:
+            raise ValueError(problem)
+        identity.check_till_id(args.till_id)
+        seen = _parse_seen(args.seen) if args.seen is not None else None
         key = jr.load_key(args.key_file)
+    except identity.IdentityError as exc:
+        return _usage_error(str(exc))
+    except FileNotFoundError:
+        return _usage_error(f"key file {args.key_file} not found: pass the till secret HO keeps"
+                            " (kassa flash wrote it to keys/)")
     except (OSError, ValueError) as exc:
-        print(f"kassa journal verify: cannot read the key: {exc}", file=sys.stderr)
-        return 2
-    report = jr.verify(args.directory, key, args.till_id)
+        return _usage_error(str(exc))
+    report = jr.verify(args.directory, key, args.till_id, seen)
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.kinds.items())) or "none"
     print(f"{report.segments} segments, {report.records} records "
-          f"(seq {report.first_seq} to {report.last_seq}): {kinds}")
+          f"(seq {report.first_seq} to {report.last_seq}), processed up to {report.processed}: {kinds}")
     if report.errors:
-        print(f"FAILED: first bad: {report.errors[0]}")
-        for err in report.errors[1:10]:
+        print(f"FAILED: {len(report.errors)} problems; first bad: {report.errors[0]}")
+        for err in report.errors[1:50]:
             print(f"  also: {err}")
-        if len(report.errors) > 10:
-            print(f"  ... and {len(report.errors) - 10} more")
+        if len(report.errors) > 50:
+            print(f"  ... and {len(report.errors) - 50} more")
         return 1
-    print("OK: sequence gap-free and every chain tag verifies")
+    if report.last_tag is not None:
+        print(f"last record: --seen {report.last_seq}:{report.last_tag.hex()}")
+    print(f"OK: journal of {args.till_id}: headers, sequence and every chain tag verify")
     return 0
+
+
+def _usage_error(message: str) -> int:
+    print(f"kassa journal verify: {message}", file=sys.stderr)
+    return 2

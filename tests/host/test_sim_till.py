@@ -117,6 +117,6 @@ def test_kassa_sim_init_and_run_from_the_command_line(tmp_path: Path, capsys) ->
     script.write_text(SALE)
     assert main(["sim", "run", str(till), "--script", str(script)]) == 0
     key = bytes.fromhex((till / "till.key").read_text())
-    assert jr.verify(till / "journal", key).records >= 2  # sign-on and the sale
+    assert jr.verify(till / "journal", key, "S001/till-1").records >= 2  # sign-on and the sale
     assert (till / "printer.bin").exists()
     assert main(["sim", "run", str(tmp_path / "none")]) == 2
