@@ -40,8 +40,11 @@ def _check_dir(directory: Path, journal_only: bool = False) -> str | None:
     removed: verify reports that)."""
     if not directory.is_dir():
         return f"{directory} is not a directory"
-    if jr.segment_paths(directory):
-        return None
+    try:
+        if jr.segment_paths(directory):
+            return None
+    except OSError as exc:
+        return f"cannot list {directory}: {exc.strerror or exc}"
     if journal_only and (directory / jr.PROCESSED_FILE).exists():
         return None
     return f"{directory} holds no journal segments (seg*.cbs)"
@@ -61,9 +64,9 @@ def dump(args: argparse.Namespace) -> int:
                 continue
             if n == 0:
                 if args.headers:
-                    print(json.dumps({"segment": path.name, "header": jr.to_json(item.value)}))
+                    print(json.dumps({"segment": path.name, "header": jr.to_json(item.value)}, default=repr))
                 continue
-            print(json.dumps(_record_json(item)))
+            print(json.dumps(_record_json(item), default=repr))  # repr: CBOR tags, undefined
     return status
 
 

@@ -86,8 +86,13 @@ def _segment_first(path: Path) -> int:
 
 
 def read_segment(path: Path) -> Iterator[Item]:
-    """Yield every item of a segment; an undecodable rest becomes one error item."""
-    data = path.read_bytes()
+    """Yield every item of a segment; an undecodable rest, or a file that cannot
+    be read at all, becomes one error item."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield Item(path.name, 0, error=f"cannot read the file: {exc.strerror or exc}")
+        return
     stream = io.BytesIO(data)
     while stream.tell() < len(data):
         start = stream.tell()
@@ -283,6 +288,9 @@ def verify(directory: Path, key: bytes, till_id: str,
     for path in segment_paths(directory):
         report.segments += 1
         first = _segment_first(path)
+        if first < 1:
+            report.errors.append(f"{path.name} byte 0: not a segment name (records start at 1)")
+            continue
         if expected is None:
             want_prev = _oldest_segment_checks(report, path.name, first, till_id, seen)
         else:

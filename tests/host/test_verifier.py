@@ -599,3 +599,23 @@ def test_any_byte_changed_is_reported_never_a_crash(freed: bool, data: st.DataOb
 def test_verify_record_answers_any_value(record: Any, prev: bytes, seq: int) -> None:
     problems = jr.verify_record(record, KEY, prev, TILL, seq, raw=cbor2.dumps(record))
     assert problems and all(isinstance(p, str) for p in problems)
+
+
+def test_odd_files_in_the_directory_are_problems_not_crashes(tmp_path: Path, capsys) -> None:
+    write_journal(tmp_path / "j", 12).close()
+    (tmp_path / "j" / "seg0000000000.cbs").write_bytes(b"")
+    middle = segments(tmp_path / "j")[2]
+    middle.unlink()
+    middle.mkdir()  # a directory where a segment should be
+    errors = verify(tmp_path / "j").errors
+    assert "seg0000000000.cbs byte 0: not a segment name (records start at 1)" in errors
+    assert any(e.startswith(f"{middle.name} byte 0: segment header missing or unreadable: cannot read")
+               for e in errors)
+    assert cli(tmp_path / "j", tmp_path) == 1
+    # dump shows what it can of any record, mistyped or tagged.
+    rewrite(segments(tmp_path / "j")[1], lambda items: items[1].update(
+        {J.K_TIME: 2**80, J.K_KIND: [1], J.K_BODY: cbor2.CBORTag(99, 1), J.K_SEQ: "x"}))
+    capsys.readouterr()
+    main(["journal", "dump", str(tmp_path / "j"), "--headers"])
+    out = capsys.readouterr()
+    assert "CBORTag(99, 1)" in out.out and "Traceback" not in out.err
