@@ -219,7 +219,8 @@ def _header_problems(header: Any, raw: bytes, till_id: str, first: int,
     unknown = [k for k in header if k not in HEADER_FIELDS]
     if unknown:
         out.append(f"unknown segment header field {unknown[0]!r}")
-    if H_FORMAT in header and header[H_FORMAT] != FORMAT_VERSION:
+    if H_FORMAT in header and not (type(header[H_FORMAT]) is int
+                                   and header[H_FORMAT] == FORMAT_VERSION):  # True == 1
         out.append(f"journal format is {_describe(header[H_FORMAT])}, not {FORMAT_VERSION}")
     if H_TILL in header and header[H_TILL] != till_id:
         out.append(f"segment belongs to till {_describe(header[H_TILL])}, not {till_id!r}")

@@ -292,6 +292,7 @@ MISTYPED = [
     ("header till id as an integer", 0, J.H_TILL, 7, "segment belongs to till an integer (7)"),
     ("header first as text", 0, J.H_FIRST, "1", "header says first record text ('1')"),
     ("header previous tag as an integer", 0, J.H_PREV, 5, "previous tag is an integer (5)"),
+    ("header format as a boolean", 0, J.H_FORMAT, True, "journal format is a boolean (True), not 1"),
 ]
 
 
