@@ -3,8 +3,8 @@
 Head office keeps its items as CSV or JSON and the store's setup (tax classes,
 cashiers, roles, policies, barcode rules, receipt text) as one JSON file. This
 module validates both, naming file, row and field of every problem, and writes a
-snapshot directory with the till's own writer (firmware/till/formats/catalog_writer.py),
-so the bytes and the content hash are the ones the till computes at install.
+snapshot directory with the till's own writers (firmware/till/formats/catalog_writer.py
+and package_writer.py), so the bytes and the content hash are the ones the till computes at install.
 Formats: docs/snapshot.md.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ import cbor2
 from till.formats import barcode as tbarcode
 from till.formats import catalog as tcatalog
 from till.formats import catalog_writer as tw
+from till.formats import package_writer as pw
 
 # Permissions, role limits, policies and their defaults have one source, the
 # till's own table (firmware/till/pos/policy.py): HO can set nothing the till
@@ -579,7 +580,7 @@ def build(items: list[dict[str, Any]], config: dict[str, Any], version: int, out
     out.mkdir(parents=True)
     # The till writer takes barcodes as digit strings; keys print as GTIN-14.
     rows = [dict(it, barcodes=[f"{k:014d}" for k in it["barcodes"]]) for it in items]
-    digest = tw.build_dir(str(out), meta, rows, encode_meta=_canonical)
+    digest = pw.build_dir(str(out), meta, rows, encode_meta=_canonical)
     return BuildResult(out, version, digest, len(items), sum(len(it["barcodes"]) for it in items))
 
 
@@ -608,14 +609,14 @@ def dir_hash(path: Path) -> bytes:
 
 def write_full_package(path: Path, out: Path) -> None:
     with out.open("wb") as f:
-        tw.write_full_package(str(path), f, encode=_canonical)
+        pw.write_full_package(str(path), f, encode=_canonical)
 
 
 def write_delta_package(base: Path, new: Path, out: Path) -> tuple[int, int]:
     """Delta package from snapshot dir base to new; returns (item, barcode) entry counts."""
     with out.open("wb") as f:
         try:
-            return tw.write_delta_package(str(base), str(new), f, encode=_canonical)
+            return pw.write_delta_package(str(base), str(new), f, encode=_canonical)
         except ValueError as exc:
             raise BuildError([f"{new.name}: {exc}"]) from exc
 

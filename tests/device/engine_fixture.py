@@ -12,7 +12,7 @@ from till.pos import reports
 from till.formats import journal as J
 from till.formats import records as R
 from till.pos.auth import make_pin_record
-from till.formats.catalog_writer import build_dir
+from till.formats.package_writer import build_dir
 from till.pos.engine import KEYS, Engine
 from till.formats.snapshot import Snapshot
 

@@ -11,7 +11,7 @@ import support
 
 def _app_snapshot(d):
     from engine_fixture import items, meta
-    from till.formats.catalog_writer import build_dir, write_full_package
+    from till.formats.package_writer import build_dir, write_full_package
     from till.formats.snapshot import SnapshotStore
     import io
 

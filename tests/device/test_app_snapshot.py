@@ -13,7 +13,7 @@ from engine_fixture import PINS, items, meta
 from till import app
 from till.formats import journal as J
 from till.formats import records as R
-from till.formats.catalog_writer import build_dir, write_full_package
+from till.formats.package_writer import build_dir, write_full_package
 
 
 def test_a_snapshot_found_at_boot_is_journaled_once():

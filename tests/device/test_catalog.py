@@ -5,7 +5,8 @@ import io
 import support
 from till.formats import catalog, cbor
 from till.formats.catalog import Catalog, SnapshotError, encode_item, gtin_key, item_from_record
-from till.formats.catalog_writer import CatalogWriter, build_dir, content_hash, read_hash
+from till.formats.catalog_writer import CatalogWriter, content_hash, read_hash
+from till.formats.package_writer import build_dir
 
 
 def sample_items():
@@ -244,7 +245,7 @@ def test_damaged_record_is_an_error_not_a_wrong_item():
 
 def test_package_round_trip_through_bytes():
     # write_full_package streams a directory out; the bytes are a CBOR sequence.
-    from till.formats.catalog_writer import write_full_package
+    from till.formats.package_writer import write_full_package
 
     path = make_catalog()
     out = io.BytesIO()

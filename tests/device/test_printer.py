@@ -324,6 +324,29 @@ def test_drawer_pulse_only_when_asked_and_even_with_paper_out():
     assert bytes(fake.printed) == DRAWER + b"\x1b\x70\x01\x1e\x78"
 
 
+def test_pulses_asked_behind_a_slow_receipt_wait_as_one():
+    # A busy till asks for a pulse on every cash sale; behind a receipt that
+    # takes seconds they are one waiting pulse (the drawer opens once, for all
+    # of them), not a list that grows with the rush. A different pulse or a
+    # feed still waits beside it, and after it went out the next one is new.
+    fake, ticks, p = make(chunk_bytes=32)
+    job = receipt(300, b"A")
+    p.print_job(job)
+    for _ in range(6):
+        ticks.t += p.step()
+    for _ in range(50):
+        p.open_drawer()
+        p.feed(2)
+    p.open_drawer(pin=5, on_ms=60, off_ms=240)
+    assert len(p._control) == 3
+    run(p, ticks)
+    pin5 = b"\x1b\x70\x01\x1e\x78"
+    assert bytes(fake.printed) == job + DRAWER + b"\x1b\x64\x02" + pin5
+    p.open_drawer()
+    run_for(p, ticks, 20)
+    assert bytes(fake.printed).endswith(pin5 + DRAWER)
+
+
 def test_drawer_waits_for_the_job_being_sent_then_goes_first():
     fake, ticks, p = make(chunk_bytes=32)
     job = receipt(300, b"A")

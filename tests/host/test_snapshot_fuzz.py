@@ -21,7 +21,7 @@ from test_catalog import sample_items, sample_meta
 from test_snapshot_damage import ABSENT_PLUS, UNKNOWN_CODES, oracle
 
 from till.formats.catalog import Catalog, SnapshotError
-from till.formats.catalog_writer import build_dir, write_full_package
+from till.formats.package_writer import build_dir, write_full_package
 from till.formats.snapshot import SnapshotStore
 
 FILES = ["snap-1/meta", "snap-1/items", "snap-1/plu.idx", "snap-1/gtin.idx", "snap-1/hash",

@@ -385,10 +385,21 @@ class Printer:
             pulse = self._pulse  # made at start: a pulse on each sale allocates little
         else:
             pulse = escpos.drawer_pulse(pin, on_ms, off_ms)
-        self._control.append(Job(self._new_id(), [pulse], CONTROL))
+        self._add_control(pulse)
 
     def feed(self, lines=3):
-        self._control.append(Job(self._new_id(), [escpos.feed_lines(lines)], CONTROL))
+        self._add_control(escpos.feed_lines(lines))
+
+    def _add_control(self, command):
+        # One waiting copy of a command is enough: a drawer pulse still queued
+        # opens the drawer for every sale that asked meanwhile (it is already
+        # open for the later ones), and a feed key pressed again while the
+        # printer is busy feeds once. A busy till would otherwise queue one
+        # pulse per cash sale behind a slow receipt, a list without bound.
+        for job in self._control:
+            if job.parts[0] == command:
+                return
+        self._control.append(Job(self._new_id(), [command], CONTROL))
 
     def retry(self):
         """Ask the printer again now (the cashier fixed it, or asked for a reprint)."""
