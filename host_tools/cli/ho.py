@@ -236,7 +236,8 @@ def _show(args: argparse.Namespace, rows: list[dict[str, Any]], title: str,
         table.add_column(name)
     for row in rows:
         table.add_row(*(str(get(row)) for _, get in columns))
-    Console().print(table)
+    # Piped or captured output gets room for every column (rich assumes 80).
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
     if not rows:
         print("(none)")
     return 0
