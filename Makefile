@@ -1,5 +1,6 @@
 # The one entry point: CI calls these same targets.
 #   make test   set up .venv if needed and run every test (CPython and MicroPython)
+#   make test-kill  the relay's long SIGKILL sweep (50 kills per database)
 #   make bench  run the benchmarks and rewrite docs/benchmarks.md
 #   make demo   (arrives with the gateway/relay issue)
 
@@ -8,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv test bench mpy demo clean
+.PHONY: all venv test test-kill postgres bench mpy demo clean
 
 all: test
 
@@ -25,8 +26,23 @@ venv: $(STAMP)
 mpy: $(STAMP)
 	$(BIN)/python -m host_tools.provision.mpy_build build/mpy
 
-test: $(STAMP)
+# The relay's tests run on SQLite and PostgreSQL (tests/relay/pg_cluster.py
+# starts a throwaway cluster on loopback): install Debian's server when its
+# initdb is missing; fast when present. Without it those tests are skipped,
+# each saying so.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing PostgreSQL from Debian for the relay's tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	  || echo "WARNING: PostgreSQL could not be installed: the relay's PostgreSQL tests will be SKIPPED"; }
+
+test: $(STAMP) postgres
 	$(BIN)/python -m pytest -q
+
+# The relay's full SIGKILL sweep (tests/relay/test_relay_process.py): 50 kills
+# per database; make test runs a shorter one.
+test-kill: $(STAMP) postgres
+	KASSA_KILLS=50 $(BIN)/python -m pytest -q -m killrun tests/relay
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

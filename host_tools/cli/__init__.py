@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "host_tools.cli.image",
     "host_tools.cli.flash",
     "host_tools.cli.sim",
+    "host_tools.cli.relay",
+    "host_tools.cli.ho",
 )
 
 

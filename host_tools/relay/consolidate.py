@@ -1,0 +1,123 @@
+"""HO's consolidation of processed records: sales per site, till and day,
+tenders, tax per class and rate, refunds, Z closings, and the ERP feed.
+
+Field meanings are docs/records.md's. A record is added exactly once: in the
+processing transaction that marks it PROCESSED. Figures are collected per
+(till, day) in memory and written as one upsert per row at the end, so a
+transaction touches each consolidated row once.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from host_tools.hodata.journal_reader import to_json
+from host_tools.relay.store import Tx
+
+# docs/journal.cddl: envelope, kinds, flags.
+SEQ, TIME, KIND, BODY, FLAGS = 1, 2, 3, 4, 5
+SALE, STORNO, NO_SALE, CLOSING = 1, 2, 3, 4
+TRAINING = 2
+# docs/records.md: sale and storno bodies, closing bodies.
+S_TENDERS, S_TAXES, S_TOTAL, S_ROUNDING = 4, 5, 6, 7
+P_Z, P_FIRST, P_LAST, P_SALES, P_REFUNDS, P_GRAND = 1, 2, 3, 7, 8, 11
+_DAILY = ("sales", "sales_total", "refunds", "refunds_total", "no_sales", "rounding",
+          "training", "closings")
+FEED_KINDS = {SALE: "sale", STORNO: "storno", CLOSING: "closing"}
+
+
+def day_of(record: dict[int, Any], received_at: int) -> str:
+    """The UTC day a record counts on; a till whose clock was never set
+    writes time 0, and then the day HO received it stands in."""
+    when = record.get(TIME) or received_at
+    return datetime.fromtimestamp(when, timezone.utc).date().isoformat()
+
+
+@dataclass
+class Consolidation:
+    """Figures of one processing transaction, for one till."""
+    site_id: str
+    till_id: str
+    daily: dict[str, dict[str, int]] = field(default_factory=dict)
+    tenders: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
+    taxes: dict[tuple[str, str, int], list[int]] = field(default_factory=dict)
+    closings: list[tuple[Any, ...]] = field(default_factory=list)
+    feed: list[tuple[int, str, str, str]] = field(default_factory=list)  # seq, day, kind, body
+
+    def add(self, record: dict[int, Any], received_at: int) -> None:
+        """Count one record; raises (KeyError, TypeError...) on a body it cannot
+        read, which the caller treats as a schema problem."""
+        day = day_of(record, received_at)
+        kind, body = record[KIND], record[BODY]
+        d = self.daily.setdefault(day, dict.fromkeys(_DAILY, 0))
+        training = bool(record.get(FLAGS, 0) & TRAINING)
+        if training:
+            if kind in (SALE, STORNO, NO_SALE):
+                d["training"] += 1  # docs/records.md: counted, kept out of every figure
+            return
+        if kind in (SALE, STORNO):
+            total, rounding = int(body[S_TOTAL]), int(body.get(S_ROUNDING, 0))
+            tenders = [(int(t[0]), int(t[1])) for t in body[S_TENDERS]]
+            taxes = [(str(t[0]), int(t[1]), int(t[2]), int(t[3]), int(t[4])) for t in body[S_TAXES]]
+            if kind == SALE:
+                d["sales"] += 1
+                d["sales_total"] += total
+            else:
+                d["refunds"] += 1
+                d["refunds_total"] += total
+            d["rounding"] += rounding
+            for tender, amount in tenders:
+                self.tenders[(day, tender)] += amount
+            for cls, rate, net, tax, gross in taxes:
+                sums = self.taxes.setdefault((day, cls, rate), [0, 0, 0])
+                sums[0] += net
+                sums[1] += tax
+                sums[2] += gross
+        elif kind == NO_SALE:
+            d["no_sales"] += 1
+        elif kind == CLOSING:
+            d["closings"] += 1
+            self.closings.append((record[SEQ], day, int(body[P_Z]), int(body[P_FIRST]),
+                                  int(body[P_LAST]), int(body[P_SALES]), int(body[P_REFUNDS]),
+                                  int(body[P_GRAND])))
+        if kind in FEED_KINDS:
+            entry = {"time": record.get(TIME), "flags": record.get(FLAGS, 0), "body": to_json(body)}
+            self.feed.append((record[SEQ], day, FEED_KINDS[kind], json.dumps(entry, sort_keys=True)))
+
+    def write(self, tx: Tx) -> None:
+        """Add the collected figures to the consolidated tables. The feed goes
+        last: its ids are taken from feed_clock, whose row lock is then held
+        only until this transaction commits, so ids follow commit order."""
+        for day, d in self.daily.items():
+            cols = ", ".join(_DAILY)
+            sets = ", ".join(f"{c} = daily.{c} + excluded.{c}" for c in _DAILY)
+            tx.execute(f"INSERT INTO daily (till_id, day, site_id, {cols}) "
+                       f"VALUES (?, ?, ?{', ?' * len(_DAILY)}) "
+                       f"ON CONFLICT (till_id, day) DO UPDATE SET {sets}",
+                       (self.till_id, day, self.site_id, *(d[c] for c in _DAILY)))
+        for (day, tender), amount in self.tenders.items():
+            tx.execute("INSERT INTO daily_tenders (till_id, day, site_id, tender, amount) VALUES (?, ?, ?, ?, ?) "
+                       "ON CONFLICT (till_id, day, tender) DO UPDATE SET "
+                       "amount = daily_tenders.amount + excluded.amount",
+                       (self.till_id, day, self.site_id, tender, amount))
+        for (day, cls, rate), (net, tax, gross) in self.taxes.items():
+            tx.execute("INSERT INTO daily_taxes (till_id, day, site_id, tax_class, rate_ppm, net, tax, gross) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (till_id, day, tax_class, rate_ppm) "
+                       "DO UPDATE SET net = daily_taxes.net + excluded.net, "
+                       "tax = daily_taxes.tax + excluded.tax, gross = daily_taxes.gross + excluded.gross",
+                       (self.till_id, day, self.site_id, cls, rate, net, tax, gross))
+        for row in self.closings:
+            tx.execute("INSERT INTO closings (till_id, seq, day, z, first_seq, last_seq, sales, refunds, "
+                       "grand_total, site_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (self.till_id, *row, self.site_id))
+        if self.feed:
+            top = tx.one("UPDATE feed_clock SET n = n + ? RETURNING n", (len(self.feed),))
+            assert top is not None
+            first = int(top[0]) - len(self.feed) + 1
+            for n, (seq, day, kind, body) in enumerate(self.feed):
+                tx.execute("INSERT INTO feed (id, till_id, seq, site_id, day, kind, body) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (first + n, self.till_id, seq, self.site_id, day, kind, body))

@@ -1,0 +1,172 @@
+"""HO processing: each till's records in sequence order, verified and then
+consolidated (PROCESSED) or set aside with a reason (QUARANTINED).
+
+One transaction per claimed till and round: the records' new statuses, the
+till's chain position and the consolidated figures commit together, so a
+record is counted exactly once however often processing is killed and
+restarted, and several processors (relay workers, `kassa ho process`) may run
+at once: each claims a different till (store.claim_till).
+
+The chain: record n must verify with the till's key over the tag of record
+n-1 (chain_anchor(till id) before record 1), with the same verifier as
+`kassa journal verify`. A record that fails is quarantined, and the chain goes
+on from the tag it carries: if the next record verifies over it, only that
+record was altered, and the rest of the queue is not blocked. A missing record
+(a gap) stops the till's chain where it is: the first record after the gap is
+quarantined as `gap` and released by itself once the missing records arrive
+(the chain reaches it and verifies it), or resolved by a person who declares
+the missing records lost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+from host_tools.hodata.journal_reader import chain_anchor, verify_record
+from host_tools.hodata.journal_schema import engine_record_problems
+from host_tools.relay.consolidate import Consolidation
+from host_tools.relay.store import PROCESSED, QUARANTINED, REJECTED, Store, StoreError, Tx
+
+TAG = 6
+BUDGET_PER_TILL = 500  # records per claim: keeps a transaction (and its locks) short
+
+
+@dataclass
+class Tally:
+    processed: int = 0
+    quarantined: int = 0
+
+    def __iadd__(self, other: "Tally") -> "Tally":
+        self.processed += other.processed
+        self.quarantined += other.quarantined
+        return self
+
+
+def process(store: Store, budget_per_till: int = BUDGET_PER_TILL, max_claims: int | None = None) -> Tally:
+    """Process until no till has work (or max_claims tills were claimed)."""
+    total, claims, idle = Tally(), 0, 0
+    while max_claims is None or claims < max_claims:
+        with store.claim_till() as claim:
+            if claim is None:
+                break
+            tx, till_id = claim
+            done = process_till(tx, store, till_id, budget_per_till)
+        claims += 1
+        total += done
+        # A claim can find nothing to do when another processor committed the
+        # same till's work in between; stop rather than spin on it.
+        idle = idle + 1 if done.processed + done.quarantined == 0 else 0
+        if idle >= 3:
+            break
+    return total
+
+
+def _problems(raw: bytes, key: bytes, prev: bytes, till_id: str,
+              seq: int) -> tuple[str | None, str, dict[int, Any] | None]:
+    """(reason code, reason, decoded record): code None when the record is good."""
+    try:
+        rec = cbor2.loads(raw)
+    except Exception as exc:  # stored bytes decoded at upload; kept for safety
+        return "verify", f"the record does not decode: {exc}", None
+    if not isinstance(rec, dict):
+        return "verify", "the record is not a map", None
+    found = verify_record(rec, key, prev, till_id, seq)
+    if not found and cbor2.dumps(rec, canonical=True) != raw:
+        found = ["the record is not in deterministic encoding (docs/journal.md)"]
+    if found:
+        return "verify", "; ".join(found), rec
+    found = engine_record_problems(raw, rec)
+    if found:
+        return "schema", "; ".join(found), rec
+    return None, "", rec
+
+
+def _next_tag(rec: dict[int, Any] | None, prev: bytes) -> bytes:
+    tag = rec.get(TAG) if rec else None
+    return bytes(tag) if isinstance(tag, bytes) and len(tag) == 16 else prev
+
+
+def process_till(tx: Tx, store: Store, till_id: str, budget: int) -> Tally:
+    row = tx.one("SELECT site_id, journal_key, next_seq, chain_tag FROM tills WHERE till_id = ?", (till_id,))
+    assert row is not None
+    site_id, key, expected, prev = row[0], bytes(row[1]), int(row[2]), bytes(row[3])
+    if expected == 1:
+        prev = chain_anchor(till_id)
+    rows = tx.all("SELECT seq, raw, received_at FROM records WHERE till_id = ? AND seq >= ? "
+                  "AND (status = 'UPLOADED' OR (status = 'QUARANTINED' AND reason_code = 'gap')) "
+                  "ORDER BY seq LIMIT ?", (till_id, expected, budget))
+    now, tally, cons = store.now(), Tally(), Consolidation(site_id, till_id)
+    for seq, raw, received_at in rows:
+        seq, raw = int(seq), bytes(raw)
+        if seq != expected:
+            _set_status(tx, till_id, seq, QUARANTINED, now, "gap",
+                        f"records {expected} to {seq - 1} have not arrived: "
+                        "the chain cannot be verified across them")
+            tally.quarantined += 1
+            break
+        code, reason, rec = _problems(raw, key, prev, till_id, seq)
+        if code is None:
+            assert rec is not None
+            try:
+                cons.add(rec, int(received_at))
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                code, reason = "schema", f"the body cannot be consolidated: {exc!r}"
+        if code is None:
+            _set_status(tx, till_id, seq, PROCESSED, now, None, None)
+            tally.processed += 1
+        else:
+            _set_status(tx, till_id, seq, QUARANTINED, now, code, reason)
+            tally.quarantined += 1
+        prev = _next_tag(rec, prev)
+        expected = seq + 1
+    tx.execute("UPDATE tills SET next_seq = ?, chain_tag = ? WHERE till_id = ?", (expected, prev, till_id))
+    cons.write(tx)
+    return tally
+
+
+def _set_status(tx: Tx, till_id: str, seq: int, status: str, now: int, code: str | None,
+                reason: str | None) -> None:
+    tx.execute("UPDATE records SET status = ?, reason_code = ?, reason = ?, processed_at = ? "
+               "WHERE till_id = ? AND seq = ?", (status, code, reason, now, till_id, seq))
+
+
+def resolve(store: Store, till_id: str, seq: int, accept: bool, actor: str, note: str) -> str:
+    """A person's decision on a quarantined record, journaled at HO.
+
+    accept: count it as it is (PROCESSED); reject: keep it as evidence only
+    (REJECTED). Either way the till may then free it. For a record set aside
+    at a gap, the decision also declares the missing records before it lost:
+    the chain goes on from this record's tag."""
+    if not note.strip():
+        raise StoreError("say why in a note (--note): HO's journal keeps it")
+    with store.transaction() as tx:
+        till = tx.one("SELECT site_id, next_seq FROM tills WHERE till_id = ?" + store.for_update, (till_id,))
+        if till is None:
+            raise StoreError(f"no till {till_id}")
+        row = tx.one("SELECT status, reason_code, reason, raw, received_at FROM records "
+                     "WHERE till_id = ? AND seq = ?", (till_id, seq))
+        if row is None or row[0] != QUARANTINED:
+            raise StoreError(f"record {seq} of {till_id} is not quarantined"
+                             + (f" (it is {row[0]})" if row else " (HO does not hold it)"))
+        status, code, reason, raw, received_at = row
+        rec: Any = None
+        try:
+            rec = cbor2.loads(bytes(raw))
+        except Exception:
+            pass
+        if accept:
+            cons = Consolidation(till[0], till_id)
+            try:
+                cons.add(rec, int(received_at))
+            except Exception as exc:
+                raise StoreError(f"record {seq} cannot be counted ({exc!r}); reject it instead") from None
+            cons.write(tx)
+        _set_status(tx, till_id, seq, PROCESSED if accept else REJECTED, store.now(), code, reason)
+        if code == "gap":
+            tx.execute("UPDATE tills SET next_seq = ?, chain_tag = ? WHERE till_id = ?",
+                       (seq + 1, _next_tag(rec if isinstance(rec, dict) else None, b"\0" * 16), till_id))
+        action = "accept" if accept else "reject"
+        store.log(tx, actor, action, till_id, seq, f"{note} (quarantined for: {reason})")
+    return PROCESSED if accept else REJECTED
