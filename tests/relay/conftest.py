@@ -12,8 +12,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from pg_cluster import Cluster  # noqa: E402
 
-import interim_verifier  # noqa: E402,F401  (until the verifier branch lands)
-
 from host_tools.relay.store import Store, open_store  # noqa: E402
 
 _cluster: Cluster | None = None

@@ -15,7 +15,6 @@ import httpx
 
 from journals import batch
 
-MAIN = Path(__file__).with_name("relay_main.py")
 
 
 def free_port() -> int:
@@ -33,7 +32,7 @@ class RelayProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait: bool = True) -> "RelayProcess":
-        args = [sys.executable, str(MAIN), "serve", "--db", self.db_url, "--port", str(self.port),
+        args = [sys.executable, "-m", "host_tools.relay", "serve", "--db", self.db_url, "--port", str(self.port),
                 "--log-level", "warning", "--pool-size", "4"]
         args += ["--no-worker"] if self.worker_interval_s is None else \
             ["--worker-interval", str(self.worker_interval_s)]
