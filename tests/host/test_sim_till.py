@@ -120,3 +120,42 @@ def test_kassa_sim_init_and_run_from_the_command_line(tmp_path: Path, capsys) ->
     assert jr.verify(till / "journal", key, "S001/till-1").records >= 2  # sign-on and the sale
     assert (till / "printer.bin").exists()
     assert main(["sim", "run", str(tmp_path / "none")]) == 2
+
+
+def test_sim_init_never_replaces_a_till_and_a_failed_init_leaves_nothing(
+        tmp_path: Path, capsys) -> None:
+    from host_tools.cli import main
+
+    till = tmp_path / "t"
+    assert main(["sim", "init", str(till)]) == 0
+    capsys.readouterr()
+    before = {p.relative_to(till): p.read_bytes() for p in till.rglob("*") if p.is_file()}
+    # Again on the same till: refused in one line, the identity and secret kept.
+    assert main(["sim", "init", str(till), "--till-id", "S001/till-9"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already till S001/till-1" in err[0] and "sync" in err[0], err
+    after = {p.relative_to(till): p.read_bytes() for p in till.rglob("*") if p.is_file()}
+    assert after == before
+    # A bad catalog: refused with the problem, and no directory left behind.
+    bad = tmp_path / "items.csv"
+    bad.write_text("plu,name\n1,\n")
+    assert main(["sim", "init", str(tmp_path / "u"), "--items", str(bad)]) == 2
+    assert "items.csv" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["items.csv", "t"]
+
+
+def test_sim_init_hashes_plain_pins_when_asked(tmp_path: Path, capsys) -> None:
+    import json
+
+    from host_tools.cli import main
+
+    cfg = json.loads((ROOT / "tests" / "data" / "store" / "store.json").read_text())
+    for cashier in cfg["cashiers"]:
+        del cashier["pin_hash"]
+        cashier["pin"] = "1234"
+    store = tmp_path / "store.json"
+    store.write_text(json.dumps(cfg))
+    assert main(["sim", "init", str(tmp_path / "a"), "--config", str(store)]) == 2
+    assert "--hash-pins" in capsys.readouterr().err  # the error names the way out
+    assert main(["sim", "init", str(tmp_path / "b"), "--config", str(store), "--hash-pins"]) == 0
+    assert (tmp_path / "b" / "snapshot").is_dir() and not (tmp_path / "a").exists()
