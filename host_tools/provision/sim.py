@@ -90,20 +90,27 @@ def romfs_image(out: Path) -> Path:
     return out
 
 
-def run_micropython(root: Path, image: Path, stdin: IO[str] | None = None,
-                    input_text: str | None = None,
-                    heap_beside_kib: int = PICO_W_HEAP_KIB,
-                    timeout_s: float | None = None) -> subprocess.CompletedProcess:
-    """firmware/main.py under MicroPython, firmware from the ROMFS image as on a
-    board, `heap_beside_kib` of heap left beside the image."""
+def micropython_command(root: Path, image: Path,
+                        heap_beside_kib: int = PICO_W_HEAP_KIB) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) that run firmware/main.py under MicroPython, firmware
+    from the ROMFS image as on a board, `heap_beside_kib` of heap beside it."""
     heap_kib = heap_beside_kib + (image.stat().st_size + 1023) // 1024
     env = dict(os.environ)
     env["MICROPYPATH"] = ".frozen"  # nothing from the host: /rom is added at boot
     micropython = str(Path(sys.executable).with_name("micropython"))
-    return subprocess.run([micropython, "-X", f"heapsize={heap_kib}K",
-                           str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
-                           str(ROOT / "firmware" / "main.py")],
-                          stdin=stdin, input=input_text, capture_output=input_text is not None,
+    return [micropython, "-X", f"heapsize={heap_kib}K",
+            str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
+            str(ROOT / "firmware" / "main.py")], env
+
+
+def run_micropython(root: Path, image: Path, stdin: IO[str] | None = None,
+                    input_text: str | None = None,
+                    heap_beside_kib: int = PICO_W_HEAP_KIB,
+                    timeout_s: float | None = None) -> subprocess.CompletedProcess:
+    """The sim till under MicroPython (micropython_command) until its input ends."""
+    argv, env = micropython_command(root, image, heap_beside_kib)
+    return subprocess.run(argv, stdin=stdin, input=input_text,
+                          capture_output=input_text is not None,
                           text=True, cwd=root, env=env, timeout=timeout_s)
 
 
