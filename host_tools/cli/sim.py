@@ -62,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"kassa sim run: {args.directory} is not a till: run `kassa sim init` first",
               file=sys.stderr)
         return 2
-    stdin = open(args.script) if args.script else None  # noqa: SIM115 - closed below
+    try:
+        stdin = open(args.script) if args.script else None  # noqa: SIM115 - closed below
+    except OSError as exc:
+        print(f"kassa sim run: cannot read the script {args.script}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     try:
         if args.cpython:
             proc = sim.run_cpython(args.directory, stdin=stdin)

@@ -109,3 +109,12 @@ def test_kassa_console_script_is_installed() -> None:
     proc = subprocess.run([str(exe) if exe.exists() else "kassa", "journal", "--help"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "verify" in proc.stdout
+
+
+def test_kassa_version_names_the_installed_package() -> None:
+    from importlib.metadata import version
+
+    exe = Path(ROOT / ".venv" / "bin" / "kassa")
+    proc = subprocess.run([str(exe) if exe.exists() else "kassa", "--version"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"kassa {version('kassa')}"

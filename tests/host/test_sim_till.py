@@ -120,6 +120,11 @@ def test_kassa_sim_init_and_run_from_the_command_line(tmp_path: Path, capsys) ->
     assert jr.verify(till / "journal", key, "S001/till-1").records >= 2  # sign-on and the sale
     assert (till / "printer.bin").exists()
     assert main(["sim", "run", str(tmp_path / "none")]) == 2
+    capsys.readouterr()
+    for script in (tmp_path / "missing.txt", tmp_path):  # no such file; a directory
+        assert main(["sim", "run", str(till), "--script", str(script)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"kassa sim run: cannot read the script {script}")
 
 
 def test_sim_init_never_replaces_a_till_and_a_failed_init_leaves_nothing(
