@@ -125,6 +125,8 @@ def scan(master: Path) -> tuple[list[tuple[str, Path]], list[str]]:
                 continue  # a half-written copy, never a picture (picture_update writes these)
             if full.is_file():
                 found.append((rel, full))
+            else:
+                failures.append(f"{rel}: not a regular file (a link to nothing, a device or a pipe)")
     found.sort()
     return found, failures
 
