@@ -192,6 +192,10 @@ def publish(store: Store, kind: str, data: bytes, info: dict[str, Any], sites: S
     now = store.now()
     with store.transaction() as tx:
         targets, skipped = _recipients(tx, kind, sites)
+        # Publishes to a site take turns (PostgreSQL; SQLite has one writer),
+        # so of two published at once the newer always sees the older to supersede.
+        for site in sorted(targets):  # in one order: two publishes never wait on each other
+            tx.all("SELECT site_id FROM sites WHERE site_id = ?" + store.for_update, (site,))
         digest = _put_blob(tx, data, now)
         for sha in more_blobs:
             if tx.one("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)) is None:

@@ -13,12 +13,16 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "store"
 SITES = {"S001": ["till-1", "till-2"], "S002": ["till-1"], "S003": ["till-1"]}
 
 
-def snapshot(tmp: Path, version: int, changed: bool = False) -> Path:
-    """Snapshot `version` of the example store (with changes.csv applied if changed)."""
+def snapshot(tmp: Path, version: int, changed: bool = False, more_items: int = 0) -> Path:
+    """Snapshot `version` of the example store (with changes.csv applied if
+    changed, and more_items generated items for a bigger package)."""
     config = sb.load_config(DATA / "store.json")
     items = sb.load_items(DATA / "items.csv", config)
     if changed:
         items = sb.apply_changes(items, DATA / "changes.csv", config)
+    items += [{"plu": 10_000 + n, "name": f"Generated item {n} v{version}", "price": 100 + n, "tax": "A",
+               "weighed": False, "open_price": False, "min_age": 0, "dept": 9, "barcodes": []}
+              for n in range(more_items)]
     for it in items:  # every version differs from the one before in a price
         if it["plu"] == 2:
             it["price"] += version
@@ -27,8 +31,8 @@ def snapshot(tmp: Path, version: int, changed: bool = False) -> Path:
     return out
 
 
-def full(tmp: Path, version: int, changed: bool = False) -> bytes:
-    return packages.full_package(snapshot(tmp, version, changed))
+def full(tmp: Path, version: int, changed: bool = False, more_items: int = 0) -> bytes:
+    return packages.full_package(snapshot(tmp, version, changed, more_items))
 
 
 def register(store: Store) -> dict[str, str]:

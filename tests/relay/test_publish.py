@@ -290,3 +290,47 @@ def test_ho_publishes_a_logo_converted_for_the_printer_and_sees_it_sent(relay: R
     for path in ("/v1/sites/{site_id}/messages", "/v1/sites/{site_id}/blobs/{sha256}",
                  "/v1/sites/{site_id}/messages/{message_id}/ack", "/v1/ho/publish/snapshot", "/v1/ho/sent"):
         assert path in spec, path
+
+
+def test_tills_acknowledging_at_once_leave_every_site_copy_processed(store: Store) -> None:
+    """Two tills' gateways acknowledge the same messages concurrently: each
+    acknowledgement sees the other's (on PostgreSQL the delivery row is locked)."""
+    import threading
+
+    register(store)
+    ids = [publish.publish(store, "delta", b"delta %d" % n, {}, ["S001"], "anna").message_id for n in range(15)]
+    errors: list[BaseException] = []
+
+    def ack(till: str) -> None:
+        try:
+            for m in ids:
+                publish.acknowledge(store, "S001", m, till, True)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+    threads = [threading.Thread(target=ack, args=(t,)) for t in ("till-1", "till-2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert {status(store, m, "S001") for m in ids} == {"PROCESSED"}
+
+
+def test_a_relay_database_of_schema_1_is_upgraded_with_its_data(db_url: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from host_tools.relay import schema
+    from host_tools.relay.store import open_store
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
+    old = open_store(db_url)
+    register(old)
+    assert old.schema_version() == 1
+    old.close()
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    new = open_store(db_url)
+    try:
+        assert new.schema_version() == 2 and [a.till_id for a in new.acks(site_id="S001")] == \
+            ["S001/till-1", "S001/till-2"]
+        assert put(new, full(tmp_path, 1), None).sites == ["S001", "S002", "S003"]
+    finally:
+        new.close()
