@@ -34,8 +34,9 @@ FAILED, SUPERSEDED = "FAILED", "SUPERSEDED"
 DELIVERY_STATUSES = (UPLOADED, PROCESSED, FAILED, SUPERSEDED)
 SNAPSHOT, DELTA, LOGO, PICTURES = "snapshot", "delta", "logo", "pictures"
 KINDS = (SNAPSHOT, DELTA, LOGO, PICTURES)
-# Chunks of a blob: a resumed download reads only the chunks from its offset on.
-CHUNK_BYTES = 1 << 20
+# Chunks of a blob: a resumed download reads only the chunks from its offset
+# on, and a download holds one chunk in memory at a time.
+CHUNK_BYTES = 256 * 1024
 MAX_REASON_CHARS = 500
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -32,8 +32,8 @@ KILLS = max(1, int(os.environ.get("KASSA_KILLS", "20")) // 3)
 
 
 def tall_logo(seed: int) -> bytes:
-    """A noisy 576 x 4000 image, each seed's its own: a raster of 288 KB
-    (the chunk edges of bigger blobs are tested in test_publish)."""
+    """A noisy 576 x 4000 image, each seed's its own: a raster of 288 KB,
+    two chunks of a blob."""
     img = Image.effect_noise((576, 4000), 80)
     img.paste(0, (seed * 7 % 500, 0, seed * 7 % 500 + 40, 40))
     out = io.BytesIO()
