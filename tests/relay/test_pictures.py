@@ -190,3 +190,42 @@ def test_pairs_are_renamed_removed_and_unreadable_files_are_counted_failed(store
     # the update already published stays deliverable; acknowledging it after the pair is gone is fine
     [msg] = publish.pending(store, "S003")
     assert publish.acknowledge(store, "S003", msg["id"], None, True)["message_status"] == "PROCESSED"
+
+
+def test_a_gateway_applies_a_pictures_update_over_http(store: Store, tmp_path: Path) -> None:
+    """The gateway's whole round over the site API: list, download the update
+    and its files, apply, acknowledge for the site (till null)."""
+    from fastapi.testclient import TestClient
+
+    from host_tools.relay.app import create_app
+    from host_tools.relay.config import RelayConfig
+
+    tokens = register(store)
+    master = tmp_path / "master"
+    master.mkdir()
+    (master / "a.jpg").write_bytes(b"picture a")
+    (master / "b.jpg").write_bytes(b"picture b")
+    pictures.add_pair(store, "shop1", master, "S002")
+    pictures.run(store, "shop1", "anna")
+    site = {"Authorization": f"Bearer {tokens['S002']}"}
+    with TestClient(create_app(RelayConfig("unused", worker_interval_s=None), store)) as c:
+        [msg] = c.get("/v1/sites/S002/messages", headers=site).json()
+        assert (msg["kind"], msg["scope"], msg["tills"], msg["info"]["copied"]) == ("pictures", "site", [], 2)
+
+        def fetch(h: str) -> bytes:
+            r = c.get(f"/v1/sites/S002/blobs/{h}", headers=site)
+            assert r.status_code == 200, r.text
+            return r.content
+        update = pu.decode(fetch(msg["sha256"]))
+        pu.apply(update, tmp_path / "site" / update.folder, fetch)
+        url = f"/v1/sites/S002/messages/{msg['id']}/ack"
+        r = c.post(url, json={"till": "till-1", "result": "applied"}, headers=site)
+        assert r.status_code == 404 and "send no till" in r.json()["detail"]
+        r = c.post(url, json={"till": None, "result": "applied"}, headers=site)
+        assert r.json() == {"message": msg["id"], "till": None, "status": "PROCESSED", "outcome": "recorded",
+                            "message_status": "PROCESSED"}
+        # a picture is downloadable only by the site it was published to
+        other = {"Authorization": f"Bearer {tokens['S001']}"}
+        assert c.get(f"/v1/sites/S001/blobs/{sha(b'picture a')}", headers=other).status_code == 404
+    assert tree(tmp_path / "site" / "pictures") == tree(master)
+    assert pictures.pair(store, "shop1")["acked_files"] == 2
