@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -59,6 +59,7 @@ class PublishedOut(BaseModel):
     sites: list[str]
     superseded: list[SupersededOut]
     skipped: dict[str, str]
+    duplicate: bool = Field(description="true: the Idempotency-Key of an earlier publish; this is its message")
 
 
 class TargetOut(BaseModel):
@@ -126,13 +127,15 @@ async def _read_upload(request: Request, limit: int) -> bytes:
     return body
 
 
-def _publish_snapshot(store: Store, data: bytes, sites: list[str] | None, actor: str) -> dict[str, Any]:
+def _publish_snapshot(store: Store, data: bytes, sites: list[str] | None, actor: str,
+                      key: str | None) -> dict[str, Any]:
     info = packages.check_for_publishing(store, data)
-    return publish.publish(store, info["kind"], data, info, sites, actor, version=info["version"]).as_json()
+    return publish.publish(store, info["kind"], data, info, sites, actor, version=info["version"],
+                           idempotency_key=key).as_json()
 
 
 def _publish_logo(store: Store, data: bytes, sites: list[str] | None, actor: str, width_dots: int,
-                  dither: bool) -> dict[str, Any]:
+                  dither: bool, key: str | None) -> dict[str, Any]:
     import io
 
     from host_tools.hodata.raster import ImageConvertError, to_raster
@@ -143,13 +146,18 @@ def _publish_logo(store: Store, data: bytes, sites: list[str] | None, actor: str
     except (ImageConvertError, OSError, ValueError) as exc:
         raise publish.PublishError(f"the logo is not an image that can be printed: {exc}") from None
     info = logo_info(raster, "upload")
-    return publish.publish(store, publish.LOGO, raster, info, sites, actor).as_json()
+    return publish.publish(store, publish.LOGO, raster, info, sites, actor, idempotency_key=key).as_json()
 
 
 def logo_info(raster: bytes, source: str) -> dict[str, Any]:
     """What a logo message records: the raster file's size in dots (its header)."""
     return {"source": source, "width_dots": int.from_bytes(raster[4:6], "big") * 8,
             "rows": int.from_bytes(raster[6:8], "big")}
+
+
+IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=100, description=(
+    "any unique string: the same publish sent again with it (after a lost answer) gets the first answer, "
+    "nothing is published twice"))]
 
 
 def add_routes(app: FastAPI, limits: Limits) -> None:
@@ -212,21 +220,23 @@ def add_routes(app: FastAPI, limits: Limits) -> None:
               responses=refused, summary="publish a snapshot package (full or delta), checked as a till would "
                                          "install it, to some sites or all (HO admin)")
     async def ho_publish_snapshot(request: Request, who: Who, site: Annotated[list[str], Query()] = [],  # noqa: B006
-                                  all: bool = False) -> Any:
+                                  all: bool = False, idempotency_key: IdempotencyKey = None) -> Any:
         _ho(who, admin=True)
         sites = _sites(site, all)
         data = await _read_upload(request, limits.max_publish_bytes)
-        return await run_in_threadpool(_publish_snapshot, _store(request), data, sites, who.name)
+        return await run_in_threadpool(_publish_snapshot, _store(request), data, sites, who.name, idempotency_key)
 
     @app.post("/v1/ho/publish/logo", response_model=PublishedOut, openapi_extra=publish_body, responses=refused,
               summary="publish a receipt logo (any image; converted to the printer's raster) (HO admin)")
     async def ho_publish_logo(request: Request, who: Who, site: Annotated[list[str], Query()] = [],  # noqa: B006
                               all: bool = False,
-                              width_dots: Annotated[int, Query(ge=8, le=576)] = 512, dither: bool = True) -> Any:
+                              width_dots: Annotated[int, Query(ge=8, le=576)] = 512, dither: bool = True,
+                              idempotency_key: IdempotencyKey = None) -> Any:
         _ho(who, admin=True)
         sites = _sites(site, all)
         data = await _read_upload(request, limits.max_publish_bytes)
-        return await run_in_threadpool(_publish_logo, _store(request), data, sites, who.name, width_dots, dither)
+        return await run_in_threadpool(_publish_logo, _store(request), data, sites, who.name, width_dots, dither,
+                                       idempotency_key)
 
     @app.get("/v1/ho/sent", response_model=list[SentOut],
              summary="Sent Data: messages with their statuses per site and per till (HO)")

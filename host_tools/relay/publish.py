@@ -62,11 +62,12 @@ class Published:
     sites: list[str]
     superseded: list[tuple[int, str]]      # (message id, site) now SUPERSEDED
     skipped: dict[str, str] = field(default_factory=dict)  # site -> why (--all only)
+    duplicate: bool = False  # the same Idempotency-Key again: the first publish, nothing new
 
     def as_json(self) -> dict[str, Any]:
         return {"message": self.message_id, "kind": self.kind, "sha256": self.sha256, "size": self.size,
                 "sites": self.sites, "superseded": [{"message": m, "site": s} for m, s in self.superseded],
-                "skipped": self.skipped}
+                "skipped": self.skipped, "duplicate": self.duplicate}
 
 
 def sha256_hex(data: bytes) -> str:
@@ -177,7 +178,7 @@ def _recipients(tx: Tx, kind: str, sites: Sequence[str] | None) -> tuple[dict[st
 
 def publish(store: Store, kind: str, data: bytes, info: dict[str, Any], sites: Sequence[str] | None,
             actor: str, topic: str | None = None, version: int = 0,
-            more_blobs: Sequence[str] = ()) -> Published:
+            more_blobs: Sequence[str] = (), idempotency_key: str | None = None) -> Published:
     """Publish `data` (validated by the caller: packages.py, pictures.py) to
     the given sites, or to all (sites None), in one transaction.
 
@@ -185,26 +186,36 @@ def publish(store: Store, kind: str, data: bytes, info: dict[str, Any], sites: S
     undelivered (UPLOADED or FAILED) snapshot and delta of a version up to its
     own for the same site; a logo or a pictures update every undelivered
     older one of its topic. A delta supersedes nothing. more_blobs: blobs the
-    message needs besides `data`, stored ahead with put_blob."""
+    message needs besides `data`, stored ahead with put_blob. A publish with
+    the idempotency_key of an earlier one gets that one back (duplicate) if
+    it carried the same bytes, and is refused if not (Stripe's keys)."""
     if kind not in KINDS:
         raise PublishError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     topic = topic or (SNAPSHOT if kind in (SNAPSHOT, DELTA) else kind)
     supersedes = kind != DELTA
     now = store.now()
+    digest = sha256_hex(data)
     with store.transaction() as tx:
+        if idempotency_key is not None:
+            first = _first_with_key(tx, idempotency_key, digest)
+            if first is not None:
+                return first
         targets, skipped = _recipients(tx, kind, sites)
         # Publishes to a site take turns (PostgreSQL; SQLite has one writer),
         # so of two published at once the newer always sees the older to supersede.
         for site in sorted(targets):  # in one order: two publishes never wait on each other
             tx.all("SELECT site_id FROM sites WHERE site_id = ?" + store.for_update, (site,))
-        digest = _put_blob(tx, data, now)
+        _put_blob(tx, data, now)
         for sha in more_blobs:
             if tx.one("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)) is None:
                 raise PublishError(f"blob {sha} is not stored: store it before the message that needs it")
-        row = tx.one("INSERT INTO messages (kind, topic, version, sha256, size, info, created_at, created_by) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                     (kind, topic, version, digest, len(data), json.dumps(info, sort_keys=True), now, actor))
-        assert row is not None
+        row = tx.one("INSERT INTO messages (kind, topic, version, sha256, size, info, created_at, created_by, "
+                     "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                     (kind, topic, version, digest, len(data), json.dumps(info, sort_keys=True), now, actor,
+                      idempotency_key))
+        if row is None:  # the same key committed by a request running at the same time
+            raise PublishError("a publish with this Idempotency-Key is under way; send it again to get its answer")
         message_id = int(row[0])
         for sha in dict.fromkeys([digest, *more_blobs]):
             tx.execute("INSERT INTO message_blobs (message_id, sha256) VALUES (?, ?)", (message_id, sha))
@@ -225,6 +236,17 @@ def publish(store: Store, kind: str, data: bytes, info: dict[str, Any], sites: S
                 tx.execute("INSERT INTO delivery_targets (message_id, site_id, target, status) "
                            "VALUES (?, ?, ?, 'UPLOADED')", (message_id, site, target))
     return Published(message_id, kind, digest, len(data), list(targets), superseded, skipped)
+
+
+def _first_with_key(tx: Tx, key: str, digest: str) -> Published | None:
+    row = tx.one("SELECT id, kind, sha256, size FROM messages WHERE idempotency_key = ?", (key,))
+    if row is None:
+        return None
+    if row[2] != digest:
+        raise PublishError(f"Idempotency-Key {key!r} was used for other bytes (message {row[0]}): "
+                           "use a new key for a new publish")
+    sites = [s for (s,) in tx.all("SELECT site_id FROM deliveries WHERE message_id = ? ORDER BY site_id", (row[0],))]
+    return Published(int(row[0]), row[1], row[2], int(row[3]), sites, [], {}, duplicate=True)
 
 
 def latest_snapshot_version(store: Store) -> int:

@@ -157,7 +157,8 @@ _V2 = [
         data {BLOB} NOT NULL,
         PRIMARY KEY (sha256, n))""",
     # topic: what a newer message supersedes ("snapshot", "logo", "pictures:<pair id>");
-    # version: a snapshot's version (0 for other kinds); info: JSON for people and gateways.
+    # version: a snapshot's version (0 for other kinds); info: JSON for people and gateways;
+    # idempotency_key: a retried HTTP publish gets the first one's answer.
     """CREATE TABLE messages (
         id {ID},
         kind TEXT NOT NULL,
@@ -167,7 +168,8 @@ _V2 = [
         size BIGINT NOT NULL,
         info TEXT NOT NULL,
         created_at BIGINT NOT NULL,
-        created_by TEXT NOT NULL)""",
+        created_by TEXT NOT NULL,
+        idempotency_key TEXT UNIQUE)""",
     """CREATE TABLE message_blobs (
         message_id BIGINT NOT NULL REFERENCES messages(id),
         sha256 TEXT NOT NULL REFERENCES blobs(sha256),

@@ -334,3 +334,15 @@ def test_a_relay_database_of_schema_1_is_upgraded_with_its_data(db_url: str, tmp
         assert put(new, full(tmp_path, 1), None).sites == ["S001", "S002", "S003"]
     finally:
         new.close()
+
+
+def test_a_publish_sent_again_with_its_idempotency_key_is_not_published_twice(relay: Relay, tmp_path: Path) -> None:
+    c, data = relay.client, full(tmp_path, 1)
+    key = {**relay.admin, "Idempotency-Key": "nightly-2026-12-06"}
+    first = c.post("/v1/ho/publish/snapshot", params={"all": "true"}, content=data, headers=key).json()
+    again = c.post("/v1/ho/publish/snapshot", params={"all": "true"}, content=data, headers=key)
+    assert again.status_code == 200 and again.json() == {**first, "duplicate": True, "superseded": []}
+    assert first["duplicate"] is False and count(relay.store, "messages") == 1
+    other = c.post("/v1/ho/publish/snapshot", params={"all": "true"}, content=full(tmp_path / "2", 2), headers=key)
+    assert other.status_code == 409 and "used for other bytes" in other.json()["detail"]
+    assert count(relay.store, "messages") == 1

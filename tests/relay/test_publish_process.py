@@ -54,10 +54,11 @@ class Publisher(threading.Thread):
 
     def run(self) -> None:
         with httpx.Client(timeout=30) as client:
-            for kind, body, params in self.jobs:
+            for n, (kind, body, params) in enumerate(self.jobs):
+                key = {"Idempotency-Key": f"job-{n}"}  # a retry after a lost answer publishes nothing twice
                 while not self.stop_flag.is_set():
                     r = post_once(client, f"{self.url}/v1/ho/publish/{kind}", content=body, params=params,
-                                  headers=self.headers)
+                                  headers={**self.headers, **key})
                     if r is None:
                         continue
                     if r.status_code != 200:
@@ -157,7 +158,7 @@ def _sweep(db_url: str, tmp_path: Path, kills: int) -> None:
             for answer in ho.answers:  # every publish answered is there, with its blob
                 m = sent[int(answer["message"])]  # type: ignore[call-overload]
                 assert m["sha256"] == answer["sha256"] and m["size"] == answer["size"]
-            assert len(ho.answers) == len(jobs)
+            assert len(ho.answers) == len(jobs) == len(sent)  # each published once, however often sent
             for m in sent.values():
                 for d in m["sites"]:
                     if d["site"] == "S001":
