@@ -130,9 +130,8 @@ def _publish_snapshot(args: argparse.Namespace, store: Store, sites: list[str] |
 
 
 def _publish_logo(args: argparse.Namespace, store: Store, sites: list[str] | None) -> int:
-    from host_tools.hodata.raster import ImageConvertError, to_raster
     from host_tools.relay import publish
-    from host_tools.relay.outbox_api import logo_info
+    from host_tools.relay.logos import logo_raster
 
     width = args.width_dots or 512
     if args.profile:
@@ -140,11 +139,8 @@ def _publish_logo(args: argparse.Namespace, store: Store, sites: list[str] | Non
             width = int(json.loads(args.profile.read_text())["paper_width_dots"])
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(f"cannot read paper_width_dots from {args.profile}: {exc}") from None
-    try:
-        raster = to_raster(args.logo, width, dither=not args.no_dither)
-    except ImageConvertError as exc:
-        raise StoreError(f"the logo was refused, nothing published: {exc}") from None
-    result = publish.publish(store, publish.LOGO, raster, logo_info(raster, args.logo.name), sites, _actor(args))
+    raster, info = logo_raster(args.logo, width, dither=not args.no_dither)
+    result = publish.publish(store, publish.LOGO, raster, info, sites, _actor(args))
     _say(args, result.as_json(), f"logo {args.logo.name} ({width} dots wide)")
     return 0
 

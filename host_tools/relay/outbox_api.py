@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from host_tools.relay import packages, pictures, publish
 from host_tools.relay.app import Who, _ho, _own_site, _read_body, _store
 from host_tools.relay.config import Limits
+from host_tools.relay.logos import logo_raster
 from host_tools.relay.store import Store
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -136,23 +137,8 @@ def _publish_snapshot(store: Store, data: bytes, sites: list[str] | None, actor:
 
 def _publish_logo(store: Store, data: bytes, sites: list[str] | None, actor: str, width_dots: int,
                   dither: bool, key: str | None) -> dict[str, Any]:
-    import io
-
-    from host_tools.hodata.raster import ImageConvertError, to_raster
-
-    try:
-        from PIL import Image
-        raster = to_raster(Image.open(io.BytesIO(data)), width_dots, dither=dither)
-    except (ImageConvertError, OSError, ValueError) as exc:
-        raise publish.PublishError(f"the logo is not an image that can be printed: {exc}") from None
-    info = logo_info(raster, "upload")
+    raster, info = logo_raster(data, width_dots, dither)
     return publish.publish(store, publish.LOGO, raster, info, sites, actor, idempotency_key=key).as_json()
-
-
-def logo_info(raster: bytes, source: str) -> dict[str, Any]:
-    """What a logo message records: the raster file's size in dots (its header)."""
-    return {"source": source, "width_dots": int.from_bytes(raster[4:6], "big") * 8,
-            "rows": int.from_bytes(raster[6:8], "big")}
 
 
 IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=100, description=(

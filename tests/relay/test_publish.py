@@ -286,6 +286,10 @@ def test_ho_publishes_a_logo_converted_for_the_printer_and_sees_it_sent(relay: R
     assert raster == to_raster(img, 384)  # the same bytes `kassa image convert` writes
     [msg] = relay.client.get("/v1/sites/S002/messages", headers=relay.tokens["S002"]).json()
     assert msg["kind"] == "logo" and msg["info"]["width_dots"] == 384 and msg["info"]["rows"] == 48
+    bomb = io.BytesIO()
+    Image.new("1", (14000, 14000), 1).save(bomb, "PNG")  # 196 Mpixels in 70 KB: Pillow refuses to open it
+    r = relay.client.post("/v1/ho/publish/logo", params={"all": "true"}, content=bomb.getvalue(), headers=relay.admin)
+    assert r.status_code == 409 and "the logo upload was refused" in r.json()["detail"]
     spec = relay.client.get("/openapi.json").json()["paths"]
     for path in ("/v1/sites/{site_id}/messages", "/v1/sites/{site_id}/blobs/{sha256}",
                  "/v1/sites/{site_id}/messages/{message_id}/ack", "/v1/ho/publish/snapshot", "/v1/ho/sent"):
@@ -346,3 +350,22 @@ def test_a_publish_sent_again_with_its_idempotency_key_is_not_published_twice(re
     other = c.post("/v1/ho/publish/snapshot", params={"all": "true"}, content=full(tmp_path / "2", 2), headers=key)
     assert other.status_code == 409 and "used for other bytes" in other.json()["detail"]
     assert count(relay.store, "messages") == 1
+
+
+def test_mutated_packages_are_refused_as_the_till_refuses_them_never_with_a_crash(tmp_path: Path) -> None:
+    import random
+
+    data = full(tmp_path, 1)
+    rnd = random.Random(8)
+    refused = 0
+    for _ in range(300):
+        b = bytearray(data)
+        for _ in range(rnd.randint(1, 4)):
+            b[rnd.randrange(len(b))] = rnd.randrange(256)
+        if rnd.random() < 0.3:
+            b = b[:rnd.randint(0, len(b))]
+        try:
+            packages.check(bytes(b))
+        except PublishError:
+            refused += 1
+    assert refused > 280  # the rest changed nothing the till reads (a byte set to its own value)
