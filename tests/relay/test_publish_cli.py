@@ -78,7 +78,7 @@ def test_publish_mistakes_are_clear_errors_and_store_nothing(db_url: str, tmp_pa
         "bad package": (["--snapshot", str(bad), "--all"], "not a snapshot package"),
         "missing file": (["--snapshot", str(tmp_path / "nope.pkg"), "--all"], "cannot read"),
         "not a directory base": (["--snapshot", str(bad), "--base", str(bad), "--all"], "not a snapshot directory"),
-        "bad logo": (["--logo", str(bad), "--all"], "the logo was refused"),
+        "bad logo": (["--logo", str(bad), "--all"], "the logo bad.pkg was refused"),
         "unknown site": (["--snapshot", s1, "--site", "S404"], "no site S404"),
         "nightly without source": (["--nightly"], "needs --source"),
         "bad time": (["--nightly", "--at", "25:00", "--source", str(DATA)], "not a time of day"),
