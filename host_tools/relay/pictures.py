@@ -138,8 +138,7 @@ def _maybe_present(tx: Tx, pair_id: int, site_id: str) -> set[str]:
     for (sha,) in tx.all("SELECT m.sha256 FROM messages m JOIN deliveries d ON d.message_id = m.id "
                          "WHERE m.topic = ? AND d.site_id = ? AND d.status IN ('UPLOADED', 'FAILED')",
                          (f"{TOPIC_PREFIX}{pair_id}", site_id)):
-        chunks = tx.all("SELECT data FROM blob_chunks WHERE sha256 = ? ORDER BY n", (sha,))
-        paths |= set(picture_update.decode(b"".join(bytes(c[0]) for c in chunks)).put)
+        paths |= set(picture_update.decode(publish.blob_in(tx, sha)).put)
     return paths
 
 
@@ -213,8 +212,7 @@ def site_applied(tx: Tx, message_id: int) -> None:
     if row is None or not str(row[0]).startswith(TOPIC_PREFIX):
         return
     pair_id = int(str(row[0])[len(TOPIC_PREFIX):])
-    chunks = tx.all("SELECT data FROM blob_chunks WHERE sha256 = ? ORDER BY n", (row[1],))
-    update = picture_update.decode(b"".join(bytes(c[0]) for c in chunks))
+    update = picture_update.decode(publish.blob_in(tx, row[1]))
     tx.execute("UPDATE picture_pairs SET acked = ?, acked_message = ? WHERE pair_id = ? "
                "AND (acked_message IS NULL OR acked_message < ?)",
                (json.dumps(update.manifest, sort_keys=True), message_id, pair_id, message_id))

@@ -138,6 +138,12 @@ def blob_bytes(store: Store, sha256: str) -> bytes:
     return b"".join(read_blob(store, sha256))
 
 
+def blob_in(tx: Tx, sha256: str) -> bytes:
+    """A (small) blob's bytes inside a transaction the caller holds."""
+    return b"".join(bytes(r[0]) for r in tx.all("SELECT data FROM blob_chunks WHERE sha256 = ? ORDER BY n",
+                                                (sha256,)))
+
+
 # -- publishing ------------------------------------------------------------------
 
 def _recipients(tx: Tx, kind: str, sites: Sequence[str] | None) -> tuple[dict[str, list[str]], dict[str, str]]:
