@@ -232,10 +232,11 @@ def publish(store: Store, kind: str, data: bytes, info: dict[str, Any], sites: S
                                "WHERE d.site_id = ? AND d.status IN ('UPLOADED', 'FAILED') AND m.topic = ? "
                                "AND m.version <= ? ORDER BY d.message_id", (site, topic, version))
                 for (old,) in older:
-                    tx.execute("UPDATE deliveries SET status = 'SUPERSEDED', status_at = ? "
-                               "WHERE message_id = ? AND site_id = ? AND status IN ('UPLOADED', 'FAILED')",
-                               (now, old, site))
-                    superseded.append((int(old), site))
+                    # re-checked by the UPDATE: an acknowledgement may have completed it meanwhile
+                    if tx.all("UPDATE deliveries SET status = 'SUPERSEDED', status_at = ? WHERE message_id = ? "
+                              "AND site_id = ? AND status IN ('UPLOADED', 'FAILED') RETURNING message_id",
+                              (now, old, site)):
+                        superseded.append((int(old), site))
             tx.execute("INSERT INTO deliveries (message_id, site_id, status, status_at) VALUES (?, ?, ?, ?)",
                        (message_id, site, UPLOADED, now))
             for target in site_targets:
