@@ -1,0 +1,333 @@
+"""The sim till's screen: keypad on the keyboard, display, receipts, drawer,
+printer switches, all in one terminal (prompt_toolkit, full screen).
+
+One key press is one till key, as the board file's keymap says (Enter is
+TOTAL); each press becomes one `key NAME` command to the till. Function keys
+work the hardware around the till: F2 opens the barcode prompt (a barcode
+pasted anywhere is scanned at once: terminals mark a paste, so a pasted code
+is never read as key presses), F5-F8 switch the printer's paper, cover and
+power, F9 closes the drawer, F10 (or Ctrl-C, Ctrl-D) ends the run.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from prompt_toolkit.application import Application
+from prompt_toolkit.data_structures import Point
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.keys import Keys
+from prompt_toolkit.layout import D, HSplit, Layout, VSplit, Window
+from prompt_toolkit.layout.controls import FormattedTextControl
+from prompt_toolkit.widgets import Frame
+
+from host_tools.simui.paper import PNG_PATTERN, PaperWatcher
+from host_tools.simui.tillproc import DisplayReader, Frame as DisplayFrame, TillProcess
+
+# A barcode as a scanner sends it: printable ASCII, no spaces, at most the
+# sim scanner's max_len (boards/sim.py SCANNER).
+_BARCODE = re.compile(r"[!-~]{1,48}")
+_KEY_LABELS = {"\r": "Enter"}
+_NAME_LABELS = {".": "point"}
+HARDWARE_KEYS = (("F2", "scan (or paste) a barcode"), ("F5", "paper out / in"),
+                 ("F6", "paper low / ok"), ("F7", "printer cover open / shut"),
+                 ("F8", "printer power off / on"), ("F9", "close the drawer"),
+                 ("F10", "quit (also Ctrl-C)"))
+_LEFT_COLS = 32
+_STOP_TIMEOUT_S = 30.0  # the till's last receipts print before it stops
+
+
+def legend(keymap: dict[str, str]) -> list[tuple[str, str]]:
+    """(key on the keyboard, till key) for the screen, from the board's keymap."""
+    rows = [("0-9", "digits")]
+    for ch, name in keymap.items():
+        if ch == "\n":
+            continue  # Enter is listed once, as "\r"
+        rows.append((_KEY_LABELS.get(ch, ch), _NAME_LABELS.get(name, name)))
+    return rows
+
+
+def _two_columns(pairs: list[tuple[str, str]], width: int) -> list[str]:
+    cells = [f"{k:>5} {v}" for k, v in pairs]
+    half = width // 2
+    return [(cells[i].ljust(half) + (cells[i + 1] if i + 1 < len(cells) else "")).rstrip()
+            for i in range(0, len(cells), 2)]
+
+
+class SimScreen:
+    def __init__(self, root: Path, till: TillProcess, board: dict[str, Any],
+                 engine_name: str, set_clock: bool = True) -> None:
+        self.root = root
+        self.till = till
+        keypad = board["KEYPAD"]["keymap"]
+        self.keymap = {ch: name for ch, name in keypad.items()}
+        self.cols = board["DISPLAY"]["cols"]
+        rows = board["DISPLAY"]["rows"]
+        self.reader = DisplayReader(self.cols, rows)
+        self.display = [""] * rows
+        link = board.get("LINK") or {}
+        self.link = (f"{link.get('host', '127.0.0.1')}:{link['port']}"
+                     if link.get("kind") == "tcp" and "port" in link else "none")
+        self.engine_name = engine_name
+        self.set_clock = set_clock
+        self.paper = PaperWatcher(root / "printer.bin")
+        self.paper_state = "ok"
+        self.cover_open = False
+        self.printer_on = True
+        self.drawer_open = False
+        self._pulses_seen = 0
+        self.scanning: str | None = None  # the barcode being typed at the prompt
+        self.note = "Sign on: cashier number, s (SIGN), PIN, Enter"
+        self.console: deque[str] = deque(maxlen=3)
+        self.after: list[str] = []  # what the till said once asked to stop
+        self.stopping = False
+        self.ended: int | None = None
+        self._legend = _two_columns(legend(self.keymap), _LEFT_COLS)
+        self._hardware = [f"{k:>5} {v}" for k, v in HARDWARE_KEYS]
+        self.app: Application[int | None] = Application(
+            layout=self._layout(), key_bindings=self._bindings(), full_screen=True,
+            mouse_support=False, refresh_interval=None)
+
+    # ---- what is drawn -------------------------------------------------------
+
+    def _title(self) -> StyleAndTextTuples:
+        return [("reverse", f" Kassa till simulator: {self.root}  ({self.engine_name}) ".ljust(200))]
+
+    def _state(self) -> StyleAndTextTuples:
+        drawer = "OPEN (F9 closes it)" if self.drawer_open else "closed"
+        power = "on" if self.printer_on else "OFF"
+        lines = [f"Drawer   {drawer}",
+                 f"Printer  {power}, paper {self.paper_state}",
+                 f"Cover    {'OPEN' if self.cover_open else 'closed'}"]
+        return [("", "\n".join(lines))]
+
+    def _keys(self) -> StyleAndTextTuples:
+        return [("bold", "Keys\n"), ("", "\n".join(self._legend)), ("", "\n\n"),
+                ("bold", "Around the till\n"), ("", "\n".join(self._hardware))]
+
+    def _display(self) -> StyleAndTextTuples:
+        return [("", "\n".join(line.ljust(self.cols) for line in self.display))]
+
+    def _receipt_lines(self) -> list[str]:
+        return self.paper.text.rstrip("\n").split("\n") if self.paper.text else [
+            "(nothing printed yet this run)"]
+
+    def _receipt(self) -> StyleAndTextTuples:
+        return [("", "\n".join(self._receipt_lines()))]
+
+    def _receipt_title(self) -> str:
+        if self.paper.printing:
+            return "Receipt printing"
+        if self.paper.last_png is not None:
+            return f"Last receipt: {self.paper.last_png.name}"
+        return "Receipt"
+
+    def _prompt(self) -> StyleAndTextTuples:
+        if self.scanning is not None:
+            return [("bold", " Barcode: "), ("", self.scanning + "_"),
+                    ("", "   (Enter scans it, Esc cancels)")]
+        return [("", " " + self.note)]
+
+    def _console(self) -> StyleAndTextTuples:
+        return [("", "\n".join(" " + line for line in self.console))]
+
+    def _status(self) -> StyleAndTextTuples:
+        png = f"{self.root}/{PNG_PATTERN}"
+        text = f" Link: {self.link} (kassa gateway sync) | Receipts saved as {png}"
+        if self.ended is not None:
+            text = f" The till stopped (exit code {self.ended}): F10 leaves |" + text
+        return [("reverse", text.ljust(300))]
+
+    def _layout(self) -> Layout:
+        rows = len(self.display)
+        receipt = FormattedTextControl(
+            self._receipt, show_cursor=False,
+            # The window follows the receipt's last line, as paper comes out.
+            get_cursor_position=lambda: Point(0, len(self._receipt_lines()) - 1))
+        left = HSplit([
+            VSplit([Frame(Window(FormattedTextControl(self._display), width=self.cols,
+                                 height=rows), title="Display"), Window()]),
+            Window(FormattedTextControl(self._state), height=3),
+            Window(height=1),
+            Window(FormattedTextControl(self._keys)),
+        ], width=_LEFT_COLS)
+        body = VSplit([left, Window(width=1),
+                       Frame(Window(receipt, width=D(min=48)), title=self._receipt_title)])
+        return Layout(HSplit([
+            Window(FormattedTextControl(self._title), height=1),
+            body,
+            Window(FormattedTextControl(self._prompt), height=1),
+            Window(FormattedTextControl(self._console), height=3),
+            Window(FormattedTextControl(self._status), height=1),
+        ]))
+
+    # ---- keys ------------------------------------------------------------------
+
+    def _bindings(self) -> KeyBindings:
+        kb = KeyBindings()
+        scanning = Condition(lambda: self.scanning is not None)
+        selling = ~scanning
+
+        def till_key(name: str) -> Any:
+            def handler(event: KeyPressEvent) -> None:
+                self.note = f"Pressed {name}"
+                self._send(f"key {name}")
+            return handler
+
+        for d in "0123456789":
+            kb.add(d, filter=selling)(till_key(d))
+        for ch, name in self.keymap.items():
+            key = "enter" if ch == "\r" else "c-j" if ch == "\n" else ch
+            kb.add(key, filter=selling)(till_key(name))
+
+        @kb.add(Keys.Any, filter=selling)
+        def _(event: KeyPressEvent) -> None:
+            shown = event.data if event.data.isprintable() else repr(event.data)
+            self.note = f"The key {shown} does nothing here: the keys are listed on the left"
+
+        @kb.add("f2", filter=selling)
+        def _(event: KeyPressEvent) -> None:
+            self.scanning = ""
+
+        @kb.add(Keys.Any, filter=scanning)
+        def _(event: KeyPressEvent) -> None:
+            if event.data.isprintable() and len(self.scanning or "") < 48:
+                self.scanning = (self.scanning or "") + event.data
+
+        @kb.add("backspace", filter=scanning)
+        def _(event: KeyPressEvent) -> None:
+            self.scanning = (self.scanning or "")[:-1]
+
+        @kb.add("enter", filter=scanning)
+        def _(event: KeyPressEvent) -> None:
+            code, self.scanning = self.scanning or "", None
+            self._scan(code)
+
+        @kb.add("escape", filter=scanning)
+        @kb.add("f2", filter=scanning)
+        def _(event: KeyPressEvent) -> None:
+            self.scanning = None
+            self.note = "Nothing scanned"
+
+        @kb.add(Keys.BracketedPaste)
+        def _(event: KeyPressEvent) -> None:
+            text = event.data.strip()
+            if self.scanning is not None:
+                self.scanning = (self.scanning + text)[:48]
+            else:
+                self._scan(text)
+
+        @kb.add("f5")
+        def _(event: KeyPressEvent) -> None:
+            self.paper_state = "ok" if self.paper_state == "out" else "out"
+            self._send(f"paper {self.paper_state}")
+            self.note = f"Paper {'in' if self.paper_state == 'ok' else 'out'}"
+
+        @kb.add("f6")
+        def _(event: KeyPressEvent) -> None:
+            self.paper_state = "ok" if self.paper_state == "low" else "low"
+            self._send(f"paper {self.paper_state}")
+            self.note = f"Paper {self.paper_state}"
+
+        @kb.add("f7")
+        def _(event: KeyPressEvent) -> None:
+            self.cover_open = not self.cover_open
+            self._send(f"cover {'open' if self.cover_open else 'closed'}")
+            self.note = f"Printer cover {'opened' if self.cover_open else 'closed'}"
+
+        @kb.add("f8")
+        def _(event: KeyPressEvent) -> None:
+            self.printer_on = not self.printer_on
+            self._send(f"printer {'on' if self.printer_on else 'off'}")
+            self.note = f"Printer switched {'on' if self.printer_on else 'off'}"
+
+        @kb.add("f9")
+        def _(event: KeyPressEvent) -> None:
+            self.drawer_open = False
+            self.note = "Drawer closed"
+
+        @kb.add("f10")
+        @kb.add("c-c")
+        @kb.add("c-d")
+        def _(event: KeyPressEvent) -> None:
+            asyncio.ensure_future(self.quit())
+
+        return kb
+
+    def _scan(self, code: str) -> None:
+        if not _BARCODE.fullmatch(code):
+            self.note = ("That is not a barcode (no spaces, at most 48 characters): "
+                         "nothing scanned")
+            return
+        self.note = f"Scanned {code}"
+        self._send(f"scan {code}")
+
+    def _send(self, command: str) -> None:
+        if self.ended is not None or self.stopping:
+            self.note = "The till has stopped: F10 leaves"
+            return
+        asyncio.ensure_future(self.till.send(command))
+
+    # ---- running ---------------------------------------------------------------
+
+    async def _read_till(self) -> None:
+        while (line := await self.till.readline()) is not None:
+            got = self.reader.line(line)
+            if isinstance(got, DisplayFrame):
+                self.display = got.lines
+            elif got is not None:
+                self.console.append(got)
+                if self.stopping:
+                    self.after.append(got)
+            self.app.invalidate()
+        assert self.till.proc is not None
+        self.ended = await self.till.proc.wait()
+        self._watch_paper()
+        if self.stopping:
+            self.app.exit(result=self.ended)
+        self.app.invalidate()
+
+    def _watch_paper(self) -> None:
+        if self.paper.poll() or self.paper.printing:
+            self.app.invalidate()
+        if self.paper.drawer_pulses > self._pulses_seen:
+            self._pulses_seen = self.paper.drawer_pulses
+            self.drawer_open = True
+            self.app.invalidate()
+
+    async def _paper_loop(self) -> None:
+        while True:
+            self._watch_paper()
+            await asyncio.sleep(0.1)
+
+    async def quit(self) -> None:
+        if self.ended is not None:
+            self.app.exit(result=self.ended)
+            return
+        if self.stopping:
+            return
+        self.stopping = True
+        self.note = "Stopping: the till prints what it still has, then stops"
+        self.app.invalidate()
+        await self.till.stop(_STOP_TIMEOUT_S)  # _read_till ends the application
+
+    async def run(self) -> int | None:
+        await self.till.start()
+        if self.set_clock:
+            # What the gateway does at every sync; the sim's clock starts unset.
+            await self.till.send(f"clock {int(time.time())}")
+        reader = asyncio.ensure_future(self._read_till())
+        paper = asyncio.ensure_future(self._paper_loop())
+        try:
+            return await self.app.run_async()
+        finally:
+            paper.cancel()
+            if self.till.running:
+                await self.till.stop(_STOP_TIMEOUT_S)
+            reader.cancel()
