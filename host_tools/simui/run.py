@@ -17,10 +17,10 @@ def run(root: Path, cpython: bool = False, set_clock: bool = True) -> int:
     with tempfile.TemporaryDirectory(prefix="kassa-sim-") as tmp:
         if cpython:
             till = TillProcess(root, None)
-            name = "CPython, as on a Raspberry Pi"
+            name = "CPython (as a Pi)"
         else:
             till = TillProcess(root, sim.romfs_image(Path(tmp) / "firmware.romfs"))
-            name = f"MicroPython, {sim.PICO_W_HEAP_KIB}K heap"
+            name = f"MicroPython {sim.PICO_W_HEAP_KIB}K"
         screen = SimScreen(root, till, board, name, set_clock=set_clock)
         try:
             code = asyncio.run(screen.run())

@@ -23,9 +23,11 @@ from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.keys import Keys
-from prompt_toolkit.layout import D, HSplit, Layout, VSplit, Window
+from prompt_toolkit.layout import ConditionalContainer, HSplit, Layout, VSplit, Window
 from prompt_toolkit.layout.controls import FormattedTextControl
 from prompt_toolkit.widgets import Frame
+
+from till.formats import identity
 
 from host_tools.simui.paper import PNG_PATTERN, PaperWatcher
 from host_tools.simui.tillproc import DisplayReader, Frame as DisplayFrame, TillProcess
@@ -35,11 +37,14 @@ from host_tools.simui.tillproc import DisplayReader, Frame as DisplayFrame, Till
 _BARCODE = re.compile(r"[!-~]{1,48}")
 _KEY_LABELS = {"\r": "Enter"}
 _NAME_LABELS = {".": "point"}
-HARDWARE_KEYS = (("F2", "scan (or paste) a barcode"), ("F5", "paper out / in"),
-                 ("F6", "paper low / ok"), ("F7", "printer cover open / shut"),
-                 ("F8", "printer power off / on"), ("F9", "close the drawer"),
-                 ("F10", "quit (also Ctrl-C)"))
-_LEFT_COLS = 32
+HARDWARE_KEYS = (("F2", "scan barcode"), ("F5", "paper out/in"), ("F6", "paper low/ok"),
+                 ("F7", "cover"), ("F8", "printer on/off"), ("F9", "shut drawer"),
+                 ("F10", "quit"), ("PgUp/PgDn", "receipt"))
+# The screen fits a classic 80x24 terminal: the display, the drawer and
+# printer, and the key legend on the left (30 columns), the receipt's 48
+# columns in a frame on the right, the hardware keys below.
+MIN_COLS, MIN_ROWS = 80, 24
+_LEFT_COLS = 30
 _STOP_TIMEOUT_S = 30.0  # the till's last receipts print before it stops
 
 
@@ -54,10 +59,19 @@ def legend(keymap: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def _two_columns(pairs: list[tuple[str, str]], width: int) -> list[str]:
-    cells = [f"{k:>5} {v}" for k, v in pairs]
+    cells = [f"{k:>5} {v}" for k, v in pairs]  # "Enter TOTAL" the widest
     half = width // 2
     return [(cells[i].ljust(half) + (cells[i + 1] if i + 1 < len(cells) else "")).rstrip()
             for i in range(0, len(cells), 2)]
+
+
+def _wrapped(cells: list[str], width: int) -> list[str]:
+    lines = [""]
+    for cell in cells:
+        if lines[-1] and len(lines[-1]) + 3 + len(cell) > width:
+            lines.append("")
+        lines[-1] += ("   " if lines[-1] else " ") + cell
+    return lines
 
 
 class SimScreen:
@@ -75,6 +89,10 @@ class SimScreen:
         self.link = (f"{link.get('host', '127.0.0.1')}:{link['port']}"
                      if link.get("kind") == "tcp" and "port" in link else "none")
         self.engine_name = engine_name
+        try:
+            self.till_id = identity.read(str(root / identity.IDENTITY_FILE))[0]
+        except identity.IdentityError:
+            self.till_id = "(not provisioned)"  # the till itself says what to do
         self.set_clock = set_clock
         self.paper = PaperWatcher(root / "printer.bin")
         self.paper_state = "ok"
@@ -82,6 +100,9 @@ class SimScreen:
         self.printer_on = True
         self.drawer_open = False
         self._pulses_seen = 0
+        self.receipt_back = 0  # lines scrolled back from the receipt's end (PgUp)
+        self._receipt_rows = 0
+        self._receipt_text = ""
         self.scanning: str | None = None  # the barcode being typed at the prompt
         self.note = "Sign on: cashier number, s (SIGN), PIN, Enter"
         self.console: deque[str] = deque(maxlen=3)
@@ -89,7 +110,7 @@ class SimScreen:
         self.stopping = False
         self.ended: int | None = None
         self._legend = _two_columns(legend(self.keymap), _LEFT_COLS)
-        self._hardware = [f"{k:>5} {v}" for k, v in HARDWARE_KEYS]
+        self._hardware = _wrapped([f"{k} {v}" for k, v in HARDWARE_KEYS], MIN_COLS - 1)
         self.app: Application[int | None] = Application(
             layout=self._layout(), key_bindings=self._bindings(), full_screen=True,
             mouse_support=False, refresh_interval=None)
@@ -97,7 +118,8 @@ class SimScreen:
     # ---- what is drawn -------------------------------------------------------
 
     def _title(self) -> StyleAndTextTuples:
-        return [("reverse", f" Kassa till simulator: {self.root}  ({self.engine_name}) ".ljust(200))]
+        return [("reverse", f" Kassa sim till {self.till_id} | {self.engine_name} | "
+                            f"gateway link {self.link}".ljust(300))]
 
     def _state(self) -> StyleAndTextTuples:
         drawer = "OPEN (F9 closes it)" if self.drawer_open else "closed"
@@ -108,8 +130,10 @@ class SimScreen:
         return [("", "\n".join(lines))]
 
     def _keys(self) -> StyleAndTextTuples:
-        return [("bold", "Keys\n"), ("", "\n".join(self._legend)), ("", "\n\n"),
-                ("bold", "Around the till\n"), ("", "\n".join(self._hardware))]
+        return [("", "\n".join(self._legend))]
+
+    def _hardware_keys(self) -> StyleAndTextTuples:
+        return [("", "\n".join(self._hardware))]
 
     def _display(self) -> StyleAndTextTuples:
         return [("", "\n".join(line.ljust(self.cols) for line in self.display))]
@@ -117,6 +141,23 @@ class SimScreen:
     def _receipt_lines(self) -> list[str]:
         return self.paper.text.rstrip("\n").split("\n") if self.paper.text else [
             "(nothing printed yet this run)"]
+
+    def _receipt_top(self) -> int:
+        """The receipt's first line in view: its end, as the paper comes out,
+        unless PgUp went back (receipt_back lines)."""
+        n = len(self._receipt_lines())
+        return max(0, n - max(1, self._receipt_rows) - self.receipt_back)
+
+    def _receipt_scroll(self, window: Window) -> int:
+        if window.render_info is not None:
+            self._receipt_rows = window.render_info.window_height
+        return self._receipt_top()
+
+    def _page(self, pages: int) -> None:
+        n = len(self._receipt_lines())
+        page = max(1, self._receipt_rows - 2)
+        self.receipt_back = min(max(0, self.receipt_back + pages * page),
+                                max(0, n - self._receipt_rows))
 
     def _receipt(self) -> StyleAndTextTuples:
         return [("", "\n".join(self._receipt_lines()))]
@@ -138,8 +179,7 @@ class SimScreen:
         return [("", "\n".join(" " + line for line in self.console))]
 
     def _status(self) -> StyleAndTextTuples:
-        png = f"{self.root}/{PNG_PATTERN}"
-        text = f" Link: {self.link} (kassa gateway sync) | Receipts saved as {png}"
+        text = f" Receipts saved as {self.root}/{PNG_PATTERN}"
         if self.ended is not None:
             text = f" The till stopped (exit code {self.ended}): F10 leaves |" + text
         return [("reverse", text.ljust(300))]
@@ -149,23 +189,40 @@ class SimScreen:
         receipt = FormattedTextControl(
             self._receipt, show_cursor=False,
             # The window follows the receipt's last line, as paper comes out.
-            get_cursor_position=lambda: Point(0, len(self._receipt_lines()) - 1))
+            get_cursor_position=lambda: Point(0, self._receipt_top()))
         left = HSplit([
             VSplit([Frame(Window(FormattedTextControl(self._display), width=self.cols,
                                  height=rows), title="Display"), Window()]),
             Window(FormattedTextControl(self._state), height=3),
-            Window(height=1),
-            Window(FormattedTextControl(self._keys)),
+            Window(FormattedTextControl(self._keys), height=len(self._legend)),
         ], width=_LEFT_COLS)
-        body = VSplit([left, Window(width=1),
-                       Frame(Window(receipt, width=D(min=48)), title=self._receipt_title)])
-        return Layout(HSplit([
+        body = VSplit([left, Frame(Window(receipt, width=self.paper.columns,
+                                          get_vertical_scroll=self._receipt_scroll),
+                                   title=self._receipt_title), Window()])
+        screen = HSplit([
             Window(FormattedTextControl(self._title), height=1),
             body,
+            Window(FormattedTextControl(self._hardware_keys), height=len(self._hardware)),
             Window(FormattedTextControl(self._prompt), height=1),
-            Window(FormattedTextControl(self._console), height=3),
+            Window(FormattedTextControl(self._console), height=2),
             Window(FormattedTextControl(self._status), height=1),
+        ])
+        too_small = Condition(lambda: self._too_small())
+        return Layout(HSplit([
+            ConditionalContainer(screen, filter=~too_small),
+            ConditionalContainer(Window(FormattedTextControl(self._small), wrap_lines=True),
+                                 filter=too_small),
         ]))
+
+    def _too_small(self) -> bool:
+        size = self.app.output.get_size()
+        return size.columns < MIN_COLS or size.rows < MIN_ROWS
+
+    def _small(self) -> StyleAndTextTuples:
+        size = self.app.output.get_size()
+        return [("", f"The till needs a terminal of at least {MIN_COLS}x{MIN_ROWS} "
+                     f"(this one is {size.columns}x{size.rows}): make it bigger. "
+                     "F10 quits.")]
 
     # ---- keys ------------------------------------------------------------------
 
@@ -247,6 +304,14 @@ class SimScreen:
             self._send(f"printer {'on' if self.printer_on else 'off'}")
             self.note = f"Printer switched {'on' if self.printer_on else 'off'}"
 
+        @kb.add("pageup")
+        def _(event: KeyPressEvent) -> None:
+            self._page(1)
+
+        @kb.add("pagedown")
+        def _(event: KeyPressEvent) -> None:
+            self._page(-1)
+
         @kb.add("f9")
         def _(event: KeyPressEvent) -> None:
             self.drawer_open = False
@@ -294,7 +359,10 @@ class SimScreen:
         self.app.invalidate()
 
     def _watch_paper(self) -> None:
-        if self.paper.poll() or self.paper.printing:
+        self.paper.poll()
+        if self.paper.text != self._receipt_text:
+            self._receipt_text = self.paper.text
+            self.receipt_back = 0  # new paper: show it
             self.app.invalidate()
         if self.paper.drawer_pulses > self._pulses_seen:
             self._pulses_seen = self.paper.drawer_pulses
