@@ -22,13 +22,16 @@ def run(root: Path, cpython: bool = False, set_clock: bool = True) -> int:
             till = TillProcess(root, sim.romfs_image(Path(tmp) / "firmware.romfs"))
             name = f"MicroPython {sim.PICO_W_HEAP_KIB}K"
         screen = SimScreen(root, till, board, name, set_clock=set_clock)
+        interrupted = False
         try:
             code = asyncio.run(screen.run())
-        except KeyboardInterrupt:
-            code = None
+        except KeyboardInterrupt:  # a signal from outside: keys come as keys here
+            code, interrupted = None, True
     for line in screen.after:
         print(line)
-    if code is None:
+    if interrupted:
+        print("Stopped (Ctrl-C). Every sale is in the journal.")
+    elif code is None:
         print("The till did not stop in time and was ended; every sale is in its journal.")
     if screen.paper.last_png is not None:
         print(f"Receipts of this run: {screen.paper.last_png.parent}/{PNG_PATTERN} "

@@ -5,8 +5,10 @@ One key press is one till key, as the board file's keymap says (Enter is
 TOTAL); each press becomes one `key NAME` command to the till. Function keys
 work the hardware around the till: F2 opens the barcode prompt (a barcode
 pasted anywhere is scanned at once: terminals mark a paste, so a pasted code
-is never read as key presses), F5-F8 switch the printer's paper, cover and
-power, F9 closes the drawer, F10 (or Ctrl-C, Ctrl-D) ends the run.
+is never read as key presses; digits faster than fingers, from a scanner that
+types, are a scan too), F5-F8 switch the printer's paper, cover and power, F9
+closes the drawer, PgUp/PgDn scroll the receipt, F10 (or Ctrl-C, Ctrl-D) ends
+the run.
 """
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ HARDWARE_KEYS = (("F2", "scan barcode"), ("F5", "paper out/in"), ("F6", "paper l
 # columns in a frame on the right, the hardware keys below.
 MIN_COLS, MIN_ROWS = 80, 24
 _LEFT_COLS = 30
+_BURST_GAP_S = 0.03  # keys closer than this come from a scanner or a paste, not fingers
+_BURST_MIN = 8  # digits: the shortest barcode (EAN-8)
 _STOP_TIMEOUT_S = 30.0  # the till's last receipts print before it stops
 
 
@@ -103,9 +107,12 @@ class SimScreen:
         self.receipt_back = 0  # lines scrolled back from the receipt's end (PgUp)
         self._receipt_rows = 0
         self._receipt_text = ""
+        self._burst: list[str] = []  # digits held back (see _burst_digit)
+        self._burst_at = 0.0
+        self._burst_timer: asyncio.TimerHandle | None = None
         self.scanning: str | None = None  # the barcode being typed at the prompt
         self.note = "Sign on: cashier number, s (SIGN), PIN, Enter"
-        self.console: deque[str] = deque(maxlen=3)
+        self.console: deque[str] = deque(maxlen=2)
         self.after: list[str] = []  # what the till said once asked to stop
         self.stopping = False
         self.ended: int | None = None
@@ -233,12 +240,19 @@ class SimScreen:
 
         def till_key(name: str) -> Any:
             def handler(event: KeyPressEvent) -> None:
+                if name == "TOTAL" and self._burst and self._end_burst():
+                    return  # a scanner's Enter after its code
                 self.note = f"Pressed {name}"
                 self._send(f"key {name}")
             return handler
 
+        def digit(d: str) -> Any:
+            def handler(event: KeyPressEvent) -> None:
+                self._burst_digit(d)
+            return handler
+
         for d in "0123456789":
-            kb.add(d, filter=selling)(till_key(d))
+            kb.add(d, filter=selling)(digit(d))
         for ch, name in self.keymap.items():
             key = "enter" if ch == "\r" else "c-j" if ch == "\n" else ch
             kb.add(key, filter=selling)(till_key(name))
@@ -318,6 +332,7 @@ class SimScreen:
             self.note = "Drawer closed"
 
         @kb.add("f10")
+        @kb.add(Keys.SIGINT)  # `kill -INT`: the screen takes Ctrl-C as a key
         @kb.add("c-c")
         @kb.add("c-d")
         def _(event: KeyPressEvent) -> None:
@@ -333,7 +348,45 @@ class SimScreen:
         self.note = f"Scanned {code}"
         self._send(f"scan {code}")
 
+    # A barcode scanner that types (a USB "keyboard wedge"), or a paste in a
+    # terminal that does not mark pastes, sends a code's digits far faster
+    # than fingers: digits are held back for _BURST_GAP_S, and a run of at
+    # least _BURST_MIN of them that came that fast is a scan (with the Enter
+    # after it, if any); anything slower goes to the till as key presses.
+
+    def _burst_digit(self, d: str) -> None:
+        now = time.monotonic()
+        if self._burst and now - self._burst_at > _BURST_GAP_S:
+            self._end_burst()
+        self._burst.append(d)
+        self._burst_at = now
+        if self._burst_timer is not None:
+            self._burst_timer.cancel()
+        self._burst_timer = asyncio.get_running_loop().call_later(_BURST_GAP_S, self._burst_due)
+
+    def _burst_due(self) -> None:
+        if self._burst and time.monotonic() - self._burst_at >= _BURST_GAP_S:
+            self._end_burst()
+            self.app.invalidate()
+
+    def _end_burst(self) -> bool:
+        """Send the digits held back: as a scan (True) or as keys."""
+        digits = "".join(self._burst)
+        self._burst = []
+        if self._burst_timer is not None:
+            self._burst_timer.cancel()
+            self._burst_timer = None
+        if len(digits) >= _BURST_MIN:
+            self._scan(digits)
+            return True
+        for d in digits:
+            self._send(f"key {d}")
+        self.note = f"Pressed {digits}"
+        return False
+
     def _send(self, command: str) -> None:
+        if self._burst:
+            self._end_burst()  # digits held back go first: keys stay in order
         if self.ended is not None or self.stopping:
             self.note = "The till has stopped: F10 leaves"
             return
