@@ -27,7 +27,7 @@ def run(root: Path, cpython: bool = False, set_clock: bool = True) -> int:
             code = asyncio.run(screen.run())
         except KeyboardInterrupt:  # a signal from outside: keys come as keys here
             code, interrupted = None, True
-    for line in screen.after:
+    for line in screen.last_words():
         print(line)
     if interrupted:
         print("Stopped (Ctrl-C). Every sale is in the journal.")

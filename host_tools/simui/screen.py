@@ -36,7 +36,8 @@ from host_tools.simui.tillproc import DisplayReader, Frame as DisplayFrame, Till
 
 # A barcode as a scanner sends it: printable ASCII, no spaces, at most the
 # sim scanner's max_len (boards/sim.py SCANNER).
-_BARCODE = re.compile(r"[!-~]{1,48}")
+_BARCODE_MAX = 48
+_BARCODE = re.compile(r"[!-~]{1,%d}" % _BARCODE_MAX)
 _KEY_LABELS = {"\r": "Enter"}
 _NAME_LABELS = {".": "point"}
 HARDWARE_KEYS = (("F2", "scan barcode"), ("F5", "paper out/in"), ("F6", "paper low/ok"),
@@ -113,7 +114,11 @@ class SimScreen:
         self.scanning: str | None = None  # the barcode being typed at the prompt
         self.note = "Sign on: cashier number, s (SIGN), PIN, Enter"
         self.console: deque[str] = deque(maxlen=2)
-        self.after: list[str] = []  # what the till said once asked to stop
+        # What the till said besides its display: the last lines, shown again
+        # once the screen is gone (a crash report, what waits to print).
+        self.said: deque[str] = deque(maxlen=40)
+        self._said_count = 0  # lines said in all
+        self._said_at_stop = 0  # of them, before F10
         self.stopping = False
         self.ended: int | None = None
         self._legend = _two_columns(legend(self.keymap), _LEFT_COLS)
@@ -268,7 +273,7 @@ class SimScreen:
 
         @kb.add(Keys.Any, filter=scanning)
         def _(event: KeyPressEvent) -> None:
-            if event.data.isprintable() and len(self.scanning or "") < 48:
+            if event.data.isprintable() and len(self.scanning or "") < _BARCODE_MAX:
                 self.scanning = (self.scanning or "") + event.data
 
         @kb.add("backspace", filter=scanning)
@@ -290,7 +295,7 @@ class SimScreen:
         def _(event: KeyPressEvent) -> None:
             text = event.data.strip()
             if self.scanning is not None:
-                self.scanning = (self.scanning + text)[:48]
+                self.scanning = (self.scanning + text)[:_BARCODE_MAX]
             else:
                 self._scan(text)
 
@@ -360,6 +365,9 @@ class SimScreen:
             self._end_burst()
         self._burst.append(d)
         self._burst_at = now
+        if len(self._burst) >= _BARCODE_MAX:
+            self._end_burst()  # a held key's repeats: no code is longer
+            return
         if self._burst_timer is not None:
             self._burst_timer.cancel()
         self._burst_timer = asyncio.get_running_loop().call_later(_BURST_GAP_S, self._burst_due)
@@ -368,6 +376,15 @@ class SimScreen:
         if self._burst and time.monotonic() - self._burst_at >= _BURST_GAP_S:
             self._end_burst()
             self.app.invalidate()
+
+    def last_words(self) -> list[str]:
+        """What the till said after F10, or, when it stopped by itself, the
+        lines before it stopped (why)."""
+        lines = list(self.said)
+        if self.stopping:
+            after = self._said_count - self._said_at_stop
+            return lines[max(0, len(lines) - after):] if after else []
+        return lines
 
     def _end_burst(self) -> bool:
         """Send the digits held back: as a scan (True) or as keys."""
@@ -401,11 +418,12 @@ class SimScreen:
                 self.display = got.lines
             elif got is not None:
                 self.console.append(got)
-                if self.stopping:
-                    self.after.append(got)
+                self.said.append(got)
+                self._said_count += 1
             self.app.invalidate()
         assert self.till.proc is not None
         self.ended = await self.till.proc.wait()
+        self.note = "The till has stopped (its last words are above): F10 leaves"
         self._watch_paper()
         if self.stopping:
             self.app.exit(result=self.ended)
@@ -434,6 +452,7 @@ class SimScreen:
         if self.stopping:
             return
         self.stopping = True
+        self._said_at_stop = self._said_count
         self.note = "Stopping: the till prints what it still has, then stops"
         self.app.invalidate()
         await self.till.stop(_STOP_TIMEOUT_S)  # _read_till ends the application

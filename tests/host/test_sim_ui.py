@@ -186,3 +186,20 @@ def test_a_person_sells_refunds_and_closes_the_day_at_the_sim_screen(till: Path)
     for png in pngs:
         with Image.open(png) as img:
             assert img.width == 576 and img.height > 200
+
+
+def test_a_till_that_cannot_start_says_why_on_the_screen_and_after_it(till: Path) -> None:
+    (till / "identity").write_bytes(b"garbage")
+    kassa = Path(sys.executable).with_name("kassa")
+    term = Terminal(f"{kassa} sim run {till}; echo EXIT=$?; sleep 60", cols=80, rows=24)
+    try:
+        s = term.wait_for(r"The till stopped \(exit code 0\): F10 leaves", timeout_s=30)
+        assert re.search(r"│Not provisioned +│.*\n│Run kassa flash +│", s), s
+        assert "identity file ./identity is damaged" in s
+        term.keys("1")
+        term.wait_for("The till has stopped")
+        term.keys("F10")
+        s = term.wait_for("EXIT=0")
+        assert "kassa flash" in s and "Traceback" not in s
+    finally:
+        term.close()
