@@ -25,6 +25,22 @@ def test_display_output_is_read_back_into_frames_and_console_lines() -> None:
     assert got[6] == "|x|"  # not the display's width: console
 
 
+def test_the_reader_reads_what_the_sim_display_writes() -> None:
+    # The format is TextDisplay's (till.drivers.display): the two must agree.
+    import io
+
+    from till.drivers.display import TextDisplay
+
+    out = io.StringIO()
+    display = TextDisplay(out, cols=20, rows=2)
+    display.show([("Rye bread 750 g", "3.49"), ("Total", "3.49")])
+    display.show(["A name longer than the display", ""])
+    reader = DisplayReader(cols=20, rows=2)
+    frames = [f for f in map(reader.line, out.getvalue().splitlines(keepends=True)) if f]
+    assert frames == [Frame(["Rye bread 750 g 3.49", "Total           3.49"]),
+                      Frame(["A name longer than t", " " * 20])]
+
+
 def test_the_legend_is_the_board_files_keymap_with_enter_as_total() -> None:
     board = board_settings()
     rows = legend(board["KEYPAD"]["keymap"])
