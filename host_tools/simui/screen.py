@@ -31,13 +31,13 @@ from prompt_toolkit.widgets import Frame
 
 from till.formats import identity
 
+from host_tools.simui.burst import MAX_DIGITS, Burst
 from host_tools.simui.paper import PNG_PATTERN, PaperWatcher
 from host_tools.simui.tillproc import DisplayReader, Frame as DisplayFrame, TillProcess
 
 # A barcode as a scanner sends it: printable ASCII, no spaces, at most the
-# sim scanner's max_len (boards/sim.py SCANNER).
-_BARCODE_MAX = 48
-_BARCODE = re.compile(r"[!-~]{1,%d}" % _BARCODE_MAX)
+# sim scanner's max_len.
+_BARCODE = re.compile(r"[!-~]{1,%d}" % MAX_DIGITS)
 _KEY_LABELS = {"\r": "Enter"}
 _NAME_LABELS = {".": "point"}
 HARDWARE_KEYS = (("F2", "scan barcode"), ("F5", "paper out/in"), ("F6", "paper low/ok"),
@@ -48,8 +48,6 @@ HARDWARE_KEYS = (("F2", "scan barcode"), ("F5", "paper out/in"), ("F6", "paper l
 # columns in a frame on the right, the hardware keys below.
 MIN_COLS, MIN_ROWS = 80, 24
 _LEFT_COLS = 30
-_BURST_GAP_S = 0.03  # keys closer than this come from a scanner or a paste, not fingers
-_BURST_MIN = 8  # digits: the shortest barcode (EAN-8)
 _STOP_TIMEOUT_S = 30.0  # the till's last receipts print before it stops
 
 
@@ -80,12 +78,14 @@ def _wrapped(cells: list[str], width: int) -> list[str]:
 
 
 class SimScreen:
+    """The screen of one sim till: build, then `await run()` until F10."""
+
     def __init__(self, root: Path, till: TillProcess, board: dict[str, Any],
                  engine_name: str, set_clock: bool = True) -> None:
         self.root = root
         self.till = till
         keypad = board["KEYPAD"]["keymap"]
-        self.keymap = {ch: name for ch, name in keypad.items()}
+        self.keymap = dict(keypad)
         self.cols = board["DISPLAY"]["cols"]
         rows = board["DISPLAY"]["rows"]
         self.reader = DisplayReader(self.cols, rows)
@@ -108,8 +108,7 @@ class SimScreen:
         self.receipt_back = 0  # lines scrolled back from the receipt's end (PgUp)
         self._receipt_rows = 0
         self._receipt_text = ""
-        self._burst: list[str] = []  # digits held back (see _burst_digit)
-        self._burst_at = 0.0
+        self.burst = Burst()
         self._burst_timer: asyncio.TimerHandle | None = None
         self.scanning: str | None = None  # the barcode being typed at the prompt
         self.note = "Sign on: cashier number, s (SIGN), PIN, Enter"
@@ -245,7 +244,7 @@ class SimScreen:
 
         def till_key(name: str) -> Any:
             def handler(event: KeyPressEvent) -> None:
-                if name == "TOTAL" and self._burst and self._end_burst():
+                if name == "TOTAL" and self.burst.digits and self._end_burst():
                     return  # a scanner's Enter after its code
                 self.note = f"Pressed {name}"
                 self._send(f"key {name}")
@@ -273,7 +272,7 @@ class SimScreen:
 
         @kb.add(Keys.Any, filter=scanning)
         def _(event: KeyPressEvent) -> None:
-            if event.data.isprintable() and len(self.scanning or "") < _BARCODE_MAX:
+            if event.data.isprintable() and len(self.scanning or "") < MAX_DIGITS:
                 self.scanning = (self.scanning or "") + event.data
 
         @kb.add("backspace", filter=scanning)
@@ -295,7 +294,7 @@ class SimScreen:
         def _(event: KeyPressEvent) -> None:
             text = event.data.strip()
             if self.scanning is not None:
-                self.scanning = (self.scanning + text)[:_BARCODE_MAX]
+                self.scanning = (self.scanning + text)[:MAX_DIGITS]
             else:
                 self._scan(text)
 
@@ -345,37 +344,47 @@ class SimScreen:
 
         return kb
 
-    def _scan(self, code: str) -> None:
+    def _scan(self, code: str, let_go: bool = True) -> None:
         if not _BARCODE.fullmatch(code):
             self.note = ("That is not a barcode (no spaces, at most 48 characters): "
                          "nothing scanned")
             return
         self.note = f"Scanned {code}"
-        self._send(f"scan {code}")
+        self._send(f"scan {code}", let_go)
 
-    # A barcode scanner that types (a USB "keyboard wedge"), or a paste in a
-    # terminal that does not mark pastes, sends a code's digits far faster
-    # than fingers: digits are held back for _BURST_GAP_S, and a run of at
-    # least _BURST_MIN of them that came that fast is a scan (with the Enter
-    # after it, if any); anything slower goes to the till as key presses.
+    # Digits wait in self.burst (host_tools/simui/burst.py): a scanner's are
+    # a scan, with the Enter after them; fingers' go to the till as keys.
 
     def _burst_digit(self, d: str) -> None:
-        now = time.monotonic()
-        if self._burst and now - self._burst_at > _BURST_GAP_S:
-            self._end_burst()
-        self._burst.append(d)
-        self._burst_at = now
-        if len(self._burst) >= _BARCODE_MAX:
-            self._end_burst()  # a held key's repeats: no code is longer
-            return
+        for out in self.burst.add(d, time.monotonic()):
+            self._let_go(out)
         if self._burst_timer is not None:
             self._burst_timer.cancel()
-        self._burst_timer = asyncio.get_running_loop().call_later(_BURST_GAP_S, self._burst_due)
+        self._burst_timer = asyncio.get_running_loop().call_later(self.burst.gap_s,
+                                                                  self._burst_due)
 
     def _burst_due(self) -> None:
-        if self._burst and time.monotonic() - self._burst_at >= _BURST_GAP_S:
-            self._end_burst()
+        if self.burst.due(time.monotonic()):
+            self._let_go(self.burst.end())
             self.app.invalidate()
+
+    def _end_burst(self) -> bool:
+        """Let the digits held back go; whether they were a scan."""
+        if self._burst_timer is not None:
+            self._burst_timer.cancel()
+            self._burst_timer = None
+        out = self.burst.end()
+        self._let_go(out)
+        return out[0] == "scan"
+
+    def _let_go(self, out: tuple[str, str]) -> None:
+        kind, digits = out
+        if kind == "scan":
+            self._scan(digits, let_go=False)
+            return
+        for d in digits:
+            self._send(f"key {d}", let_go=False)
+        self.note = f"Pressed {digits}"
 
     def last_words(self) -> list[str]:
         """What the till said after F10, or, when it stopped by itself, the
@@ -386,23 +395,10 @@ class SimScreen:
             return lines[max(0, len(lines) - after):] if after else []
         return lines
 
-    def _end_burst(self) -> bool:
-        """Send the digits held back: as a scan (True) or as keys."""
-        digits = "".join(self._burst)
-        self._burst = []
-        if self._burst_timer is not None:
-            self._burst_timer.cancel()
-            self._burst_timer = None
-        if len(digits) >= _BURST_MIN:
-            self._scan(digits)
-            return True
-        for d in digits:
-            self._send(f"key {d}")
-        self.note = f"Pressed {digits}"
-        return False
-
-    def _send(self, command: str) -> None:
-        if self._burst:
+    def _send(self, command: str, let_go: bool = True) -> None:
+        """One command to the till; let_go=False from the burst itself (the
+        digits it still holds came after this)."""
+        if let_go and self.burst.digits:
             self._end_burst()  # digits held back go first: keys stay in order
         if self.ended is not None or self.stopping:
             self.note = "The till has stopped: F10 leaves"

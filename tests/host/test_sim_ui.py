@@ -58,7 +58,7 @@ class Terminal:
         self._tmux("set-buffer", "-b", "clip", text)
         self._tmux("paste-buffer", "-p", "-b", "clip", "-t", "0")
 
-    def wait_for(self, pattern: str, timeout_s: float = 10) -> str:
+    def wait_for(self, pattern: str, timeout_s: float = 20) -> str:
         """The screen once `pattern` (a regular expression) is on it."""
         deadline = time.monotonic() + timeout_s
         while True:

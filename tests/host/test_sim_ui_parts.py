@@ -1,11 +1,13 @@
 """The sim screen's parts without a terminal: the till's display output read
 back into frames, the key legend from the board file, the printer file read
-back into receipts and drawer pulses, and the sim's line input from a pipe."""
+back into receipts and drawer pulses, a scanner's digits told from fingers',
+and the sim's line input from a pipe."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from host_tools.simui.burst import Burst
 from host_tools.simui.paper import PaperWatcher
 from host_tools.simui.screen import legend
 from host_tools.simui.tillproc import DisplayReader, Frame, board_settings
@@ -94,3 +96,30 @@ def test_lines_sent_together_reach_the_cpython_sim_one_by_one() -> None:
             "key 1\n", "key TOTAL\n", ""]
         os.close(w)
         assert lines.readline() == "" and lines.closed
+
+
+def _typed(burst: Burst, times_s: list[float], digits: str) -> list[tuple[str, str]]:
+    out = []
+    for t, d in zip(times_s, digits):
+        out += burst.add(d, t)
+    return out
+
+
+def test_digits_faster_than_fingers_are_a_scan_and_slower_ones_keys_in_order() -> None:
+    burst = Burst()
+    # A scanner: 13 digits 4 ms apart, then its Enter lets them go.
+    assert _typed(burst, [i * 0.004 for i in range(13)], "4006381333931") == []
+    assert not burst.due(0.049)  # 1 ms after the last: more may come
+    assert burst.end() == ("scan", "4006381333931")  # its Enter ends it
+    # Fingers: 120 ms apart, each digit lets the one before it go as a key.
+    out = _typed(burst, [1.0, 1.12, 1.24, 1.36], "2000")
+    assert out == [("keys", "2"), ("keys", "0"), ("keys", "0")]
+    assert burst.due(1.40) and burst.end() == ("keys", "0")
+    # Fast but short (a PIN typed by a test harness, 4 digits): keys.
+    assert _typed(burst, [2.0, 2.001, 2.002, 2.003], "1111") == []
+    assert not burst.due(2.01) and burst.due(2.04)
+    assert burst.end() == ("keys", "1111")
+    # A held key's repeats never make a code longer than a scanner reads.
+    out = _typed(burst, [3 + i * 0.001 for i in range(100)], "7" * 100)
+    assert out == [("scan", "7" * 48), ("scan", "7" * 48)] and burst.digits == ["7"] * 4
+    assert burst.end() == ("keys", "7777")
