@@ -426,7 +426,11 @@ class SimScreen:
         self.app.invalidate()
 
     def _watch_paper(self) -> None:
-        self.paper.poll()
+        try:
+            self.paper.poll()
+        except OSError as exc:  # the directory went read-only, the disk is full
+            self.note = f"A receipt could not be saved as PNG: {exc.strerror or exc}"
+            self.app.invalidate()
         if self.paper.text != self._receipt_text:
             self._receipt_text = self.paper.text
             self.receipt_back = 0  # new paper: show it
