@@ -9,12 +9,13 @@ tmux comes from Debian (`make test` installs it when missing)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,12 @@ class Terminal:
     """A tmux session on its own server (socket): keys in, the screen out."""
 
     def __init__(self, command: str, cols: int = 100, rows: int = 40) -> None:
-        self.socket = f"kassa-test-{uuid.uuid4().hex[:8]}"
+        self._dir = tempfile.mkdtemp(prefix="kassa-tmux-")  # short: a socket path
+        self.socket = os.path.join(self._dir, "s")
         self._tmux("new-session", "-d", "-x", str(cols), "-y", str(rows), command)
 
     def _tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
+        return subprocess.run(["tmux", "-S", self.socket, *args], check=True,
                               capture_output=True, text=True, timeout=10).stdout
 
     def resize(self, cols: int, rows: int) -> None:
@@ -71,8 +73,9 @@ class Terminal:
             time.sleep(0.1)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True,
                        timeout=10)
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 @pytest.fixture
