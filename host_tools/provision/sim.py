@@ -114,11 +114,18 @@ def run_micropython(root: Path, image: Path, stdin: IO[str] | None = None,
                           text=True, cwd=root, env=env, timeout=timeout_s)
 
 
-def run_cpython(root: Path, stdin: IO[str] | None = None, input_text: str | None = None,
-                timeout_s: float | None = None) -> subprocess.CompletedProcess:
+def cpython_command() -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) that run firmware/main.py under CPython, as on a Pi."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "firmware"), str(ROOT)])
     env["KASSA_BOARD"] = "sim"
-    return subprocess.run([sys.executable, str(ROOT / "firmware" / "main.py")],
-                          stdin=stdin, input=input_text, capture_output=input_text is not None,
+    env["PYTHONUNBUFFERED"] = "1"  # the display's lines reach a pipe (the sim's screen) at once
+    return [sys.executable, str(ROOT / "firmware" / "main.py")], env
+
+
+def run_cpython(root: Path, stdin: IO[str] | None = None, input_text: str | None = None,
+                timeout_s: float | None = None) -> subprocess.CompletedProcess:
+    argv, env = cpython_command()
+    return subprocess.run(argv, stdin=stdin, input=input_text,
+                          capture_output=input_text is not None,
                           text=True, cwd=root, env=env, timeout=timeout_s)

@@ -108,15 +108,25 @@ class TerminalLines:
         import select
         import sys
 
-        self._stdin = stdin or sys.stdin
+        stdin = stdin or sys.stdin
+        # CPython's text stdin reads ahead: lines that arrived together (the
+        # sim's screen sends a key per line, a paste many) would sit in its
+        # buffer while poll() sees an empty pipe. Its unbuffered raw file
+        # reads up to the newline only. MicroPython's stdin has no read-ahead.
+        raw = getattr(getattr(stdin, "buffer", None), "raw", None)
+        self._stdin = stdin
+        self._raw = raw
         self._poll = select.poll()
-        self._poll.register(self._stdin, select.POLLIN)
+        self._poll.register(raw if raw is not None else stdin, select.POLLIN)
         self.closed = False
 
     def readline(self):
         if self.closed or not self._poll.poll(0):
             return ""
-        line = self._stdin.readline()
+        if self._raw is not None:
+            line = self._raw.readline().decode("utf-8", "replace")
+        else:
+            line = self._stdin.readline()
         if not line:
             self.closed = True  # end of input (Ctrl-D, or the pipe closed)
         return line
