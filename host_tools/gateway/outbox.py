@@ -222,3 +222,27 @@ class Outbox:
     def tills(self) -> list[TillState]:
         names = [r[0] for r in self._read("SELECT till FROM tills ORDER BY till")]
         return [s for s in (self.till(n) for n in names) if s is not None]
+
+
+class OutboxBusy(OutboxError):
+    pass
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """One sync at a time per outbox: a second `kassa gateway sync` on the
+    same outbox is refused rather than reading the same tills twice. The
+    lock is the kernel's (flock), so a killed gateway leaves none behind."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutboxBusy(f"another kassa gateway sync is running with the outbox {path}; "
+                             "wait for it to finish (or stop it) and run again") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)

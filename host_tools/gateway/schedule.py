@@ -3,6 +3,7 @@ the schedule is tested without a clock."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _PART = re.compile(r"(\d+)([smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -29,3 +30,23 @@ def next_start(previous_start: float, every_s: float, now: float) -> float:
         return slot
     missed = int((now - previous_start) // every_s)
     return previous_start + (missed + 1) * every_s
+
+
+def keep_running(run_once: Callable[[], object], every_s: float, clock: Callable[[], float],
+                 sleep: Callable[[float], None], on_wait: Callable[[float], None] | None = None,
+                 max_runs: int | None = None) -> int:
+    """run_once() now and then at every next_start, until max_runs (None:
+    until interrupted, e.g. by Ctrl-C raising KeyboardInterrupt). Returns the
+    number of runs."""
+    runs = 0
+    while max_runs is None or runs < max_runs:
+        started = clock()
+        run_once()
+        runs += 1
+        if max_runs is not None and runs >= max_runs:
+            break
+        wake = next_start(started, every_s, clock())
+        if on_wait is not None:
+            on_wait(wake)
+        sleep(max(0.0, wake - clock()))
+    return runs
