@@ -7,13 +7,15 @@ import json
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from host_tools.cli import command_group
 from host_tools.gateway.config import ConfigError, GatewayConfig, load
 from host_tools.gateway.outbox import (ACKS, FAILED, NOT_STARTED, SUCCESS, UP, Outbox, OutboxError,
                                        exclusive)
-from host_tools.gateway.sync import Events, OpenTill, Outcome
+
+if TYPE_CHECKING:  # sync imports httpx: only `kassa gateway sync` pays for it
+    from host_tools.gateway.sync import OpenTill, Outcome
 
 DIRECTIONS = (UP, ACKS)
 _STYLE = {SUCCESS: "green", FAILED: "red", NOT_STARTED: "yellow"}
@@ -53,45 +55,54 @@ def link_open_till() -> OpenTill | None:
     return opener
 
 
-class RichEvents(Events):
-    """Progress bars for long transfers and a line per status change, on stderr."""
+def _rich_events(quiet: bool) -> Any:
+    from rich.markup import escape
 
-    def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from host_tools.gateway.sync import Events
 
-        self.quiet = quiet
-        self.console = Console(stderr=True)
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TimeRemainingColumn(), console=self.console, disable=quiet, transient=True)
-        self.tasks: dict[tuple[str, str], Any] = {}
+    class RichEvents(Events):
+        """Progress bars for long transfers and a line per status change, on stderr."""
 
-    def __enter__(self) -> "RichEvents":
-        self.bars.start()
-        return self
+        def __init__(self, quiet: bool) -> None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    def __exit__(self, *exc: object) -> None:
-        self.bars.stop()
+            self.quiet = quiet
+            self.console = Console(stderr=True)
+            self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=self.console, disable=quiet, transient=True)
+            self.tasks: dict[tuple[str, str], Any] = {}
 
-    def step(self, till: str, direction: str, status: str, reason: str) -> None:
-        if not self.quiet:
-            style = _STYLE.get(status, "cyan")
-            self.bars.console.print(f"{till} {direction}: [{style}]{status}[/{style}]"
-                                    + (f": {reason}" if reason else ""), highlight=False)
+        def __enter__(self) -> Any:
+            self.bars.start()
+            return self
 
-    def note(self, till: str, text: str) -> None:
-        if not self.quiet:
-            self.bars.console.print(f"{till}: {text}", highlight=False, markup=False)
+        def __exit__(self, *exc: object) -> None:
+            self.bars.stop()
 
-    def progress(self, till: str, what: str, done: int, total: int) -> None:
-        key = (till, what)
-        if key not in self.tasks:
-            self.tasks[key] = self.bars.add_task(f"{till} {what}", total=max(total, done))
-        self.bars.update(self.tasks[key], completed=done, total=max(total, done))
+        def step(self, till: str, direction: str, status: str, reason: str) -> None:
+            if not self.quiet:
+                style = _STYLE.get(status, "cyan")
+                self.bars.console.print(f"{till} {direction}: [{style}]{status}[/{style}]"
+                                        + (f": {escape(reason)}" if reason else ""), highlight=False,
+                                        soft_wrap=True)
+
+        def note(self, till: str, text: str) -> None:
+            if not self.quiet:
+                self.bars.console.print(f"{till}: {text}", highlight=False, markup=False, soft_wrap=True)
+
+        def progress(self, till: str, what: str, done: int, total: int) -> None:
+            key = (till, what)
+            if key not in self.tasks:
+                self.tasks[key] = self.bars.add_task(f"{till} {what}", total=max(total, done))
+            self.bars.update(self.tasks[key], completed=done, total=max(total, done))
+
+    return RichEvents(quiet)
 
 
 def _summary(results: dict[str, dict[str, Outcome]]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"kassa gateway sync, {_when(time.time())} UTC")
@@ -101,7 +112,7 @@ def _summary(results: dict[str, dict[str, Outcome]]) -> None:
         for direction, o in steps.items():
             style = _STYLE.get(o.status, "")
             table.add_row(till, direction, f"[{style}]{o.status}[/{style}]" if style else o.status,
-                          o.reason, o.detail)
+                          escape(o.reason), escape(o.detail))
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
@@ -127,7 +138,7 @@ def sync(args: argparse.Namespace, open_till: OpenTill | None = None) -> int:
             outbox = Outbox(config.outbox)
             relay = RelayClient(config.relay_url, config.site, config.credential)
             try:
-                with RichEvents(args.quiet) as events:
+                with _rich_events(args.quiet) as events:
                     gw = Gateway(config, outbox, relay, open_till, events)
 
                     def run_once() -> None:
@@ -193,6 +204,7 @@ def status(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=1, sort_keys=True))
         return 0
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 200)
@@ -201,7 +213,8 @@ def status(args: argparse.Namespace) -> int:
         runs.add_column(column)
     for r in rows["runs"]:
         style = _STYLE.get(r["status"], "cyan")
-        runs.add_row(r["till"], r["direction"], f"[{style}]{r['status']}[/{style}]", r["reason"], r["detail"],
+        runs.add_row(r["till"], r["direction"], f"[{style}]{r['status']}[/{style}]", escape(r["reason"]),
+                     escape(r["detail"]),
                      _when(r["started_at"]), _when(r["ended_at"]))
     console.print(runs)
     tills = Table(title="Tills")
