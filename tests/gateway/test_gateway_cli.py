@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SITE, Site
-from test_gateway_sync import _exactly_once, _raws
+from gateway_site import SITE, Site, exactly_once, raws_of, site  # noqa: F401 (site: the fixture)
 
 from host_tools.cli import main
 from host_tools.gateway.config import ConfigError, load
@@ -176,7 +175,7 @@ def test_the_gateway_killed_mid_sync_again_and_again_loses_nothing_and_doubles_n
     for n, seed in (("till-1", 1), ("till-2", 2)):
         site.add_till(n, sales=150, seed=seed)
     cfg = write_config(site, ["till-1", "till-2"], delay_s=0.02)
-    raws = {n: _raws(site, n) for n in site.tills}
+    raws = {n: raws_of(site, n) for n in site.tills}
     kills = int(os.environ.get("KASSA_GATEWAY_KILLS", "6"))
     for k in range(kills):
         proc = subprocess.Popen(RUN + ["gateway", "sync", str(cfg)],
@@ -192,7 +191,7 @@ def test_the_gateway_killed_mid_sync_again_and_again_loses_nothing_and_doubles_n
         if k % 2:
             for n in site.tills:  # the tills keep selling between runs
                 site.sell(n, 5, seed=100 + k)
-                raws[n].update(_raws(site, n))
+                raws[n].update(raws_of(site, n))
     for _ in range(2):  # finish: upload the rest, then pass HO's PROCESSED back
         r = gateway_cli("gateway", "sync", str(cfg), "--quiet")
         assert r.returncode == 0, r.stdout + r.stderr
@@ -200,7 +199,7 @@ def test_the_gateway_killed_mid_sync_again_and_again_loses_nothing_and_doubles_n
     r = gateway_cli("gateway", "sync", str(cfg), "--quiet")
     assert r.returncode == 0, r.stdout + r.stderr
     for n, t in site.tills.items():
-        _exactly_once(site, n, raws[n])
+        exactly_once(site, n, raws[n])
         assert t.hello().processed_seq == t.hello().head_seq == max(raws[n])
     status = json.loads(gateway_cli("gateway", "status", str(cfg), "--json", "--last", "20").stdout)
     assert all(t["held"] == 0 for t in status["tills"])  # the outbox is empty once both sides confirmed

@@ -4,13 +4,12 @@ the relay down mid-upload, the link cut at every call, bad records refused
 while the other tills sync, and the statuses a person reads."""
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import cbor2
 import pytest
-from conftest import Site
+from gateway_site import Site, exactly_once, raws_of, site  # noqa: F401 (site: the fixture)
 
 from host_tools.gateway.outbox import ACKS, FAILED, NOT_STARTED, SUCCESS, UP, Outbox
 from host_tools.gateway.relay_client import RelayClient
@@ -73,18 +72,6 @@ def test_first_contact_is_a_full_sync_then_deltas_and_processed_goes_back(site: 
     assert site.relay.store.conflicts() == []
 
 
-def _raws(site: Site, name: str) -> dict[int, bytes]:
-    t = site.tills[name]
-    return dict(t.records_after(0, 1 << 30))
-
-
-def _exactly_once(site: Site, name: str, raws: dict[int, bytes]) -> None:
-    held = site.relay.store.received(f"S001/{name}", limit=100000)
-    assert [r["seq"] for r in held] == sorted(raws), "every record at HO, none missing"
-    assert all(r["sha256"] == hashlib.sha256(raws[r["seq"]]).hexdigest() for r in held)
-    assert site.relay.store.conflicts() == []
-
-
 class RelayDropsAfter(RelayClient):
     """Takes the relay down after `batches` uploads (the relay dies mid-upload)."""
 
@@ -119,15 +106,15 @@ def test_the_relay_down_mid_upload_loses_nothing_and_the_next_run_uploads_once(s
     assert outbox.count_held("till-1") == 130 and outbox.count_pending("till-1") == 80
     # The till keeps selling meanwhile; the relay comes back; the next run uploads everything once.
     site.sell("till-1", 15, seed=3)
-    raws, raws2 = _raws(site, "till-1"), _raws(site, "till-2")
+    raws, raws2 = raws_of(site, "till-1"), raws_of(site, "till-2")
     site.relay.start()
     out = gw.sync()
     assert out["till-1"][UP].status == SUCCESS and out["till-2"][UP].status == SUCCESS
     assert "15 records read, 95 uploaded" in out["till-1"][UP].detail
     site.relay.process()
     gw.sync()
-    _exactly_once(site, "till-1", raws)
-    _exactly_once(site, "till-2", raws2)
+    exactly_once(site, "till-1", raws)
+    exactly_once(site, "till-2", raws2)
     assert till.hello().processed_seq == 145 and other.hello().processed_seq == 20
     # HO's consolidated totals equal a recomputation from the till's bytes.
     recomputed = journals.recompute({"S001/till-1": "S001", "S001/till-2": "S001"},
@@ -163,7 +150,7 @@ def test_a_link_cut_at_every_call_of_a_sync_loses_nothing_and_doubles_nothing(si
             gw.sync()
             site.relay.process()
             site.sell(name, 20, seed=12)
-            raws = _raws(site, name)
+            raws = raws_of(site, name)
             till.calls.clear()
             till.fail_calls = set(range(i, i + 50)) if persistent else {i}
             out = gw.sync()[name]
@@ -177,7 +164,7 @@ def test_a_link_cut_at_every_call_of_a_sync_loses_nothing_and_doubles_nothing(si
             site.relay.process()
             gw.sync()
             assert till.hello().processed_seq == 60
-            _exactly_once(site, name, raws)
+            exactly_once(site, name, raws)
 
 
 @pytest.mark.parametrize("fault,want", [
@@ -212,7 +199,7 @@ def test_a_till_sending_bad_records_is_refused_and_the_others_still_sync(site: S
             out.append((seq, raw))
         return out
 
-    raws = _raws(site, "till-1")
+    raws = raws_of(site, "till-1")
     bad.mangle = mangle
     with gateway(site, read_records=10) as (gw, outbox, _):
         out = gw.sync()
@@ -223,7 +210,7 @@ def test_a_till_sending_bad_records_is_refused_and_the_others_still_sync(site: S
         assert outbox.runs("till-1")[0]["status"] in (SUCCESS, FAILED)
         bad.mangle = None  # the till is mended: the next run carries on from record 13
         assert gw.sync()["till-1"][UP].status == SUCCESS
-    _exactly_once(site, "till-1", raws)
+    exactly_once(site, "till-1", raws)
 
 
 def test_a_till_on_the_wrong_port_or_replaced_is_refused_with_the_reason(site: Site) -> None:

@@ -1,9 +1,12 @@
-"""Fixtures of the gateway's tests: a real relay (the FastAPI app under
+"""The gateway's tests' site (imported by each test module, not a conftest:
+a second tests/*/conftest.py would shadow tests/conftest.py for the modules
+that import from it): a real relay (the FastAPI app under
 uvicorn in a thread, on 127.0.0.1, SQLite in a temp dir) with site S001 and
 its tills registered, tills as fake ports over real journals, and gateway
 configurations pointing at both."""
 from __future__ import annotations
 
+import hashlib
 import secrets
 import sys
 import threading
@@ -120,3 +123,16 @@ def site(tmp_path: Path) -> Iterator[Site]:
     finally:
         relay.stop()
         store.close()
+
+
+def raws_of(site: Site, name: str) -> dict[int, bytes]:
+    """Every record on the till's flash now, by seq (take it before the till frees any)."""
+    return dict(site.tills[name].records_after(0, 1 << 30))
+
+
+def exactly_once(site: Site, name: str, raws: dict[int, bytes]) -> None:
+    """HO holds every one of the till's records, each once and with the till's bytes."""
+    held = site.relay.store.received(f"S001/{name}", limit=100000)
+    assert [r["seq"] for r in held] == sorted(raws), "every record at HO, none missing"
+    assert all(r["sha256"] == hashlib.sha256(raws[r["seq"]]).hexdigest() for r in held)
+    assert site.relay.store.conflicts() == []
