@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,13 @@ class Events:
         pass
 
 
+class Stopped(Exception):
+    """The run was asked to stop (Ctrl-C): each till ends after its current call."""
+
+
+STOPPED = "stopped (Ctrl-C) before this step finished; the next run carries on"
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: str
@@ -68,6 +76,7 @@ class _Link:
 
     def call(self, fn: Callable[[TillPort], T]) -> T:
         def once() -> T:
+            self.gw.check_stop()
             if self.port is None:
                 self.port = self.gw.open_till(self.till.url)
             try:
@@ -88,25 +97,48 @@ class _Link:
 
 class Gateway:
     def __init__(self, config: GatewayConfig, outbox: Outbox, relay: RelayClient, open_till: OpenTill,
-                 events: Events | None = None, sleep: Callable[[float], None] = time.sleep,
+                 events: Events | None = None, sleep: Callable[[float], None] | None = None,
                  rnd: Callable[[], float] = random.random, clock: Callable[[], float] = time.time) -> None:
         self.config, self.outbox, self.relay, self.open_till = config, outbox, relay, open_till
         self.events = events or Events()
-        self.sleep, self.rnd, self.clock = sleep, rnd, clock
+        self._stop = threading.Event()
+        # A retry's wait ends early when the run is asked to stop.
+        self.sleep: Callable[[float], object] = sleep if sleep is not None else self._stop.wait
+        self.rnd, self.clock = rnd, clock
+
+    def request_stop(self) -> None:
+        """End the run soon: every till stops after its current call (from any thread)."""
+        self._stop.set()
+
+    def check_stop(self) -> None:
+        if self._stop.is_set():
+            raise Stopped(STOPPED)
 
     def retry(self, call: Callable[[], T], retryable: tuple[type[BaseException], ...], till: str) -> T:
         def said(attempt: int, exc: BaseException, wait_s: float) -> None:
             self.events.note(till, f"try {attempt} failed ({exc}); trying again in {wait_s:.0f} s")
-        return retry(call, self.config.retry, retryable, self.sleep, self.rnd, said)
+
+        def once() -> T:
+            self.check_stop()
+            return call()
+
+        def wait(seconds: float) -> None:
+            self.sleep(seconds)
+        return retry(once, self.config.retry, retryable, wait, self.rnd, said)
 
     # -- a run -----------------------------------------------------------------
     def sync(self, names: Sequence[str] | None = None) -> dict[str, dict[str, Outcome]]:
         """Sync the named tills (default: all), in parallel; their outcomes."""
         tills = [self.config.till(n) for n in names] if names else list(self.config.tills)
         self.outbox.close_interrupted()
+        self._stop.clear()
         with ThreadPoolExecutor(max_workers=max(1, len(tills)), thread_name_prefix="kassa-till") as pool:
             futures = {t.name: pool.submit(self.sync_till, t) for t in tills}
-            return {name: f.result() for name, f in futures.items()}
+            try:
+                return {name: f.result() for name, f in futures.items()}
+            except KeyboardInterrupt:
+                self.request_stop()  # the tills end their steps as Failed, stopped; then Ctrl-C goes on
+                raise
 
     def sync_till(self, till: TillConfig) -> dict[str, Outcome]:
         link = _Link(self, till)
@@ -117,6 +149,11 @@ class Gateway:
                 problem = self._identity_problem(till, hello)
             except LinkError as exc:
                 problem = f"the till did not answer at {till.url}: {exc}"
+            except Stopped:
+                problem = STOPPED
+            except Exception as exc:  # one till's surprise must not end the others' run
+                log.exception("till %s: unexpected error at hello", till.name)
+                problem = f"unexpected error talking to the till ({type(exc).__name__}: {exc})"
             if problem is not None:
                 hello = None
             out = {UP: self._step(till.name, UP, lambda: self._up(till, link, hello, problem))}
@@ -145,6 +182,8 @@ class Gateway:
         self.events.step(name, direction, IN_PROGRESS, "")
         try:
             outcome = body()
+        except Stopped:
+            outcome = Outcome(FAILED, STOPPED)
         except Exception as exc:  # one till's surprise must not end the others' run
             log.exception("till %s, %s: unexpected error", name, direction)
             outcome = Outcome(FAILED, f"unexpected error ({type(exc).__name__}: {exc}); "
@@ -190,6 +229,7 @@ class Gateway:
         self.events.note(name, f"{kind}: {total} records to read after {expected - 1}")
         read = 0
         while expected <= hello.head_seq:
+            self.check_stop()
             after = expected - 1
             items = link.call(lambda p: p.records_after(after, self.config.upload.read_records))
             if not items:
@@ -212,6 +252,7 @@ class Gateway:
         total, sent = self.outbox.count_pending(name), 0
         limits = self.config.upload
         while True:
+            self.check_stop()
             batch = self.outbox.pending(name, limits.batch_records, limits.batch_bytes)
             if not batch:
                 return sent, None

@@ -291,3 +291,23 @@ def test_a_flagged_till_is_reported_and_its_records_stay(site: Site) -> None:
         assert "refused (409)" in out["till-1"][UP].reason and "flagged" in out["till-1"][UP].reason
         assert out["till-1"][ACKS].status == FAILED and "HO flagged this till" in out["till-1"][ACKS].reason
         assert outbox.count_pending("till-1") == 5
+
+
+def test_a_stop_request_ends_every_till_after_its_current_call(site: Site) -> None:
+    import threading
+
+    for n in ("till-1", "till-2"):
+        site.add_till(n, sales=200, seed=len(n))
+        site.tills[n].delay_s = 0.02
+    raws = {n: raws_of(site, n) for n in site.tills}
+    with gateway(site, read_records=5) as (gw, outbox, _):
+        threading.Timer(0.3, gw.request_stop).start()
+        out = gw.sync()
+        for n in site.tills:
+            assert out[n][UP].status == FAILED and out[n][UP].reason.startswith("stopped (Ctrl-C)"), out
+        assert 0 < outbox.count_held("till-1") < 200
+        for t in site.tills.values():
+            t.delay_s = 0
+        assert all(o.status == SUCCESS for s in gw.sync().values() for o in s.values())
+    for n in site.tills:
+        exactly_once(site, n, raws[n])
