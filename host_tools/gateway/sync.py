@@ -198,8 +198,11 @@ class Gateway:
         problem, read, offset = till_problem, 0, None
         if hello is not None:
             try:
-                offset = link.call(lambda p: p.set_clock(int(self.clock())))
-                self.events.note(name, f"clock set; the till was {offset:+d} s off")
+                found = link.call(lambda p: p.set_clock(int(self.clock())))
+                # A till whose clock was never set has no offset worth reporting.
+                offset = None if hello.clock_s is None else found
+                self.events.note(name, "clock set; it had never been set" if offset is None
+                                 else f"clock set; the till was {offset:+d} s off")
                 self.outbox.note_contact(name, hello.till_id, hello.head_seq, hello.processed_seq,
                                          hello.firmware, hello.snapshot_version, hello.free_flash_bytes,
                                          hello.printer, offset)
@@ -208,7 +211,7 @@ class Gateway:
                 problem = f"the link to the till broke: {exc}"
             except OutboxError as exc:
                 problem = f"the till's records do not match the outbox: {exc}"
-        till_time = None if offset is None else int(self.clock()) + offset
+        till_time = None if offset is None else max(0, int(self.clock()) + offset)
         sent, upload_problem = self._upload(name, till_time)
         detail = f"{read} records read, {sent} uploaded, {self.outbox.count_pending(name)} waiting"
         if offset is not None:

@@ -24,7 +24,7 @@ OPS = ("hello", "records_after", "mark_processed", "offer_package", "set_clock",
 
 class FakeTill:
     def __init__(self, directory: Path, till_id: str, key: bytes, fail_calls: set[int] | None = None,
-                 mangle: Mangle | None = None, clock_offset_s: int = 0, delay_s: float = 0.0,
+                 mangle: Mangle | None = None, clock_offset_s: int | None = 0, delay_s: float = 0.0,
                  unreachable: bool = False) -> None:
         self.directory, self.till_id, self.key = directory, till_id, key
         self.fail_calls = fail_calls or set()
@@ -50,8 +50,8 @@ class FakeTill:
         self._call("hello")
         j = self._journal()
         try:
-            return Hello(self.till_id, "fake-1", j.last_seq, j.processed_seq, None,
-                         int(time.time()) + self.clock_offset_s, 1 << 20, "ok")
+            clock = None if self.clock_offset_s is None else int(time.time()) + self.clock_offset_s
+            return Hello(self.till_id, "fake-1", j.last_seq, j.processed_seq, None, clock, 1 << 20, "ok")
         finally:
             j.close()
 
@@ -87,7 +87,7 @@ class FakeTill:
     def set_clock(self, epoch_s: int) -> int:
         self._call("set_clock")
         found, self.clock_offset_s = self.clock_offset_s, 0
-        return found
+        return -epoch_s if found is None else found  # a clock never set reads 0
 
     def close(self) -> None:
         self.calls.append("close")

@@ -280,6 +280,16 @@ def test_the_clock_is_set_at_every_sync_and_the_offset_reported(site: Site) -> N
     assert row["clock_offset_s"] in (-421, -420, -419)
 
 
+def test_a_till_whose_clock_was_never_set_gets_it_set_and_reports_no_offset(site: Site) -> None:
+    till = site.add_till("till-1", sales=3)
+    till.clock_offset_s = None  # a freshly flashed till without a battery clock
+    with gateway(site) as (gw, outbox, events):
+        out = gw.sync()
+        assert out["till-1"][UP].status == SUCCESS and "clock was" not in out["till-1"][UP].detail
+        assert ("till-1", "clock set; it had never been set") in events.notes
+        assert till.clock_offset_s == 0 and till.hello().clock_s is not None
+
+
 def test_a_flagged_till_is_reported_and_its_records_stay(site: Site) -> None:
     site.add_till("till-1", sales=10)
     with gateway(site) as (gw, outbox, _):
