@@ -190,8 +190,9 @@ class Outbox:
             cur = db.execute("INSERT INTO runs (till, direction, status, started_at) VALUES (?, ?, ?, ?)",
                              (name, direction, IN_PROGRESS, self.clock()))
             run_id = int(cur.lastrowid or 0)
-            db.execute("DELETE FROM runs WHERE till = ? AND direction = ? AND id <= ?",
-                       (name, direction, run_id - KEEP_RUNS))
+            db.execute("DELETE FROM runs WHERE till = ? AND direction = ? AND id NOT IN (SELECT id FROM runs "
+                       "WHERE till = ? AND direction = ? ORDER BY id DESC LIMIT ?)",
+                       (name, direction, name, direction, KEEP_RUNS))
         return run_id
 
     def end_step(self, run_id: int, status: str, reason: str = "", detail: str = "") -> None:

@@ -118,8 +118,11 @@ def test_the_outbox_keeps_only_the_last_runs_and_refuses_changed_records(tmp_pat
     box = Outbox(tmp_path / "o.sqlite3")
     for i in range(KEEP_RUNS + 15):
         box.end_step(box.start_step("till-1", UP), SUCCESS if i % 2 else FAILED, f"run {i}")
+        for other in ("till-2", "till-3"):  # other tills' steps in between
+            box.skip_step(other, UP, "")
     runs = box.runs("till-1", last=1000)
     assert len(runs) == KEEP_RUNS and runs[0]["reason"] == f"run {KEEP_RUNS + 14}"
+    assert runs[-1]["reason"] == "run 15"
     box.add_records("till-1", [(1, _rec(1)), (2, _rec(2))])
     box.add_records("till-1", [(2, _rec(2))])  # the same record again: harmless
     with pytest.raises(OutboxError, match="record 2 differs"):
