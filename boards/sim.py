@@ -19,7 +19,7 @@
 #   clock 1795262400          set the till's clock (as the gateway does at sync)
 #   heap LABEL                print "HEAP LABEL <free> <largest block>" (measuring)
 #   # a comment               (blank lines too are ignored)
-# An unknown command is kept in SimInput.errors, not fatal.
+# A line not understood is reported on the console with the commands, and skipped.
 NAME = "sim"
 PLATFORM = "sim"
 
@@ -74,7 +74,8 @@ def build(root=".", script=None, display_out=None, ticks_ms=None):
     cfg = dict(globals())
     cfg["PRINTER"] = dict(PRINTER, queue_dir=root + "/" + PRINTER["queue_dir"])
     port = SimPrinterPort(root + "/" + PRINTER["out"], ticks_ms)
-    source = SimInput(script if script is not None else TerminalLines(), port, ticks_ms)
+    source = SimInput(script if script is not None else TerminalLines(), port, ticks_ms,
+                      display_out or sys.stdout)
     printer = devices.printer_for(cfg, port, ticks_ms)
     scanner = devices.scanner_for(cfg, source.scans, ticks_ms)
     keypad = StreamKeypad(source.keys, KEYPAD["keymap"])

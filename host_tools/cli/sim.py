@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--items", type=Path, help="items CSV/JSON (default: the example store)")
     i.add_argument("--config", type=Path, help="store.json (default: the example store)")
     i.add_argument("--logo", type=Path, help="an image for the receipt header")
+    i.add_argument("--hash-pins", action="store_true",
+                   help="store.json gives cashiers' PINs in plain: hash them (PBKDF2) into the snapshot")
     i.set_defaults(func=init)
     r = ssub.add_parser("run", help="boot the till; keys and scans come from a script or the terminal")
     r.add_argument("directory", type=Path)
@@ -42,8 +44,9 @@ def init(args: argparse.Namespace) -> int:
             print(f"kassa sim init: {exc}", file=sys.stderr)
             return 2
     try:
-        sim.init(args.directory, args.till_id, key, args.items, args.config, logo=logo)
-    except IdentityError as exc:
+        sim.init(args.directory, args.till_id, key, args.items, args.config, logo=logo,
+                 hash_pins=args.hash_pins)
+    except (IdentityError, sim.SimInitError) as exc:
         print(f"kassa sim init: {exc}", file=sys.stderr)
         return 1
     except BuildError as exc:
@@ -59,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"kassa sim run: {args.directory} is not a till: run `kassa sim init` first",
               file=sys.stderr)
         return 2
-    stdin = open(args.script) if args.script else None  # noqa: SIM115 - closed below
+    try:
+        stdin = open(args.script) if args.script else None  # noqa: SIM115 - closed below
+    except OSError as exc:
+        print(f"kassa sim run: cannot read the script {args.script}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     try:
         if args.cpython:
             proc = sim.run_cpython(args.directory, stdin=stdin)
