@@ -94,6 +94,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--after", type=int, default=0, help="the last id already taken")
     p.add_argument("--limit", type=int, default=1000)
 
+    from host_tools.cli import ho_publish  # HO to sites: publish, pictures, sent
+    ho_publish.register(ho)
+
 
 @contextmanager
 def _open(args: argparse.Namespace) -> Iterator[Store]:
