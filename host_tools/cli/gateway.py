@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from host_tools.cli import command_group
 from host_tools.gateway.config import ConfigError, GatewayConfig, load
-from host_tools.gateway.outbox import (ACKS, FAILED, NOT_STARTED, SUCCESS, UP, Outbox, OutboxError,
-                                       exclusive)
+from host_tools.gateway.outbox import (ACKS, DOWN, FAILED, NOT_STARTED, SITE_ROW, SUCCESS, UP, Outbox,
+                                       OutboxError, exclusive)
 
 if TYPE_CHECKING:  # sync imports httpx: only `kassa gateway sync` pays for it
     from host_tools.gateway.sync import OpenTill, Outcome
 
-DIRECTIONS = (UP, ACKS)
+DIRECTIONS = (UP, ACKS, DOWN)
 _STYLE = {SUCCESS: "green", FAILED: "red", NOT_STARTED: "yellow"}
 
 
@@ -173,11 +173,12 @@ def status_rows(config: GatewayConfig, outbox: Outbox | None, last: int) -> dict
     runs = outbox.runs(last=last) if outbox else []
     out_runs: list[dict[str, Any]] = []
     tills: list[dict[str, Any]] = []
+    steps = [(SITE_ROW, DOWN)] + [(t.name, d) for t in config.tills for d in DIRECTIONS]
+    for name, direction in steps:
+        mine = [r for r in runs if r["till"] == name and r["direction"] == direction]
+        out_runs += mine or [{"id": None, "till": name, "direction": direction, "status": NOT_STARTED,
+                              "reason": "never run", "detail": "", "started_at": None, "ended_at": None}]
     for t in config.tills:
-        for direction in DIRECTIONS:
-            mine = [r for r in runs if r["till"] == t.name and r["direction"] == direction]
-            out_runs += mine or [{"id": None, "till": t.name, "direction": direction, "status": NOT_STARTED,
-                                  "reason": "never run", "detail": "", "started_at": None, "ended_at": None}]
         state = outbox.till(t.name) if outbox else None
         tills.append({"till": t.name, "url": t.url,
                       "waiting": outbox.count_pending(t.name) if outbox else 0,

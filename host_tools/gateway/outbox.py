@@ -26,6 +26,7 @@ KEEP_RUNS = 20
 
 NOT_STARTED, IN_PROGRESS, SUCCESS, FAILED = "Not started", "In progress", "Success", "Failed"
 UP, ACKS, DOWN = "up", "acks", "down"
+SITE_ROW = "(site)"  # the site's own steps (pictures, downloads): no till name can look like it
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -42,6 +43,10 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '',
     started_at REAL NOT NULL, ended_at REAL);
 CREATE INDEX IF NOT EXISTS runs_by_step ON runs (till, direction, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    message_id INTEGER NOT NULL, target TEXT NOT NULL, applied INTEGER NOT NULL,
+    reason TEXT NOT NULL, at INTEGER NOT NULL, acked_at INTEGER,
+    PRIMARY KEY (message_id, target)) WITHOUT ROWID;
 """
 
 
@@ -183,6 +188,37 @@ class Outbox:
             cur = db.execute("DELETE FROM records WHERE till = ? AND seq <= ? AND uploaded_at IS NOT NULL",
                              (name, min(relay_processed, till_processed)))
             return cur.rowcount
+
+    # -- what HO published, applied here -------------------------------------
+    def delivery(self, message_id: int, target: str) -> tuple[bool, str, bool] | None:
+        """(applied, reason, acknowledged to the relay) of a message a till (or
+        the site) applied or refused, or None if it has not been tried."""
+        rows = self._read("SELECT applied, reason, acked_at FROM deliveries WHERE message_id = ? AND target = ?",
+                          (message_id, target))
+        return (bool(rows[0][0]), str(rows[0][1]), rows[0][2] is not None) if rows else None
+
+    def note_delivery(self, message_id: int, target: str, applied: bool, reason: str) -> None:
+        """What the till said, committed before the relay is told: a gateway
+        stopped in between tells the relay at the next run, without offering
+        the package again."""
+        with self._tx() as db:
+            db.execute("INSERT INTO deliveries (message_id, target, applied, reason, at) VALUES (?, ?, ?, ?, ?) "
+                       "ON CONFLICT (message_id, target) DO UPDATE SET applied = excluded.applied, "
+                       "reason = excluded.reason, at = excluded.at, acked_at = NULL",
+                       (message_id, target, int(applied), reason, int(self.clock())))
+
+    def delivery_acked(self, message_id: int, target: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE deliveries SET acked_at = ? WHERE message_id = ? AND target = ?",
+                       (int(self.clock()), message_id, target))
+
+    def prune_deliveries(self, pending: set[tuple[int, str]]) -> None:
+        """Forget acknowledged deliveries the relay no longer lists as pending."""
+        with self._tx() as db:
+            for message_id, target in db.execute("SELECT message_id, target FROM deliveries "
+                                                 "WHERE acked_at IS NOT NULL").fetchall():
+                if (message_id, target) not in pending:
+                    db.execute("DELETE FROM deliveries WHERE message_id = ? AND target = ?", (message_id, target))
 
     # -- runs ----------------------------------------------------------------
     def start_step(self, name: str, direction: str) -> int:

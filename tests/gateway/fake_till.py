@@ -27,11 +27,13 @@ class FakeTill:
                  mangle: Mangle | None = None, clock_offset_s: int | None = 0, delay_s: float = 0.0,
                  unreachable: bool = False) -> None:
         self.directory, self.till_id, self.key = directory, till_id, key
-        self.fail_calls = fail_calls or set()
+        self.fail_calls = fail_calls or set()  # the calls (1 = the first) that find the link cut
+        self.fail_ops: set[str] = set()  # operations that find the link cut, every time
         self.mangle, self.delay_s, self.unreachable = mangle, delay_s, unreachable
         self.calls: list[str] = []
         self.clock_offset_s = clock_offset_s
         self.packages: list[tuple[str, bytes]] = []
+        self.refuse: dict[str, str] = {}  # kind -> the reason the till gives for refusing it
         self.closed = False
 
     def _journal(self) -> J.Journal:
@@ -43,7 +45,7 @@ class FakeTill:
             time.sleep(self.delay_s)
         if self.unreachable:
             raise LinkError("no answer on the port (fake: unreachable)")
-        if len(self.calls) in self.fail_calls:
+        if len(self.calls) in self.fail_calls or op in self.fail_ops:
             raise LinkError(f"link cut during {op} (fake: call {len(self.calls)})")
 
     def hello(self) -> Hello:
@@ -76,6 +78,8 @@ class FakeTill:
     def offer_package(self, kind: str, data: bytes, sha256_hex: str,
                       progress: Callable[[int, int], None] | None = None) -> PackageResult:
         self._call("offer_package")
+        if kind in self.refuse:
+            return PackageResult(False, self.refuse[kind], None)
         if hashlib.sha256(data).hexdigest() != sha256_hex:
             return PackageResult(False, "the package's hash does not match", None)
         for done in range(0, len(data) + 1, max(1, len(data) // 4)):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from gateway_site import SITE, Site, exactly_once, raws_of, site  # noqa: F401 (site: the fixture)
+from test_gateway_downloads import publish_snapshot, targets
 
 from host_tools.cli import main
 from host_tools.gateway.config import ConfigError, load
@@ -49,9 +50,9 @@ def test_sync_and_status_from_the_command_line(site: Site) -> None:
     r = gateway_cli("gateway", "status", str(cfg), "--json")
     assert r.returncode == 0, r.stderr
     before = json.loads(r.stdout)
-    assert {(x["till"], x["direction"], x["status"]) for x in before["runs"]} == {
-        ("till-1", "up", "Not started"), ("till-1", "acks", "Not started"),
-        ("till-2", "up", "Not started"), ("till-2", "acks", "Not started")}
+    assert [(x["till"], x["direction"], x["status"], x["reason"]) for x in before["runs"]] == [
+        ("(site)", "down", "Not started", "never run")] + [
+        (t, d, "Not started", "never run") for t in ("till-1", "till-2") for d in ("up", "acks", "down")]
     r = gateway_cli("gateway", "sync", str(cfg), "--till", "till-2")
     assert r.returncode == 0, r.stderr
     assert "till-2 up: Success" in r.stderr and "till-1" not in r.stderr + r.stdout
@@ -176,6 +177,7 @@ def test_the_gateway_killed_mid_sync_again_and_again_loses_nothing_and_doubles_n
         site.add_till(n, sales=150, seed=seed)
     cfg = write_config(site, ["till-1", "till-2"], delay_s=0.02)
     raws = {n: raws_of(site, n) for n in site.tills}
+    snapshot = publish_snapshot(site, 1)  # and a package on its way down meanwhile
     kills = int(os.environ.get("KASSA_GATEWAY_KILLS", "6"))
     for k in range(kills):
         proc = subprocess.Popen(RUN + ["gateway", "sync", str(cfg)],
@@ -201,6 +203,7 @@ def test_the_gateway_killed_mid_sync_again_and_again_loses_nothing_and_doubles_n
     for n, t in site.tills.items():
         exactly_once(site, n, raws[n])
         assert t.hello().processed_seq == t.hello().head_seq == max(raws[n])
+    assert targets(site, snapshot) == {"till-1": ("PROCESSED", None), "till-2": ("PROCESSED", None)}
     status = json.loads(gateway_cli("gateway", "status", str(cfg), "--json", "--last", "20").stdout)
     assert all(t["held"] == 0 for t in status["tills"])  # the outbox is empty once both sides confirmed
     interrupted = sum(r["reason"].startswith("interrupted") for r in status["runs"])

@@ -11,7 +11,7 @@ import cbor2
 import pytest
 from gateway_site import Site, exactly_once, raws_of, site  # noqa: F401 (site: the fixture)
 
-from host_tools.gateway.outbox import ACKS, FAILED, NOT_STARTED, SUCCESS, UP, Outbox
+from host_tools.gateway.outbox import ACKS, DOWN, FAILED, NOT_STARTED, SUCCESS, UP, Outbox
 from host_tools.gateway.relay_client import RelayClient
 from host_tools.gateway.sync import Events, Gateway
 
@@ -250,7 +250,8 @@ def test_an_unreachable_till_fails_alone_and_the_outbox_still_uploads(site: Site
         # Each try was retried: 3 attempts per step, the link reopened each time.
         assert sum("trying again" in text for till, text in events.notes if till == "till-1") >= 2
         runs = outbox.runs("till-1")
-        assert {(r["direction"], r["status"]) for r in runs} == {(UP, FAILED), (ACKS, NOT_STARTED)}
+        assert {(r["direction"], r["status"]) for r in runs} == {(UP, FAILED), (ACKS, NOT_STARTED),
+                                                                 (DOWN, NOT_STARTED)}
 
 
 def test_a_run_the_gateway_did_not_finish_shows_as_failed_interrupted(site: Site) -> None:
