@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from host_tools.cli import command_group
 from host_tools.gateway.config import ConfigError, GatewayConfig, load
 from host_tools.gateway.outbox import (ACKS, DOWN, FAILED, NOT_STARTED, SITE_ROW, SUCCESS, UP, Outbox,
-                                       OutboxError, exclusive)
+                                       OutboxError, Outcome, exclusive)
 
 if TYPE_CHECKING:  # sync imports httpx: only `kassa gateway sync` pays for it
-    from host_tools.gateway.sync import OpenTill, Outcome
+    from host_tools.gateway.sync import OpenTill
 
 DIRECTIONS = (UP, ACKS, DOWN)
 _STYLE = {SUCCESS: "green", FAILED: "red", NOT_STARTED: "yellow"}

@@ -50,6 +50,14 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How a step of a run ended: its status, why (on failure), what it did."""
+    status: str
+    reason: str = ""
+    detail: str = ""
+
+
 class OutboxError(Exception):
     pass
 

@@ -11,11 +11,11 @@ Failed, with the reason), as the mustering app shows them per direction.
         record but has not processed it).
   down  what HO published for the till (snapshots, deltas, logos), oldest
         first, offered to the till and acknowledged to the relay only once
-        the till has answered (applied, or refused with its reason).
+        the till has answered (downloads.till_down).
 
-Before the tills, the site's own `down` step (shown as till "(site)") reads
-what is pending for the site, downloads the blobs the tills of this run need,
-and applies pictures updates to the site's folder (echo mode).
+Beside the tills, the site's own `down` step (shown as till "(site)",
+downloads.site_down) reads what is pending for the site, downloads the blobs
+the tills of this run need and applies pictures updates to the site's folder.
 
 A step that may succeed later (the relay or the link is down) is retried with
 backoff within the run; what was not done stays in the outbox for the next
@@ -29,14 +29,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TypeVar
 
 from host_tools.gateway.backoff import retry
 from host_tools.gateway.config import GatewayConfig, TillConfig
+from host_tools.gateway import downloads
 from host_tools.gateway.downloads import BlobCache
 from host_tools.gateway.outbox import (ACKS, DOWN, FAILED, IN_PROGRESS, NOT_STARTED, SITE_ROW, SUCCESS, UP,
-                                       Outbox, OutboxError)
+                                       Outbox, OutboxError, Outcome)
 from host_tools.gateway.records import check_records
 from host_tools.gateway.relay_client import Message, RelayClient, RelayRefused, RelayUnreachable
 from host_tools.gateway.tillport import Hello, LinkError, TillPort
@@ -45,8 +45,6 @@ from host_tools.relay import ids
 log = logging.getLogger("kassa.gateway")
 T = TypeVar("T")
 OpenTill = Callable[[str], TillPort]
-SNAPSHOT, DELTA, LOGO, PICTURES = "snapshot", "delta", "logo", "pictures"  # the relay's message kinds
-PACKAGE_KINDS = (SNAPSHOT, DELTA, LOGO)  # what goes to a till (TillPort.offer_package)
 
 
 class Events:
@@ -69,14 +67,7 @@ class Stopped(Exception):
 STOPPED = "stopped (Ctrl-C) before this step finished; the next run carries on"
 
 
-@dataclass(frozen=True)
-class Outcome:
-    status: str
-    reason: str = ""
-    detail: str = ""
-
-
-class _Link:
+class Link:
     """One till's port: opened on first use, dropped when the link breaks and
     reopened by the next try; every call retried with backoff."""
 
@@ -147,7 +138,7 @@ class Gateway:
         # does not answer must not hold up reading the tills); a till's down
         # step waits for them.
         with ThreadPoolExecutor(max_workers=len(tills) + 1, thread_name_prefix="kassa-till") as pool:
-            site = pool.submit(self._site_down, [t.name for t in tills])
+            site = pool.submit(downloads.site_down, self, [t.name for t in tills])
             futures = {t.name: pool.submit(self.sync_till, t, lambda: site.result()[0]) for t in tills}
             try:
                 out = {name: f.result() for name, f in futures.items()}
@@ -160,7 +151,7 @@ class Gateway:
                   messages: Callable[[], list[Message] | str] = lambda: []) -> dict[str, Outcome]:
         """One till's steps. messages(): what the relay has pending for the
         site, or why it could not be read (waits for the site's step)."""
-        link = _Link(self, till)
+        link = Link(self, till)
         try:
             hello: Hello | None = None
             try:
@@ -175,13 +166,13 @@ class Gateway:
                 problem = f"unexpected error talking to the till ({type(exc).__name__}: {exc})"
             if problem is not None:
                 hello = None
-            out = {UP: self._step(till.name, UP, lambda: self._up(till, link, hello, problem))}
+            out = {UP: self.step(till.name, UP, lambda: self._up(till, link, hello, problem))}
             if hello is None:
                 out[ACKS] = self._skip(till.name, ACKS, problem or "")
                 out[DOWN] = self._skip(till.name, DOWN, problem or "")
             else:
-                out[ACKS] = self._step(till.name, ACKS, lambda: self._acks(till, link, hello))
-                out[DOWN] = self._step(till.name, DOWN, lambda: self._down(till, link, messages()))
+                out[ACKS] = self.step(till.name, ACKS, lambda: self._acks(till, link, hello))
+                out[DOWN] = self.step(till.name, DOWN, lambda: downloads.till_down(self, till, link, messages()))
             return out
         finally:
             link.close()
@@ -198,7 +189,7 @@ class Gateway:
         self.events.step(name, direction, NOT_STARTED, reason)
         return Outcome(NOT_STARTED, reason)
 
-    def _step(self, name: str, direction: str, body: Callable[[], Outcome]) -> Outcome:
+    def step(self, name: str, direction: str, body: Callable[[], Outcome]) -> Outcome:
         run_id = self.outbox.start_step(name, direction)
         self.events.step(name, direction, IN_PROGRESS, "")
         try:
@@ -214,7 +205,7 @@ class Gateway:
         return outcome
 
     # -- up: till -> outbox -> relay ---------------------------------------------
-    def _up(self, till: TillConfig, link: _Link, hello: Hello | None, till_problem: str | None) -> Outcome:
+    def _up(self, till: TillConfig, link: Link, hello: Hello | None, till_problem: str | None) -> Outcome:
         name = till.name
         problem, read, offset = till_problem, 0, None
         if hello is not None:
@@ -240,7 +231,7 @@ class Gateway:
         reasons = [r for r in (problem, upload_problem) if r]
         return Outcome(FAILED if reasons else SUCCESS, "; ".join(reasons), detail)
 
-    def _read(self, till: TillConfig, link: _Link, hello: Hello) -> tuple[int, str | None]:
+    def _read(self, till: TillConfig, link: Link, hello: Hello) -> tuple[int, str | None]:
         name = till.name
         state = self.outbox.till(name)
         held = state.held_seq if state else 0
@@ -297,7 +288,7 @@ class Gateway:
                 return sent, "the relay acknowledged none of the records sent"
 
     # -- acks: relay PROCESSED -> till -------------------------------------------
-    def _acks(self, till: TillConfig, link: _Link, hello: Hello) -> Outcome:
+    def _acks(self, till: TillConfig, link: Link, hello: Hello) -> Outcome:
         name = till.name
         try:
             ack = self.retry(lambda: self.relay.till_ack(name), (RelayUnreachable,), name)
@@ -316,122 +307,3 @@ class Gateway:
         if ack.flag:
             return Outcome(FAILED, f"HO flagged this till: {ack.flag}", detail)
         return Outcome(SUCCESS, "", detail)
-
-    # -- down: HO's packages, logos and pictures ---------------------------------
-    def _site_down(self, names: list[str]) -> tuple[list[Message] | str, Outcome]:
-        """The site's step: pending messages, the blobs this run's tills need,
-        pictures into the site's folder. The messages (or why there are none)
-        and the step's outcome."""
-        got: list[list[Message] | str] = ["the site's downloads did not run"]
-
-        def body() -> Outcome:
-            try:
-                messages = self.retry(self.relay.messages, (RelayUnreachable,), SITE_ROW)
-            except (RelayUnreachable, RelayRefused) as exc:
-                got[0] = f"what HO published could not be read: {exc}"
-                return Outcome(FAILED, str(exc))
-            got[0] = messages
-            wanted = [m for m in messages if m.kind in PACKAGE_KINDS and set(m.tills) & set(names)]
-            problems = []
-            for m in wanted:
-                try:
-                    self.retry(lambda: self.blobs.get(self.relay, m.sha256, m.size, self._bar(SITE_ROW, m)),
-                               (RelayUnreachable,), SITE_ROW)
-                except (RelayUnreachable, RelayRefused) as exc:
-                    problems.append(f"{m.kind} (message {m.id}) not downloaded: {exc}")
-            applied = 0
-            for m in messages:
-                if m.kind == PICTURES and m.scope == "site":
-                    problem = self._pictures(m)
-                    if problem:
-                        problems.append(problem)
-                    else:
-                        applied += 1
-            self.blobs.keep_only({m.sha256 for m in messages})
-            self.outbox.prune_deliveries({(m.id, t) for m in messages for t in (m.tills or [SITE_ROW])})
-            detail = (f"{len(messages)} messages pending for the site; {len(wanted)} packages for these tills "
-                      f"downloaded; {applied} pictures updates applied")
-            return Outcome(FAILED if problems else SUCCESS, "; ".join(problems), detail)
-
-        outcome = self._step(SITE_ROW, DOWN, body)
-        return got[0], outcome
-
-    def _bar(self, name: str, m: Message) -> Callable[[int, int], None]:
-        def progress(done: int, total: int) -> None:
-            self.events.progress(name, f"{m.kind} {m.id}", done, total)
-        return progress
-
-    def _acknowledge(self, m: Message, till: str | None, applied: bool, reason: str) -> str | None:
-        """Tell the relay; the problem, or None once it is told."""
-        target = till or SITE_ROW
-        try:
-            why = None if applied else (reason.strip() or "refused without a reason")[:500]  # the relay's limit
-            self.retry(lambda: self.relay.acknowledge(m.id, till, applied, why), (RelayUnreachable,), target)
-        except (RelayUnreachable, RelayRefused) as exc:
-            return f"{m.kind} (message {m.id}) applied but not yet acknowledged to HO: {exc}" if applied \
-                else f"{m.kind} (message {m.id}) refused ({reason}); HO could not be told: {exc}"
-        self.outbox.delivery_acked(m.id, target)
-        return None
-
-    def _pictures(self, m: Message) -> str | None:
-        from host_tools.relay import ids, picture_update
-
-        done = self.outbox.delivery(m.id, SITE_ROW)
-        if done is None:
-            try:
-                update = picture_update.decode(
-                    self.retry(lambda: self.blobs.get(self.relay, m.sha256, m.size), (RelayUnreachable,), SITE_ROW))
-                folder = self.config.pictures / ids.check_name(update.folder, "pictures folder")
-                result = self.retry(lambda: picture_update.apply(
-                    update, folder, lambda sha: self.blobs.get(self.relay, sha)), (RelayUnreachable,), SITE_ROW)
-                done = (True, f"{len(result.written)} written, {len(result.deleted)} deleted, "
-                              f"{len(result.unchanged)} unchanged", False)
-            except (picture_update.UpdateError, ids.BadId) as exc:
-                done = (False, str(exc), False)
-            except (RelayUnreachable, RelayRefused) as exc:
-                return f"pictures (message {m.id}) not downloaded: {exc}"
-            except OSError as exc:
-                return f"pictures (message {m.id}) could not be written to {self.config.pictures}: {exc}"
-            self.outbox.note_delivery(m.id, SITE_ROW, done[0], done[1])
-            self.events.note(SITE_ROW, f"pictures (message {m.id}): {done[1]}")
-        problem = self._acknowledge(m, None, done[0], done[1])
-        if problem is None and not done[0]:
-            return f"pictures (message {m.id}) refused: {done[1]}"
-        return problem
-
-    def _down(self, till: TillConfig, link: _Link, messages: list[Message] | str) -> Outcome:
-        name = till.name
-        if isinstance(messages, str):
-            return Outcome(FAILED, messages)
-        mine = [m for m in messages if m.kind in PACKAGE_KINDS and name in m.tills]
-        applied, problems, blocked = 0, [], False
-        for m in mine:
-            if blocked and m.kind == DELTA:
-                continue  # a delta needs the snapshot or delta before it, which failed
-            done = self.outbox.delivery(m.id, name)
-            if done is None:
-                data = self.blobs.cached(m.sha256)
-                if data is None:
-                    problems.append(f"{m.kind} (message {m.id}) is not downloaded yet")
-                    blocked = blocked or m.kind in (SNAPSHOT, DELTA)
-                    continue
-                try:
-                    result = link.call(lambda p: p.offer_package(m.kind, data, m.sha256, self._bar(name, m)))
-                except LinkError as exc:
-                    problems.append(f"the link to the till broke while sending {m.kind} (message {m.id}): {exc}")
-                    break
-                done = (result.applied, result.detail, False)
-                self.outbox.note_delivery(m.id, name, result.applied, result.detail)
-                self.events.note(name, f"{m.kind} (message {m.id}): "
-                                       + ("applied" if result.applied else f"refused: {result.detail}"))
-            problem = self._acknowledge(m, name, done[0], done[1])
-            if problem is None and not done[0]:
-                problem = f"the till refused {m.kind} (message {m.id}): {done[1]}"
-            if m.kind in (SNAPSHOT, DELTA):
-                blocked = not done[0] if m.kind == SNAPSHOT else blocked or not done[0]
-            if problem:
-                problems.append(problem)
-            else:
-                applied += done[0]
-        detail = f"{len(mine)} published for this till, {applied} applied and acknowledged"
-        return Outcome(FAILED if problems else SUCCESS, "; ".join(problems), detail)
