@@ -5,7 +5,7 @@ site_down is the site's own step (till "(site)"): the messages pending for
 the site, the blobs this run's tills need, pictures updates applied. till_down
 is a till's step: its snapshots, deltas and logos offered oldest first, the
 till's answer committed to the outbox, then acknowledged to the relay (applied
-only once applied; refused with the till's reason).
+only once applied; failed, with the till's reason, after the third refusal).
 
 Blobs (packages, logos, pictures updates and picture files) are downloaded
 into a folder beside the outbox, each under its SHA-256, through a `.part`
@@ -34,6 +34,11 @@ if TYPE_CHECKING:  # sync imports this module to run the steps
 
 SNAPSHOT, DELTA, LOGO, PICTURES = "snapshot", "delta", "logo", "pictures"  # the relay's message kinds
 PACKAGE_KINDS = (SNAPSHOT, DELTA, LOGO)  # what goes to a till (TillPort.offer_package)
+# A till's "no" may be for now (a sale in progress, no heap free: the link
+# reports both as applied=False) or for good (an older snapshot, a bad base):
+# the package is offered again at the next runs, and only the third refusal
+# in a row is acknowledged to HO as failed, with the till's reason.
+REFUSALS_BEFORE_FAILED = 3
 
 Progress = Callable[[int, int], None]
 
@@ -160,20 +165,21 @@ def _pictures(gw: Gateway, m: Message) -> str | None:
             folder = gw.config.pictures / ids.check_name(update.folder, "pictures folder")
             result = gw.retry(lambda: picture_update.apply(
                 update, folder, lambda sha: gw.blobs.get(gw.relay, sha)), (RelayUnreachable,), SITE_ROW)
-            done = (True, f"{len(result.written)} written, {len(result.deleted)} deleted, "
-                          f"{len(result.unchanged)} unchanged", False)
-        except (picture_update.UpdateError, ids.BadId) as exc:
-            done = (False, str(exc), False)
+            applied, why = True, (f"{len(result.written)} written, {len(result.deleted)} deleted, "
+                                  f"{len(result.unchanged)} unchanged")
+        except (picture_update.UpdateError, ids.BadId) as exc:  # the update itself is wrong: final
+            applied, why = False, str(exc)
         except (RelayUnreachable, RelayRefused) as exc:
             return f"pictures (message {m.id}) not downloaded: {exc}"
         except OSError as exc:
             return f"pictures (message {m.id}) could not be written to {gw.config.pictures}: {exc}"
-        gw.outbox.note_delivery(m.id, SITE_ROW, done[0], done[1])
-        gw.events.note(SITE_ROW, f"pictures (message {m.id}): {done[1]}")
-    problem = _acknowledge(gw, m, None, done[0], done[1])
-    if problem is None and not done[0]:
-        return f"pictures (message {m.id}) refused: {done[1]}"
+        done = gw.outbox.note_delivery(m.id, SITE_ROW, applied, why)
+        gw.events.note(SITE_ROW, f"pictures (message {m.id}): {why}")
+    problem = _acknowledge(gw, m, None, done.applied, done.reason)
+    if problem is None and not done.applied:
+        return f"pictures (message {m.id}) refused: {done.reason}"
     return problem
+
 
 def till_down(gw: Gateway, till: TillConfig, link: Link, messages: list[Message] | str) -> Outcome:
     name = till.name
@@ -183,9 +189,9 @@ def till_down(gw: Gateway, till: TillConfig, link: Link, messages: list[Message]
     applied, problems, blocked = 0, [], False
     for m in mine:
         if blocked and m.kind == DELTA:
-            continue  # a delta needs the snapshot or delta before it, which failed
+            continue  # a delta needs the snapshot or delta before it, which is not in force
         done = gw.outbox.delivery(m.id, name)
-        if done is None:
+        if done is None or (not done.applied and done.tries < REFUSALS_BEFORE_FAILED):
             data = gw.blobs.cached(m.sha256)
             if data is None:
                 problems.append(f"{m.kind} (message {m.id}) is not downloaded yet")
@@ -196,18 +202,21 @@ def till_down(gw: Gateway, till: TillConfig, link: Link, messages: list[Message]
             except LinkError as exc:
                 problems.append(f"the link to the till broke while sending {m.kind} (message {m.id}): {exc}")
                 break
-            done = (result.applied, result.detail, False)
-            gw.outbox.note_delivery(m.id, name, result.applied, result.detail)
+            done = gw.outbox.note_delivery(m.id, name, result.applied, result.detail)
             gw.events.note(name, f"{m.kind} (message {m.id}): "
-                                   + ("applied" if result.applied else f"refused: {result.detail}"))
-        problem = _acknowledge(gw, m, name, done[0], done[1])
-        if problem is None and not done[0]:
-            problem = f"the till refused {m.kind} (message {m.id}): {done[1]}"
+                                 + ("applied" if result.applied else f"not taken: {result.detail}"))
         if m.kind in (SNAPSHOT, DELTA):
-            blocked = not done[0] if m.kind == SNAPSHOT else blocked or not done[0]
+            blocked = not done.applied if m.kind == SNAPSHOT else blocked or not done.applied
+        if not done.applied and done.tries < REFUSALS_BEFORE_FAILED:
+            problems.append(f"the till did not take {m.kind} (message {m.id}): {done.reason}; it is offered "
+                            f"again at the next run ({done.tries} of {REFUSALS_BEFORE_FAILED})")
+            continue
+        problem = _acknowledge(gw, m, name, done.applied, done.reason)
+        if problem is None and not done.applied:
+            problem = f"the till refused {m.kind} (message {m.id}): {done.reason} (HO is told)"
         if problem:
             problems.append(problem)
         else:
-            applied += done[0]
+            applied += 1
     detail = f"{len(mine)} published for this till, {applied} applied and acknowledged"
     return Outcome(FAILED if problems else SUCCESS, "; ".join(problems), detail)

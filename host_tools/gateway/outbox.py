@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_step ON runs (till, direction, id);
 CREATE TABLE IF NOT EXISTS deliveries (
     message_id INTEGER NOT NULL, target TEXT NOT NULL, applied INTEGER NOT NULL,
-    reason TEXT NOT NULL, at INTEGER NOT NULL, acked_at INTEGER,
+    reason TEXT NOT NULL, tries INTEGER NOT NULL, at INTEGER NOT NULL, acked_at INTEGER,
     PRIMARY KEY (message_id, target)) WITHOUT ROWID;
 """
 
@@ -56,6 +56,15 @@ class Outcome:
     status: str
     reason: str = ""
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A till's (or the site's) answer to something HO published."""
+    applied: bool
+    reason: str
+    tries: int      # how many times it was offered and answered
+    acked: bool     # the relay has been told
 
 
 class OutboxError(Exception):
@@ -198,22 +207,27 @@ class Outbox:
             return cur.rowcount
 
     # -- what HO published, applied here -------------------------------------
-    def delivery(self, message_id: int, target: str) -> tuple[bool, str, bool] | None:
-        """(applied, reason, acknowledged to the relay) of a message a till (or
-        the site) applied or refused, or None if it has not been tried."""
-        rows = self._read("SELECT applied, reason, acked_at FROM deliveries WHERE message_id = ? AND target = ?",
-                          (message_id, target))
-        return (bool(rows[0][0]), str(rows[0][1]), rows[0][2] is not None) if rows else None
+    def delivery(self, message_id: int, target: str) -> Delivery | None:
+        """What a till (or the site) answered to a message, or None if it has
+        not been offered yet."""
+        rows = self._read("SELECT applied, reason, tries, acked_at FROM deliveries "
+                          "WHERE message_id = ? AND target = ?", (message_id, target))
+        return Delivery(bool(rows[0][0]), str(rows[0][1]), int(rows[0][2]), rows[0][3] is not None) \
+            if rows else None
 
-    def note_delivery(self, message_id: int, target: str, applied: bool, reason: str) -> None:
+    def note_delivery(self, message_id: int, target: str, applied: bool, reason: str) -> Delivery:
         """What the till said, committed before the relay is told: a gateway
         stopped in between tells the relay at the next run, without offering
-        the package again."""
+        the package again. Refusals are counted."""
         with self._tx() as db:
-            db.execute("INSERT INTO deliveries (message_id, target, applied, reason, at) VALUES (?, ?, ?, ?, ?) "
-                       "ON CONFLICT (message_id, target) DO UPDATE SET applied = excluded.applied, "
-                       "reason = excluded.reason, at = excluded.at, acked_at = NULL",
+            db.execute("INSERT INTO deliveries (message_id, target, applied, reason, tries, at) "
+                       "VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (message_id, target) DO UPDATE SET "
+                       "applied = excluded.applied, reason = excluded.reason, tries = deliveries.tries + 1, "
+                       "at = excluded.at, acked_at = NULL",
                        (message_id, target, int(applied), reason, int(self.clock())))
+            row = db.execute("SELECT tries FROM deliveries WHERE message_id = ? AND target = ?",
+                             (message_id, target)).fetchone()
+        return Delivery(applied, reason, int(row[0]), False)
 
     def delivery_acked(self, message_id: int, target: str) -> None:
         with self._tx() as db:
@@ -221,10 +235,10 @@ class Outbox:
                        (int(self.clock()), message_id, target))
 
     def prune_deliveries(self, pending: set[tuple[int, str]]) -> None:
-        """Forget acknowledged deliveries the relay no longer lists as pending."""
+        """Forget deliveries the relay no longer lists as pending (acknowledged,
+        or superseded by a newer message)."""
         with self._tx() as db:
-            for message_id, target in db.execute("SELECT message_id, target FROM deliveries "
-                                                 "WHERE acked_at IS NOT NULL").fetchall():
+            for message_id, target in db.execute("SELECT message_id, target FROM deliveries").fetchall():
                 if (message_id, target) not in pending:
                     db.execute("DELETE FROM deliveries WHERE message_id = ? AND target = ?", (message_id, target))
 

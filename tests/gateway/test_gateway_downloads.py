@@ -1,7 +1,7 @@
 """Downloads: what HO publishes for the site comes down through the gateway.
 Snapshots and logos go to the tills that must apply them and are
-acknowledged only once a till has answered (applied, or refused with its
-reason); pictures go into the site's folder (echo mode). Downloads resume,
+acknowledged only once a till has applied them (or refused them three runs
+running, with its reason); pictures go into the site's folder (echo mode). Downloads resume,
 a cut link or a stopped gateway offers nothing twice, a refused snapshot
 holds back the deltas after it."""
 from __future__ import annotations
@@ -69,20 +69,39 @@ def test_a_snapshot_and_a_logo_reach_every_till_once_and_are_acknowledged(site: 
         assert list((site.tmp / "gw" / "downloads").iterdir()) == []  # the cache keeps only what is pending
 
 
-def test_a_refused_snapshot_is_reported_with_the_tills_reason_and_holds_back_its_deltas(site: Site) -> None:
+def test_a_snapshot_refused_three_runs_running_is_reported_with_the_tills_reason(site: Site) -> None:
     t1, t2 = site.add_till("till-1"), site.add_till("till-2")
     snap_id, _ = publish_snapshot_data(site, 1)
     logo_id = publish.publish(site.relay.store, "logo", b"L" * 100, {}, [SITE], "anna").message_id
     t1.refuse = {"snapshot": "not enough flash for the catalog"}
     with gateway(site) as (gw, _):
-        out = gw.sync()
-    assert out["till-1"][DOWN].status == FAILED
-    assert "the till refused snapshot (message %d): not enough flash" % snap_id in out["till-1"][DOWN].reason
-    assert out["till-2"][DOWN].status == SUCCESS
-    assert targets(site, snap_id) == {"till-1": ("FAILED", "not enough flash for the catalog"),
-                                      "till-2": ("PROCESSED", None)}
-    assert targets(site, logo_id)["till-1"] == ("PROCESSED", None)  # a logo does not wait for a snapshot
-    assert [k for k, _ in t1.packages] == ["logo"]
+        for run in (1, 2, 3):
+            out = gw.sync()
+            assert out["till-1"][DOWN].status == FAILED
+            if run < 3:  # it may be for now: offered again, HO not told yet
+                assert f"did not take snapshot (message {snap_id}): not enough flash for the catalog; it is " \
+                       f"offered again at the next run ({run} of 3)" in out["till-1"][DOWN].reason
+                assert targets(site, snap_id)["till-1"] == ("UPLOADED", None)
+        assert f"the till refused snapshot (message {snap_id}): not enough flash" in out["till-1"][DOWN].reason
+        assert out["till-2"][DOWN].status == SUCCESS
+        assert targets(site, snap_id) == {"till-1": ("FAILED", "not enough flash for the catalog"),
+                                          "till-2": ("PROCESSED", None)}
+        assert targets(site, logo_id)["till-1"] == ("PROCESSED", None)  # a logo does not wait for a snapshot
+        assert [k for k, _ in t1.packages] == ["logo"] and t1.calls.count("offer_package") == 4
+        gw.sync()
+        assert t1.calls.count("offer_package") == 4  # refused for good: not offered again
+
+
+def test_a_till_busy_with_a_sale_gets_the_snapshot_at_the_next_run(site: Site) -> None:
+    t1 = site.add_till("till-1")
+    snap_id, snap = publish_snapshot_data(site, 1)
+    t1.refuse = {"snapshot": "a sale is in progress: the package waits for the next sync"}
+    with gateway(site) as (gw, _):
+        assert gw.sync()["till-1"][DOWN].status == FAILED
+        assert targets(site, snap_id)["till-1"] == ("UPLOADED", None)
+        t1.refuse = {}
+        assert gw.sync()["till-1"][DOWN].status == SUCCESS
+    assert t1.packages == [("snapshot", snap)] and targets(site, snap_id)["till-1"] == ("PROCESSED", None)
 
 
 def test_a_link_cut_while_sending_a_package_offers_it_again_next_run_and_acks_once(site: Site) -> None:
