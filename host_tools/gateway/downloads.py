@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from host_tools.gateway.config import TillConfig
 from host_tools.gateway.outbox import DOWN, FAILED, SITE_ROW, SUCCESS, Outcome
 from host_tools.gateway.relay_client import Message, RelayClient, RelayRefused, RelayUnreachable
-from host_tools.gateway.tillport import LinkError
+from host_tools.gateway.tillport import Hello, LinkError
 
 if TYPE_CHECKING:  # sync imports this module to run the steps
     from host_tools.gateway.sync import Gateway, Link
@@ -181,11 +181,17 @@ def _pictures(gw: Gateway, m: Message) -> str | None:
     return problem
 
 
-def till_down(gw: Gateway, till: TillConfig, link: Link, messages: list[Message] | str) -> Outcome:
+def till_down(gw: Gateway, till: TillConfig, link: Link, messages: list[Message] | str,
+              hello: Hello | None = None) -> Outcome:
     name = till.name
     if isinstance(messages, str):
         return Outcome(FAILED, messages)
     mine = [m for m in messages if m.kind in PACKAGE_KINDS and name in m.tills]
+    if hello is not None and hello.snapshot_version is None and not any(m.kind == SNAPSHOT for m in mine):
+        # A freshly flashed till cannot sell without HO's data ("No HO data: sync the till").
+        return Outcome(FAILED, "the till has no HO data, so it cannot sell, and HO has published no full "
+                               f"snapshot for it: publish one (kassa ho publish --snapshot DIR --site "
+                               f"{gw.config.site})", f"{len(mine)} published for this till")
     applied, problems, blocked = 0, [], False
     for m in mine:
         if blocked and m.kind == DELTA:

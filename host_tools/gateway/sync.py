@@ -172,7 +172,8 @@ class Gateway:
                 out[DOWN] = self._skip(till.name, DOWN, problem or "")
             else:
                 out[ACKS] = self.step(till.name, ACKS, lambda: self._acks(till, link, hello))
-                out[DOWN] = self.step(till.name, DOWN, lambda: downloads.till_down(self, till, link, messages()))
+                out[DOWN] = self.step(till.name, DOWN, lambda: downloads.till_down(self, till, link, messages(),
+                                                                                   hello))
             return out
         finally:
             link.close()

@@ -34,6 +34,7 @@ class FakeTill:
         self.clock_offset_s = clock_offset_s
         self.packages: list[tuple[str, bytes]] = []
         self.refuse: dict[str, str] = {}  # kind -> the reason the till gives for refusing it
+        self.snapshot_version: int | None = 1  # the HO data in force (None: a freshly flashed till)
         self.closed = False
 
     def _journal(self) -> J.Journal:
@@ -53,7 +54,8 @@ class FakeTill:
         j = self._journal()
         try:
             clock = None if self.clock_offset_s is None else int(time.time()) + self.clock_offset_s
-            return Hello(self.till_id, "fake-1", j.last_seq, j.processed_seq, None, clock, 1 << 20, "ok")
+            return Hello(self.till_id, "fake-1", j.last_seq, j.processed_seq, self.snapshot_version, clock,
+                         1 << 20, "ok")
         finally:
             j.close()
 
@@ -86,7 +88,9 @@ class FakeTill:
             if progress:
                 progress(min(done, len(data)), len(data))
         self.packages.append((kind, data))
-        return PackageResult(True, "applied", len(self.packages))
+        if kind in ("snapshot", "delta"):
+            self.snapshot_version = (self.snapshot_version or 0) + 1
+        return PackageResult(True, "applied", self.snapshot_version)
 
     def set_clock(self, epoch_s: int) -> int:
         self._call("set_clock")

@@ -208,3 +208,16 @@ def test_the_relay_down_leaves_every_download_for_the_next_run(site: Site) -> No
         out = gw.sync()
         assert all(o.status == SUCCESS for s in out.values() for o in s.values()), out
     assert [k for k, _ in t1.packages] == ["snapshot"]
+
+
+def test_a_till_without_ho_data_and_nothing_published_for_it_says_what_to_do(site: Site) -> None:
+    t1 = site.add_till("till-1", sales=2)
+    t1.snapshot_version = None  # freshly flashed: it cannot sell
+    with gateway(site) as (gw, _):
+        out = gw.sync()["till-1"]
+        assert out[UP].status == SUCCESS and out[DOWN].status == FAILED
+        assert out[DOWN].reason == ("the till has no HO data, so it cannot sell, and HO has published no full "
+                                    "snapshot for it: publish one (kassa ho publish --snapshot DIR --site S001)")
+        publish_snapshot(site, 1)  # first contact's full snapshot
+        assert gw.sync()["till-1"][DOWN].status == SUCCESS
+    assert [k for k, _ in t1.packages] == ["snapshot"] and t1.snapshot_version == 1
