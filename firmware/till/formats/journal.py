@@ -19,9 +19,15 @@
 # Anything else (bad tag, gap, garbage, a missing segment) is a problem with its
 # position; the journal then refuses appends until a person acknowledges the
 # problems, which is itself a record (KIND_ACK) naming them.
+#
+# Boot verifies from the checkpoint (journal_checkpoint.py), written at every
+# segment roll: only the segments after it are re-read, so boot time no longer
+# grows with the journal. A checkpoint that is missing, damaged, forged or stale
+# means a full scan, and the journal says so (notices, status()["recovery"]).
 import os
 
 from till.formats import cbor
+from till.formats import journal_checkpoint as JC
 from till.formats.durable import free_bytes as _free_bytes
 from till.formats.durable import replace_file, sync_dir as _fsync_dir, sync_file as _sync_file
 from till.formats.crypto import HmacKey
@@ -194,11 +200,13 @@ class Journal:
     a new segment file beyond this size (see docs/benchmarks.md for the choice).
     low_free_bytes / full_free_bytes: free flash below which status() warns, and
     below which sales are refused (closings, events and acks may still use the
-    remaining reserve so a day can be closed).
+    remaining reserve so a day can be closed). full_scan: verify every record
+    on flash, not only those after the checkpoint.
     """
 
     def __init__(self, path, till_id, key, clock=None, segment_bytes=16384,
-                 low_free_bytes=262144, full_free_bytes=24576, encode_buffer=None):
+                 low_free_bytes=262144, full_free_bytes=24576, encode_buffer=None,
+                 full_scan=False):
         self.path = path
         self.till_id = till_id
         self._key = HmacKey(key)
@@ -215,6 +223,10 @@ class Journal:
         # cbor.dumps_into); main.py reserves it before the heap fragments.
         self._enc = encode_buffer if encode_buffer is not None else bytearray()
         self._needs_recover = False  # a failed write could not be recovered for want of heap
+        self._full_scan = full_scan
+        self._ckpt = None  # the checkpoint on flash, once verified or written
+        self.recovery = ""  # how the last recovery verified the journal, in words
+        self.verified_records = 0  # records whose tag the last recovery checked
         self._ensure_dir()
         self.processed_seq = self._read_processed()
         self._recover()
@@ -257,29 +269,53 @@ class Journal:
         return firsts
 
     def _recover(self):
-        """Scan every segment, verify the chain, cut a torn tail, list damage."""
+        """Verify the chain from the checkpoint (or from the start), cut a torn
+        tail, list damage."""
         self._segments = self._list_segments()
         self.last_seq = 0
         self.last_tag = chain_anchor(self.till_id)
         self._active_size = 0
         self._active_ok = False
+        self.verified_records = 0
         expected = None
+        i = None if self._full_scan else self._from_checkpoint()
+        if i is None:
+            i = 0
+            self._ckpt = None
+        else:
+            expected = self.last_seq + 1
+        checked_from = i
+        boundary = None  # (first seq, seq and tag before it) of the segment scanned last
         count = len(self._segments)
-        i = 0
         while i < count:
             first = self._segments[i]
             is_last = i == count - 1
             name = segment_name(first)
+            boundary = (first, expected - 1 if expected else None, self.last_tag)
             result = self._scan_segment(name, first, expected, is_last)
             if result is None:  # an empty last segment was removed
                 self._segments.pop(i)
                 count -= 1
+                boundary = None
                 continue
             expected, end_ok, size = result
             if is_last:
                 self._active_ok = end_ok
                 self._active_size = size
             i += 1
+        self._check_processed(expected)
+        if self._ckpt is not None:
+            self.recovery = ("verified from the checkpoint at record %d: %d of %d segments"
+                             " read, %d records checked"
+                             % (self._ckpt.seq, count - checked_from, count,
+                                self.verified_records))
+        else:
+            self.recovery = ("full scan%s: %d segments read, %d records checked"
+                             % (" (asked for)" if self._full_scan else "", count,
+                                self.verified_records))
+            self._checkpoint_after_full_scan(boundary)
+
+    def _check_processed(self, expected):
         if expected is None and self.processed_seq:
             # The active segment is never deleted, so no segment at all after
             # records were processed means files were removed behind our back.
@@ -290,6 +326,93 @@ class Journal:
             self._problem(None, 0, None,
                           "records up to %d were processed but only %d are on flash"
                           % (self.processed_seq, self.last_seq))
+
+    # ---- the checkpoint ----------------------------------------------------
+
+    def _size(self, first):
+        return os.stat(self._p(segment_name(first)))[6]
+
+    def _sizes(self, lo, hi):
+        # Generated one at a time: the checkpoint's MAC never needs the list.
+        for i in range(lo, hi):
+            first = self._segments[i]
+            yield first, self._size(first)
+
+    def _from_checkpoint(self):
+        """Take the chain from the checkpoint: returns the index in _segments
+        of the first segment still to verify, or None (full scan) after noting
+        why the checkpoint was not used."""
+        try:
+            ck = JC.load(self.path, self.till_id)
+            if ck is None:
+                if len(self._segments) > 1:
+                    # Written before checkpoints, or one was lost: say why this
+                    # boot is slow.
+                    self.notices.append("no journal checkpoint: verifying every record")
+                return None
+            drop, end = JC.match(ck, self._segments, self.processed_seq)
+            JC.verify(ck, self._key, self.till_id, self._sizes(drop, end))
+        except JC.Refused as exc:
+            self.notices.append("journal checkpoint not used (%s): verifying every record" % exc)
+            return None
+        except OSError as exc:
+            # A segment vanished between listing and stat: the full scan reports it.
+            self.notices.append("journal checkpoint not used (%s): verifying every record" % exc)
+            return None
+        if drop:
+            # Processed segments whose removal a power cut interrupted: the
+            # checkpoint, rewritten before they were removed, says they go.
+            for k in range(drop):
+                os.remove(self._p(segment_name(self._segments[k])))
+            _fsync_dir(self.path)
+            for _ in range(drop):
+                self._segments.pop(0)
+            end -= drop
+        self._ckpt = ck
+        self.last_seq = ck.seq
+        self.last_tag = ck.tag
+        if end == len(self._segments):
+            # The power failed between the checkpoint and the first record of
+            # the next segment: the covered one stays sealed.
+            self._active_size = self._size(self._segments[-1])
+        return end
+
+    def _save_checkpoint(self, seq, tag, lo, hi):
+        """Vouch for _segments[lo:hi], which end with record (seq, tag). A
+        checkpoint is only a shortcut: failing to write one never fails the
+        operation under way, and the one it leaves must not be trusted, so it
+        is removed (the next boot does a full scan and writes a new one)."""
+        try:
+            oldest = self._segments[lo] if lo < len(self._segments) else seq + 1
+            self._ckpt = JC.save(self.path, self._key, self.till_id, seq, tag, oldest,
+                                 self._sizes(lo, hi))
+            return True
+        except (OSError, MemoryError):
+            self._forget_checkpoint()
+            return False
+
+    def _forget_checkpoint(self):
+        self._ckpt = None
+        try:
+            JC.remove(self.path)
+        except MemoryError:
+            pass  # left on flash it no longer matches: the next boot refuses it
+
+    def _seal(self):
+        """At a segment roll, before the new segment exists: vouch for every
+        segment on flash, all verified (recovery) or written by this journal."""
+        if self._segments and not self._needs_recover and not self.broken:
+            self._save_checkpoint(self.last_seq, self.last_tag, 0, len(self._segments))
+
+    def _checkpoint_after_full_scan(self, boundary):
+        # After a full scan of a whole journal, vouch for the sealed segments so
+        # the next boot is fast again. Only when the chain ran straight into the
+        # open segment: its first record follows the last verified one.
+        if boundary is None or self.broken or len(self._segments) < 2:
+            return
+        first, seq, tag = boundary
+        if first == self._segments[-1] and seq == first - 1:
+            self._save_checkpoint(seq, tag, 0, len(self._segments) - 1)
 
     def _problem(self, segment, offset, seq, what):
         self.problems.append(Problem(segment or "(journal)", offset, seq, what))
@@ -427,6 +550,7 @@ class Journal:
             else:
                 self._problem(name, offset, seq, "sequence goes back (expected %d)" % expected)
         tag = rec[K_TAG]
+        self.verified_records += 1
         if prev is None:
             # First record after damaged bytes: its link cannot be checked, but
             # the damage is already a problem someone must acknowledge.
@@ -493,6 +617,7 @@ class Journal:
             "space": self.space_level(),
             "problems": [str(p) for p in self.unacknowledged()],
             "segments": len(self._segments),
+            "recovery": self.recovery,
         }
 
     # ---- appending ---------------------------------------------------------
@@ -547,6 +672,7 @@ class Journal:
                     old = self._p(segment_name(first))
                     os.rename(old, old + ".damaged")
                     self._segments.remove(first)
+                self._seal()
                 # Listed before the file exists: growing the list may need
                 # memory, and once the record is durable nothing may fail.
                 self._segments.append(seq)
@@ -708,14 +834,29 @@ class Journal:
         return self._drop_processed_segments()
 
     def _drop_processed_segments(self):
-        removed = 0
         # A segment goes only when the next one starts at or before processed+1,
         # i.e. all of its records are processed; the active one always stays.
-        while len(self._segments) > 1 and self._segments[1] - 1 <= self.processed_seq:
-            os.remove(self._p(segment_name(self._segments[0])))
-            self._segments.pop(0)
-            removed += 1
-        if removed:
-            _fsync_dir(self.path)
-            self._refresh_free()
-        return removed
+        segs = self._segments
+        n = 0
+        while n < len(segs) - 1 and segs[n + 1] - 1 <= self.processed_seq:
+            n += 1
+        if not n:
+            return 0
+        ck = self._ckpt
+        if ck is not None:
+            # The checkpoint first, for what remains: a power cut before the
+            # removals leaves segments it no longer covers, and the next boot
+            # finishes removing them (they are processed).
+            end = n
+            while end < len(segs) and segs[end] <= ck.seq:
+                end += 1
+            if end == n and segs[n] != ck.seq + 1:
+                self._forget_checkpoint()  # nothing left that its tag anchors
+            else:
+                self._save_checkpoint(ck.seq, ck.tag, n, end)
+        for _ in range(n):
+            os.remove(self._p(segment_name(segs[0])))
+            segs.pop(0)
+        _fsync_dir(self.path)
+        self._refresh_free()
+        return n
