@@ -50,7 +50,7 @@ class Script:
         self.image0 = bytes(flash.data)
         flash.record()
         flashsim.mount(flash, MOUNT)
-        real_save, real_drop = J.Journal._save_checkpoint, J.Journal._drop_processed_segments
+        real_save, real_drop = JC.vouch, J.Journal._drop_processed_segments
         spans, kinds = self.spans, self.kinds
         depth = [0]  # a removal rewrites the checkpoint inside its own span
 
@@ -69,7 +69,7 @@ class Script:
                 return result
             return wrapped
 
-        J.Journal._save_checkpoint = watch("checkpoint", real_save)
+        JC.vouch = watch("checkpoint", real_save)
         J.Journal._drop_processed_segments = watch("removal", real_drop)
         try:
             j = open_journal()
@@ -86,7 +86,7 @@ class Script:
                     assert j.notices == ["no journal checkpoint: verifying every record"]
             j.close()
         finally:
-            J.Journal._save_checkpoint, J.Journal._drop_processed_segments = real_save, real_drop
+            JC.vouch, J.Journal._drop_processed_segments = real_save, real_drop
             flashsim.umount(MOUNT)
         self.ops = flash.log
         # A checkpoint at every roll, two more in the removals, one at the reboot.

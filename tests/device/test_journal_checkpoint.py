@@ -6,6 +6,7 @@
 import os
 
 import support
+from till.formats import cbor
 from till.formats import journal as J
 from till.formats import journal_checkpoint as JC
 from test_journal import KEY, TILL, fill, open_journal, record_offsets, sale_body, segment_files
@@ -66,7 +67,7 @@ def test_boot_verifies_only_the_segment_after_the_checkpoint():
     assert [s for s, _ in j.records_after(0)] == list(range(1, 62))
     j.close()
     j = open_journal(d, segment_bytes=SEG, full_scan=True)
-    assert j.verified_records == 61 and j.recovery.startswith("full scan (asked for)")
+    assert j.verified_records == 61 and j.recovery.startswith("full scan")
     assert j.problems == [] and j.last_seq == 61
     j.close()
 
@@ -102,16 +103,19 @@ def test_forged_checkpoint_cannot_hide_damage():
     # segment as it now is, MAC'd with any other key, is refused.
     from till.formats.crypto import HmacKey
 
-    def sizes():
-        for name in segment_files(d)[:-1]:
-            yield int(name[3:13]), os.stat(d + "/" + name)[6]
+    sizes = [(int(name[3:13]), os.stat(d + "/" + name)[6]) for name in segment_files(d)[:-1]]
+
+    def forge(key, till, seq, tag):
+        fields = {1: 1, 2: till, 3: seq, 4: tag, 5: 1, 6: len(sizes)}
+        fields[7] = JC.mac(HmacKey(key), fields, sizes)
+        support.write_file(ckpt_path(d), cbor.dumps(fields))
 
     last_sealed = segment_files(d)[-1]
     j = open_journal(d, segment_bytes=SEG)
     seq, tag = int(last_sealed[3:13]) - 1, b"\x00" * 16
     j.close()
     for key, till in ((b"not the till's key", TILL), (KEY, "store-12/till-8")):
-        JC.save(d, HmacKey(key), till, seq, tag, 1, sizes())
+        forge(key, till, seq, tag)
         j = open_journal(d, segment_bytes=SEG)
         assert len(refused(j)) == 1 and [str(p) for p in j.problems] == expected, j.notices
         assert j.broken
@@ -125,12 +129,16 @@ def test_a_sealed_segment_changed_in_size_or_removed_is_caught_at_boot():
     victim = d + "/" + names[2]
     original = support.read_file(victim)
     off, _ = record_offsets(d, names[2])[-1]
+    ckpt = support.read_file(ckpt_path(d))
     for changed in (original[:off], original + original[-20:]):
         support.write_file(victim, changed)
         j = open_journal(d, segment_bytes=SEG)
         assert len(refused(j)) == 1 and "does not verify" in refused(j)[0], j.notices
         assert j.broken, "a changed sealed segment passed"
         j.close()
+        # The damage found, the checkpoint is removed: the next boot scans too.
+        assert JC.FILE not in os.listdir(d)
+        support.write_file(ckpt_path(d), ckpt)
     support.write_file(victim, original)
     os.remove(victim)
     j = open_journal(d, segment_bytes=SEG)
@@ -151,6 +159,11 @@ def test_a_bit_flip_in_a_sealed_segment_is_left_to_the_full_scan():
     j.close()
     j = open_journal(d, segment_bytes=SEG, full_scan=True)
     assert j.broken and j.problems[0].seq == 1 and "tag" in j.problems[0].what
+    j.close()
+    # Once found, never forgotten: the checkpoint that vouched for it is gone.
+    j = open_journal(d, segment_bytes=SEG)
+    assert j.notices == ["no journal checkpoint: verifying every record"]
+    assert j.broken and j.problems[0].seq == 1
     j.close()
 
 

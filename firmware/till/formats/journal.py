@@ -27,7 +27,6 @@
 import os
 
 from till.formats import cbor
-from till.formats import journal_checkpoint as JC
 from till.formats.durable import free_bytes as _free_bytes
 from till.formats.durable import replace_file, sync_dir as _fsync_dir, sync_file as _sync_file
 from till.formats.crypto import HmacKey
@@ -192,6 +191,16 @@ class Problem:
         return "%s: %s" % (where, self.what)
 
 
+def _checkpoints():
+    # Imported when a journal first recovers, not with this module: what only
+    # needs the journal's constants (the sale engine's records and reports, host
+    # tools) does not carry its code in the till's heap. It works on the
+    # Journal's state, as a part of this class kept in another file.
+    from till.formats import journal_checkpoint
+
+    return journal_checkpoint
+
+
 class Journal:
     """Open (and recover) the journal in directory `path`.
 
@@ -224,7 +233,7 @@ class Journal:
         self._enc = encode_buffer if encode_buffer is not None else bytearray()
         self._needs_recover = False  # a failed write could not be recovered for want of heap
         self._full_scan = full_scan
-        self._ckpt = None  # the checkpoint on flash, once verified or written
+        self._ckpt = None  # (seq, tag) of the checkpoint on flash, once verified or written
         self.recovery = ""  # how the last recovery verified the journal, in words
         self.verified_records = 0  # records whose tag the last recovery checked
         self._ensure_dir()
@@ -278,7 +287,7 @@ class Journal:
         self._active_ok = False
         self.verified_records = 0
         expected = None
-        i = None if self._full_scan else self._from_checkpoint()
+        i = None if self._full_scan else _checkpoints().resume(self)
         if i is None:
             i = 0
             self._ckpt = None
@@ -303,19 +312,6 @@ class Journal:
                 self._active_ok = end_ok
                 self._active_size = size
             i += 1
-        self._check_processed(expected)
-        if self._ckpt is not None:
-            self.recovery = ("verified from the checkpoint at record %d: %d of %d segments"
-                             " read, %d records checked"
-                             % (self._ckpt.seq, count - checked_from, count,
-                                self.verified_records))
-        else:
-            self.recovery = ("full scan%s: %d segments read, %d records checked"
-                             % (" (asked for)" if self._full_scan else "", count,
-                                self.verified_records))
-            self._checkpoint_after_full_scan(boundary)
-
-    def _check_processed(self, expected):
         if expected is None and self.processed_seq:
             # The active segment is never deleted, so no segment at all after
             # records were processed means files were removed behind our back.
@@ -326,93 +322,7 @@ class Journal:
             self._problem(None, 0, None,
                           "records up to %d were processed but only %d are on flash"
                           % (self.processed_seq, self.last_seq))
-
-    # ---- the checkpoint ----------------------------------------------------
-
-    def _size(self, first):
-        return os.stat(self._p(segment_name(first)))[6]
-
-    def _sizes(self, lo, hi):
-        # Generated one at a time: the checkpoint's MAC never needs the list.
-        for i in range(lo, hi):
-            first = self._segments[i]
-            yield first, self._size(first)
-
-    def _from_checkpoint(self):
-        """Take the chain from the checkpoint: returns the index in _segments
-        of the first segment still to verify, or None (full scan) after noting
-        why the checkpoint was not used."""
-        try:
-            ck = JC.load(self.path, self.till_id)
-            if ck is None:
-                if len(self._segments) > 1:
-                    # Written before checkpoints, or one was lost: say why this
-                    # boot is slow.
-                    self.notices.append("no journal checkpoint: verifying every record")
-                return None
-            drop, end = JC.match(ck, self._segments, self.processed_seq)
-            JC.verify(ck, self._key, self.till_id, self._sizes(drop, end))
-        except JC.Refused as exc:
-            self.notices.append("journal checkpoint not used (%s): verifying every record" % exc)
-            return None
-        except OSError as exc:
-            # A segment vanished between listing and stat: the full scan reports it.
-            self.notices.append("journal checkpoint not used (%s): verifying every record" % exc)
-            return None
-        if drop:
-            # Processed segments whose removal a power cut interrupted: the
-            # checkpoint, rewritten before they were removed, says they go.
-            for k in range(drop):
-                os.remove(self._p(segment_name(self._segments[k])))
-            _fsync_dir(self.path)
-            for _ in range(drop):
-                self._segments.pop(0)
-            end -= drop
-        self._ckpt = ck
-        self.last_seq = ck.seq
-        self.last_tag = ck.tag
-        if end == len(self._segments):
-            # The power failed between the checkpoint and the first record of
-            # the next segment: the covered one stays sealed.
-            self._active_size = self._size(self._segments[-1])
-        return end
-
-    def _save_checkpoint(self, seq, tag, lo, hi):
-        """Vouch for _segments[lo:hi], which end with record (seq, tag). A
-        checkpoint is only a shortcut: failing to write one never fails the
-        operation under way, and the one it leaves must not be trusted, so it
-        is removed (the next boot does a full scan and writes a new one)."""
-        try:
-            oldest = self._segments[lo] if lo < len(self._segments) else seq + 1
-            self._ckpt = JC.save(self.path, self._key, self.till_id, seq, tag, oldest,
-                                 self._sizes(lo, hi))
-            return True
-        except (OSError, MemoryError):
-            self._forget_checkpoint()
-            return False
-
-    def _forget_checkpoint(self):
-        self._ckpt = None
-        try:
-            JC.remove(self.path)
-        except MemoryError:
-            pass  # left on flash it no longer matches: the next boot refuses it
-
-    def _seal(self):
-        """At a segment roll, before the new segment exists: vouch for every
-        segment on flash, all verified (recovery) or written by this journal."""
-        if self._segments and not self._needs_recover and not self.broken:
-            self._save_checkpoint(self.last_seq, self.last_tag, 0, len(self._segments))
-
-    def _checkpoint_after_full_scan(self, boundary):
-        # After a full scan of a whole journal, vouch for the sealed segments so
-        # the next boot is fast again. Only when the chain ran straight into the
-        # open segment: its first record follows the last verified one.
-        if boundary is None or self.broken or len(self._segments) < 2:
-            return
-        first, seq, tag = boundary
-        if first == self._segments[-1] and seq == first - 1:
-            self._save_checkpoint(seq, tag, 0, len(self._segments) - 1)
+        _checkpoints().settle(self, count - checked_from, boundary)
 
     def _problem(self, segment, offset, seq, what):
         self.problems.append(Problem(segment or "(journal)", offset, seq, what))
@@ -672,7 +582,12 @@ class Journal:
                     old = self._p(segment_name(first))
                     os.rename(old, old + ".damaged")
                     self._segments.remove(first)
-                self._seal()
+                if self._segments and not self._needs_recover and not self.broken:
+                    # Before the new segment exists, vouch for every one on
+                    # flash: all verified at boot or written since. Never over
+                    # damage not yet acknowledged: it would hide it.
+                    _checkpoints().vouch(self, self.last_seq, self.last_tag, 0,
+                                         len(self._segments))
                 # Listed before the file exists: growing the list may need
                 # memory, and once the record is durable nothing may fail.
                 self._segments.append(seq)
@@ -842,18 +757,11 @@ class Journal:
             n += 1
         if not n:
             return 0
-        ck = self._ckpt
-        if ck is not None:
+        if self._ckpt is not None:
             # The checkpoint first, for what remains: a power cut before the
             # removals leaves segments it no longer covers, and the next boot
             # finishes removing them (they are processed).
-            end = n
-            while end < len(segs) and segs[end] <= ck.seq:
-                end += 1
-            if end == n and segs[n] != ck.seq + 1:
-                self._forget_checkpoint()  # nothing left that its tag anchors
-            else:
-                self._save_checkpoint(ck.seq, ck.tag, n, end)
+            _checkpoints().shrink(self, n)
         for _ in range(n):
             os.remove(self._p(segment_name(segs[0])))
             segs.pop(0)
