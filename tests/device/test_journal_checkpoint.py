@@ -305,3 +305,22 @@ def test_a_checkpoint_that_cannot_be_written_never_fails_an_append():
         assert j.notices == ["no journal checkpoint: verifying every record"]
         assert j.problems == [] and j.last_seq == n + 19
         j.close()
+
+
+def test_the_open_segment_must_chain_to_the_checkpoint():
+    d = support.tmpdir()
+    fill(d, 30, segment_bytes=SEG)
+    path = d + "/" + segment_files(d)[-1]
+    data = support.read_file(path)
+    with open(path, "rb") as f:
+        _, header, size = next(iter(cbor.SequenceReader(f)))
+    header[J.H_PREV] = bytes(16)  # same length: only the chain can tell
+    support.write_file(path, cbor.dumps(header) + data[size:])
+    j = open_journal(d, segment_bytes=SEG)
+    assert from_checkpoint(j) and j.broken, j.recovery
+    name = segment_files(d)[-1]
+    # The header, and the first record, whose tag was made over the true tag.
+    assert [str(p) for p in j.problems][0] == \
+        "%s at byte 0: segment does not chain to the one before" % name
+    assert [p.seq for p in j.problems[1:]] == [int(name[3:13])]
+    j.close()

@@ -1,7 +1,7 @@
 # The journal's boot checkpoint: a small file in which the till vouches, with its
 # key, that the segment files it names were verified up to record `seq`, whose tag
 # is `tag`. Boot then verifies only the segments after it (at most the open one)
-# instead of every record on flash (a full Pico journal is 10,946 HMACs, tens of
+# instead of every record on flash (a full Pico journal is 10,944 HMACs, tens of
 # seconds on an RP2040). docs/journal.md says what this gives up and where the
 # full check still happens.
 #
