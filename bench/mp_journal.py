@@ -3,9 +3,15 @@
 #   wear SEGMENT_BYTES RECORDS  erases/programs per record on Pico flash geometry
 #   speed RECORDS               appends per second on emulated littlefs (RAM)
 #   fill DIR RECORDS            write a journal into a host directory
-#   recover DIR                 open (recover) a journal; print time and free heap
+#   recover DIR                 open (recover) a journal by a full scan, the worst
+#                               case; print time and free heap
 #   fill_flash BLOCKS [SEGMENT] append on emulated flash until sales are refused
 #   append_run DIR RECORDS      append to a fresh journal (a heap-requirement probe)
+#   boot DIR FULL               open a journal from its checkpoint (FULL 0) or by a
+#                               full scan (1); time, records checked, free heap
+#   replay DIR                  read and decode every record (the engine's replay)
+#   boot_flash BLOCKS           fill emulated Pico flash, then time both boots on it
+#   checkpoint_wear SEG RECORDS flash erases/programs spent writing checkpoints
 import gc
 import sys
 import time
@@ -71,10 +77,20 @@ def fill(path, records):
 def recover(path):
     gc.collect()
     t0 = time.ticks_us()
-    j = J.Journal(path, TILL, KEY, clock=clock, segment_bytes=16384)
+    j = J.Journal(path, TILL, KEY, clock=clock, segment_bytes=16384, full_scan=True)
     dt = time.ticks_diff(time.ticks_us(), t0)
     gc.collect()
     print("RESULT recover", j.last_seq, len(j.problems), dt, gc.mem_free())
+
+
+def _until_full(j):
+    n = 0
+    while True:
+        try:
+            j.append(J.KIND_SALE, sale(n + 1))
+        except J.JournalFull:
+            return n
+        n += 1
 
 
 def fill_flash(blocks, segment_bytes=16384):
@@ -82,13 +98,7 @@ def fill_flash(blocks, segment_bytes=16384):
     refuses them; print how many fitted."""
     on_pico_flash(blocks)
     j = J.Journal("/flash/journal", TILL, KEY, clock=clock, segment_bytes=segment_bytes)
-    n = 0
-    while True:
-        try:
-            j.append(J.KIND_SALE, sale(n + 1))
-        except J.JournalFull:
-            break
-        n += 1
+    n = _until_full(j)
     print("RESULT fill_flash", n, j.status()["free_bytes"])
 
 
@@ -100,8 +110,76 @@ def append_run(path, records):
     print("RESULT append_run", j.last_seq)
 
 
+def _timed_open(path, full):
+    gc.collect()
+    t0 = time.ticks_us()
+    j = J.Journal(path, TILL, KEY, clock=clock, segment_bytes=16384, full_scan=bool(full))
+    dt = time.ticks_diff(time.ticks_us(), t0)
+    j.close()
+    return j, dt
+
+
+def boot(path, full):
+    j, dt = _timed_open(path, full)
+    gc.collect()
+    print("RESULT boot", full, j.last_seq, len(j.problems), j.verified_records, dt,
+          gc.mem_free(), j.status()["segments"], len(j.notices))
+
+
+def replay(path):
+    from till.formats import cbor
+
+    j = J.Journal(path, TILL, KEY, clock=clock, segment_bytes=16384)
+    gc.collect()
+    t0 = time.ticks_us()
+    n = 0
+    for _, raw in j.records_after(0):
+        cbor.loads(raw)
+        n += 1
+    print("RESULT replay", n, time.ticks_diff(time.ticks_us(), t0))
+
+
+def boot_flash(blocks):
+    on_pico_flash(blocks)
+    j = J.Journal("/flash/journal", TILL, KEY, clock=clock, segment_bytes=16384)
+    n = _until_full(j)
+    j.close()
+    ck, ck_us = _timed_open("/flash/journal", 0)
+    full, full_us = _timed_open("/flash/journal", 1)
+    assert not ck.problems and not full.problems and ck.last_tag == full.last_tag
+    print("RESULT boot_flash", n, ck.verified_records, ck_us, full.verified_records, full_us)
+
+
+def checkpoint_wear(segment_bytes, records):
+    flash = on_pico_flash()
+    from till.formats import journal_checkpoint as JC
+
+    real = JC.vouch
+    spent = [0, 0, 0]  # checkpoint writes, erases, programs
+
+    def counted(*args):
+        e, p = flash.erases, flash.programs
+        try:
+            return real(*args)
+        finally:
+            spent[0] += 1
+            spent[1] += flash.erases - e
+            spent[2] += flash.programs - p
+
+    JC.vouch = counted
+    j = J.Journal("/flash/journal", TILL, KEY, clock=clock, segment_bytes=segment_bytes)
+    for i in range(1, records + 1):
+        j.append(J.KIND_SALE, sale(i))
+        if i % 250 == 0:  # as in wear: HO acknowledges all but the last 100
+            j.mark_processed(i - 100)
+    j.close()
+    print("RESULT checkpoint_wear", records, spent[0], spent[1], spent[2], flash.erases,
+          flash.programs)
+
+
 MODES = {"wear": wear, "speed": speed, "fill": fill, "recover": recover,
-         "fill_flash": fill_flash, "append_run": append_run}
+         "fill_flash": fill_flash, "append_run": append_run, "boot": boot,
+         "replay": replay, "boot_flash": boot_flash, "checkpoint_wear": checkpoint_wear}
 # Arguments are numbers except paths (anything starting with "/").
 args = [a if a.startswith("/") else int(a) for a in sys.argv[2:]]
 MODES[sys.argv[1]](*args)

@@ -79,6 +79,19 @@ def record_script():
     return image0, flash.log, returns, processed_at
 
 
+def assert_records(j, where):
+    """Every record after the processed mark is there, in order, as written;
+    returns the next sequence number."""
+    expect = j.processed_seq + 1
+    for seq, raw in j.records_after(j.processed_seq):
+        assert seq == expect, "%s: record %d where %d was due" % (where, seq, expect)
+        rec = cbor.loads(raw)
+        assert rec[J.K_BODY] == body(seq) and rec[J.K_KIND] == kind_of(seq), where
+        expect += 1
+    assert expect == j.last_seq + 1, "%s: records end at %d" % (where, expect - 1)
+    return expect
+
+
 def check_cut(image, n, returns, processed_at):
     flash = flashsim.Flash(BLOCKS, image=image)
     flashsim.mount(flash, MOUNT)
@@ -96,13 +109,7 @@ def check_cut(image, n, returns, processed_at):
             assert j.processed_seq == PROCESSED_SEQ, where
         else:
             assert j.processed_seq in (0, PROCESSED_SEQ), where
-        expect = j.processed_seq + 1
-        for seq, raw in j.records_after(j.processed_seq):
-            assert seq == expect, "%s: record %d where %d was due" % (where, seq, expect)
-            rec = cbor.loads(raw)
-            assert rec[J.K_BODY] == body(seq) and rec[J.K_KIND] == kind_of(seq), where
-            expect += 1
-        assert expect == j.last_seq + 1, "%s: records end at %d" % (where, expect - 1)
+        expect = assert_records(j, where)
         nxt = j.append(J.KIND_SALE, body(j.last_seq + 1))
         assert nxt == j.last_seq and nxt == expect, where
         j.close()

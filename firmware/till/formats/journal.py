@@ -19,6 +19,11 @@
 # Anything else (bad tag, gap, garbage, a missing segment) is a problem with its
 # position; the journal then refuses appends until a person acknowledges the
 # problems, which is itself a record (KIND_ACK) naming them.
+#
+# Boot verifies from the checkpoint (journal_checkpoint.py), written at every
+# segment roll: only the segments after it are re-read, so boot time no longer
+# grows with the journal. A checkpoint that is missing, damaged, forged or stale
+# means a full scan, and the journal says so (notices, status()["recovery"]).
 import os
 
 from till.formats import cbor
@@ -186,6 +191,16 @@ class Problem:
         return "%s: %s" % (where, self.what)
 
 
+def _checkpoints():
+    # Imported when a journal first recovers, not with this module: what only
+    # needs the journal's constants (the sale engine's records and reports, host
+    # tools) does not carry its code in the till's heap. It works on the
+    # Journal's state, as a part of this class kept in another file.
+    from till.formats import journal_checkpoint
+
+    return journal_checkpoint
+
+
 class Journal:
     """Open (and recover) the journal in directory `path`.
 
@@ -194,11 +209,13 @@ class Journal:
     a new segment file beyond this size (see docs/benchmarks.md for the choice).
     low_free_bytes / full_free_bytes: free flash below which status() warns, and
     below which sales are refused (closings, events and acks may still use the
-    remaining reserve so a day can be closed).
+    remaining reserve so a day can be closed). full_scan: verify every record
+    on flash, not only those after the checkpoint.
     """
 
     def __init__(self, path, till_id, key, clock=None, segment_bytes=16384,
-                 low_free_bytes=262144, full_free_bytes=24576, encode_buffer=None):
+                 low_free_bytes=262144, full_free_bytes=24576, encode_buffer=None,
+                 full_scan=False):
         self.path = path
         self.till_id = till_id
         self._key = HmacKey(key)
@@ -215,6 +232,10 @@ class Journal:
         # cbor.dumps_into); main.py reserves it before the heap fragments.
         self._enc = encode_buffer if encode_buffer is not None else bytearray()
         self._needs_recover = False  # a failed write could not be recovered for want of heap
+        self._full_scan = full_scan
+        self._ckpt = None  # (seq, tag) of the checkpoint on flash, once verified or written
+        self.recovery = ""  # how the last recovery verified the journal, in words
+        self.verified_records = 0  # records whose tag the last recovery checked
         self._ensure_dir()
         self.processed_seq = self._read_processed()
         self._recover()
@@ -257,23 +278,34 @@ class Journal:
         return firsts
 
     def _recover(self):
-        """Scan every segment, verify the chain, cut a torn tail, list damage."""
+        """Verify the chain from the checkpoint (or from the start), cut a torn
+        tail, list damage."""
         self._segments = self._list_segments()
         self.last_seq = 0
         self.last_tag = chain_anchor(self.till_id)
         self._active_size = 0
         self._active_ok = False
+        self.verified_records = 0
         expected = None
+        i = None if self._full_scan else _checkpoints().resume(self)
+        if i is None:
+            i = 0
+            self._ckpt = None
+        else:
+            expected = self.last_seq + 1
+        checked_from = i
+        boundary = None  # (first seq, seq and tag before it) of the segment scanned last
         count = len(self._segments)
-        i = 0
         while i < count:
             first = self._segments[i]
             is_last = i == count - 1
             name = segment_name(first)
+            boundary = (first, expected - 1 if expected else None, self.last_tag)
             result = self._scan_segment(name, first, expected, is_last)
             if result is None:  # an empty last segment was removed
                 self._segments.pop(i)
                 count -= 1
+                boundary = None
                 continue
             expected, end_ok, size = result
             if is_last:
@@ -290,6 +322,7 @@ class Journal:
             self._problem(None, 0, None,
                           "records up to %d were processed but only %d are on flash"
                           % (self.processed_seq, self.last_seq))
+        _checkpoints().settle(self, count - checked_from, boundary)
 
     def _problem(self, segment, offset, seq, what):
         self.problems.append(Problem(segment or "(journal)", offset, seq, what))
@@ -427,6 +460,7 @@ class Journal:
             else:
                 self._problem(name, offset, seq, "sequence goes back (expected %d)" % expected)
         tag = rec[K_TAG]
+        self.verified_records += 1
         if prev is None:
             # First record after damaged bytes: its link cannot be checked, but
             # the damage is already a problem someone must acknowledge.
@@ -493,6 +527,7 @@ class Journal:
             "space": self.space_level(),
             "problems": [str(p) for p in self.unacknowledged()],
             "segments": len(self._segments),
+            "recovery": self.recovery,
         }
 
     # ---- appending ---------------------------------------------------------
@@ -547,6 +582,12 @@ class Journal:
                     old = self._p(segment_name(first))
                     os.rename(old, old + ".damaged")
                     self._segments.remove(first)
+                if self._segments and not self._needs_recover and not self.broken:
+                    # Before the new segment exists, vouch for every one on
+                    # flash: all verified at boot or written since. Never over
+                    # damage not yet acknowledged: it would hide it.
+                    _checkpoints().vouch(self, self.last_seq, self.last_tag, 0,
+                                         len(self._segments))
                 # Listed before the file exists: growing the list may need
                 # memory, and once the record is durable nothing may fail.
                 self._segments.append(seq)
@@ -708,14 +749,22 @@ class Journal:
         return self._drop_processed_segments()
 
     def _drop_processed_segments(self):
-        removed = 0
         # A segment goes only when the next one starts at or before processed+1,
         # i.e. all of its records are processed; the active one always stays.
-        while len(self._segments) > 1 and self._segments[1] - 1 <= self.processed_seq:
-            os.remove(self._p(segment_name(self._segments[0])))
-            self._segments.pop(0)
-            removed += 1
-        if removed:
-            _fsync_dir(self.path)
-            self._refresh_free()
-        return removed
+        segs = self._segments
+        n = 0
+        while n < len(segs) - 1 and segs[n + 1] - 1 <= self.processed_seq:
+            n += 1
+        if not n:
+            return 0
+        if self._ckpt is not None:
+            # The checkpoint first, for what remains: a power cut before the
+            # removals leaves segments it no longer covers, and the next boot
+            # finishes removing them (they are processed).
+            _checkpoints().shrink(self, n)
+        for _ in range(n):
+            os.remove(self._p(segment_name(segs[0])))
+            segs.pop(0)
+        _fsync_dir(self.path)
+        self._refresh_free()
+        return n
