@@ -1,0 +1,249 @@
+# The reliable channel under the link's operations: numbered frames, cumulative
+# acknowledgements, retransmission on timeout (go-back-N), duplicates dropped,
+# and a credit window: a side sends only the frames the other has room for.
+#
+# Sans-I/O (like h11): feed() takes received bytes, next_output() gives the
+# next frame to write, time is passed in (ms, from time.ticks_ms on a board);
+# the same class runs on the till, in the gateway and in the tests' lossy
+# in-memory channel. Every buffer is allocated once here, at construction:
+# `window` frame slots for what is sent but not yet acknowledged, one
+# receive buffer, one wire buffer. Nothing grows with the frames.
+#
+# Sequence numbers are one byte: a side never has more than `window` (<= 16)
+# frames unacknowledged, so an old duplicate is always 128 or more behind.
+# A session starts with RESET from the gateway, which picks the session byte;
+# a frame of another session (a till that restarted, a cable that was cut and
+# plugged back) is answered with STALE, and the gateway resets.
+from till.link import frame as F
+
+try:
+    from time import ticks_diff
+except ImportError:
+    def ticks_diff(a, b):
+        return a - b
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+_MAX_WINDOW = const(16)
+
+
+class Channel:
+    """One side of a link session. on_message(body) is called, with a
+    memoryview valid during the call, for each DATA frame in order, once.
+    gateway=True: this side starts sessions (reset())."""
+
+    def __init__(self, on_message, window=4, credit=1, rto_ms=400, gateway=False,
+                 on_reset=None):
+        if not 1 <= window <= _MAX_WINDOW:
+            raise ValueError("window must be 1..%d" % _MAX_WINDOW)
+        self.on_message = on_message
+        self.on_reset = on_reset
+        self.window = window
+        self.rto_ms = rto_ms
+        self.gateway = gateway
+        self._slots = [bytearray(F.MAX_RAW) for _ in range(window)]
+        self._slot_len = [0] * window
+        self._ctl = bytearray(F.HEADER_BYTES + F.CRC_BYTES)
+        self._wire = bytearray(F.MAX_WIRE)
+        self.decoder = F.Decoder(self._on_frame)
+        self.session = 0  # 0: none yet
+        self.ready = False  # gateway: the till answered RESET
+        self.stale = False  # gateway: the till knows no such session
+        self.credit = credit  # frames this side grants the other
+        self.retransmits = 0
+        self.duplicates = 0
+        self._clear()
+        self._reset_due = False
+        self._reset_sent_ms = None
+        self._reset_ok_due = False
+        self._stale_for = 0
+        self._now = 0
+
+    def _clear(self):
+        self.tx_next = 0  # the seq the next queued frame gets
+        self.peer_ack = 0  # the oldest of ours not yet acknowledged
+        self.peer_credit = 1
+        self._send_from = 0  # the next of ours to (re)transmit
+        self._sent_ms = None  # when the oldest unacknowledged frame left
+        self._probe_ms = None
+        self.rx_expected = 0
+        self._ack_due = False
+
+    # ---- state --------------------------------------------------------------
+
+    def unacked(self):
+        return (self.tx_next - self.peer_ack) & 0xFF
+
+    def room(self):
+        """Frames that can be queued now."""
+        return self.window - self.unacked() if (self.ready or not self.gateway) else 0
+
+    def idle(self):
+        """Everything queued has been acknowledged."""
+        return self.unacked() == 0
+
+    def set_credit(self, n):
+        """How many frames this side can take; a rise is announced at once."""
+        if n > self.credit:
+            self._ack_due = True
+        self.credit = n
+
+    # ---- sending ------------------------------------------------------------
+
+    def reset(self, session, now_ms):
+        """Gateway: start a new session (session: 1..255, differing from the last)."""
+        self._clear()
+        self.session = session
+        self.ready = False
+        self.stale = False
+        self._reset_due = True
+        self._reset_sent_ms = None
+        self._now = now_ms
+
+    def body(self):
+        """The next free slot's body, to write a message into (then commit(n)),
+        or None when the window is full."""
+        if self.room() <= 0:
+            return None
+        return memoryview(self._slots[self.tx_next % self.window])[F.HEADER_BYTES:
+                                                                   F.HEADER_BYTES + F.MAX_BODY]
+
+    def commit(self, n):
+        if n > F.MAX_BODY:
+            raise F.FrameError("message of %d bytes is over %d" % (n, F.MAX_BODY))
+        i = self.tx_next % self.window
+        self._slot_len[i] = n
+        self.tx_next = (self.tx_next + 1) & 0xFF
+
+    def send(self, data):
+        """Queue one message (bytes); False when the window is full."""
+        b = self.body()
+        if b is None:
+            return False
+        n = len(data)
+        b[:n] = data
+        self.commit(n)
+        return True
+
+    def next_output(self, now_ms):
+        """The next frame to write (a memoryview into a buffer reused by the
+        next call), or None when there is nothing to send now."""
+        self._now = now_ms
+        if self.gateway and not self.ready:
+            if self._reset_due and (self._reset_sent_ms is None or
+                                    ticks_diff(now_ms, self._reset_sent_ms) >= self.rto_ms):
+                self._reset_sent_ms = now_ms
+                return self._control(F.T_RESET, self.session)
+            return None
+        if self._reset_ok_due:
+            self._reset_ok_due = False
+            return self._control(F.T_RESET_OK, self.session)
+        if self._stale_for:
+            s = self._stale_for
+            self._stale_for = 0
+            return self._control(F.T_STALE, s)
+        unacked = self.unacked()
+        if unacked and self._sent_ms is not None and \
+                ticks_diff(now_ms, self._sent_ms) >= self.rto_ms:
+            # Nothing acknowledged in time: send again from the oldest.
+            self._send_from = self.peer_ack
+            self._sent_ms = None
+            self.retransmits += 1
+        ahead = (self._send_from - self.peer_ack) & 0xFF
+        if ahead < unacked:
+            if ahead < self.peer_credit:
+                seq = self._send_from
+                i = seq % self.window
+                raw = self._slots[i]
+                n = F.pack(raw, F.T_DATA, self.session, seq, self.rx_expected, self.credit,
+                           None, self._slot_len[i])
+                self._send_from = (seq + 1) & 0xFF
+                if self._sent_ms is None:
+                    self._sent_ms = now_ms
+                self._ack_due = False
+                self._probe_ms = None
+                m = F.to_wire(raw, n, self._wire)
+                return memoryview(self._wire)[:m]
+            # No credit: ask again now and then, in case its update was lost.
+            if self._probe_ms is None:
+                self._probe_ms = now_ms
+            elif ticks_diff(now_ms, self._probe_ms) >= self.rto_ms:
+                self._probe_ms = now_ms
+                return self._control(F.T_PROBE, self.session)
+        if self._ack_due:
+            self._ack_due = False
+            return self._control(F.T_ACK, self.session)
+        return None
+
+    def _control(self, ftype, session):
+        n = F.pack(self._ctl, ftype, session, 0, self.rx_expected, self.credit)
+        m = F.to_wire(self._ctl, n, self._wire)
+        return memoryview(self._wire)[:m]
+
+    # ---- receiving ----------------------------------------------------------
+
+    def feed(self, data, now_ms, n=None):
+        self._now = now_ms
+        self.decoder.feed(data, n)
+
+    def _on_frame(self, buf, body_len):
+        ftype = buf[0]
+        s = buf[1]
+        if self.gateway:
+            if s != self.session:
+                return  # an old session's frame
+            if ftype == F.T_RESET_OK:
+                if not self.ready:
+                    self.ready = True
+                    self._reset_due = False
+                return
+            if ftype == F.T_STALE:
+                self.stale = True
+                return
+            if not self.ready:
+                return
+        else:
+            if ftype == F.T_RESET:
+                if s == 0:
+                    return
+                self._clear()
+                self.session = s
+                self._reset_ok_due = True
+                if self.on_reset is not None:
+                    self.on_reset()
+                return
+            if s == 0 or s != self.session:
+                self._stale_for = s or 0xFF
+                return
+        self._take_ack(buf[3], buf[4])
+        if ftype == F.T_DATA:
+            seq = buf[2]
+            if seq != self.rx_expected:
+                self.duplicates += 1  # a repeat, or one after a lost frame
+                self._ack_due = True
+                return
+            if self.credit <= 0:
+                self._ack_due = True  # sent beyond our credit: again later
+                return
+            self.rx_expected = (seq + 1) & 0xFF
+            self._ack_due = True
+            self.on_message(memoryview(buf)[F.HEADER_BYTES:F.HEADER_BYTES + body_len])
+        elif ftype == F.T_PROBE:
+            self._ack_due = True
+
+    def _take_ack(self, ack, credit):
+        unacked = self.unacked()
+        advance = (ack - self.peer_ack) & 0xFF
+        if advance > unacked:
+            return  # from before frames we have since had acknowledged
+        if advance:
+            self.peer_ack = ack
+            if ((self._send_from - ack) & 0xFF) > self.unacked():
+                self._send_from = ack
+            # The next oldest gets its own full timeout, if it has left.
+            self._sent_ms = self._now if self._send_from != ack else None
+        self.peer_credit = credit
