@@ -20,6 +20,7 @@ _finish_firmware_switch()
 from till import reserve  # noqa: E402
 
 _buffers = reserve.buffers()
+_link_buffer = reserve.link_buffer()
 reserve.hold()  # room for selling, released once the till has booted
 
 try:
@@ -31,4 +32,4 @@ except ImportError:
 
 from till import app  # noqa: E402 - only after the firmware switch is complete
 
-app.main(board, buffers=_buffers)
+app.main(board, buffers=_buffers, link_buffer=_link_buffer)

@@ -5,6 +5,7 @@
 # Runs under CPython and MicroPython.
 from till.link import channel as C
 from till.link import ops as O
+from till.link.stream import RecordStream
 
 
 class Rng:
@@ -119,7 +120,7 @@ class Gateway:
                                  rto_ms=rto_ms, gateway=True)
         self.channel.reset(session, 0)
         self.replies = []
-        self.stream = O.RecordStream()
+        self.stream = RecordStream()
         self.done = False
 
     def next_output(self, now):
@@ -139,7 +140,7 @@ class Gateway:
     def request(self, wire, body, max_passes=20000):
         self.done = False
         self.replies = []
-        self.stream = O.RecordStream()
+        self.stream = RecordStream()
         assert wire.run(lambda: self.channel.room() > 0, max_passes), "no room to send"
         assert self.channel.send(body)
         assert wire.run(lambda: self.done, max_passes), "no reply"

@@ -17,39 +17,57 @@
 from till.link import frame as F
 
 try:
-    from time import ticks_diff
-except ImportError:
-    def ticks_diff(a, b):
-        return a - b
-
-try:
     from micropython import const
 except ImportError:
     def const(x):
         return x
 
 _MAX_WINDOW = const(16)
+_MASK = const(0x3FFFFFFF)
+_HALF = const(0x20000000)
+
+
+def ticks_diff(end, start):
+    # time.ticks_diff's definition (ticks wrap at 2**30 ms on a board): the
+    # same answers for a host's monotonic milliseconds, which never wrap.
+    return ((end - start + _HALF) & _MASK) - _HALF
+
+
+def bytes_needed(window):
+    '''The memory a Channel of this window takes from `mem` (reserve.py).'''
+    return window * F.MAX_RAW + 2 * F.MAX_WIRE + F.HEADER_BYTES + F.CRC_BYTES
 
 
 class Channel:
     """One side of a link session. on_message(body) is called, with a
     memoryview valid during the call, for each DATA frame in order, once.
-    gateway=True: this side starts sessions (reset())."""
+    gateway=True: this side starts sessions (reset()). mem: a buffer reserved
+    at boot to carve every buffer from (bytes_needed(window) of it; the rest is
+    .spare, for the transport's reads), else they are allocated here."""
 
     def __init__(self, on_message, window=4, credit=1, rto_ms=400, gateway=False,
-                 on_reset=None):
+                 on_reset=None, mem=None):
         if not 1 <= window <= _MAX_WINDOW:
             raise ValueError("window must be 1..%d" % _MAX_WINDOW)
+        need = bytes_needed(window)
+        mv = memoryview(mem if mem is not None else bytearray(need))
+        if len(mv) < need:
+            raise ValueError("the link needs %d bytes reserved, not %d" % (need, len(mv)))
         self.on_message = on_message
         self.on_reset = on_reset
         self.window = window
         self.rto_ms = rto_ms
         self.gateway = gateway
-        self._slots = [bytearray(F.MAX_RAW) for _ in range(window)]
+        r = F.MAX_RAW
+        self._slots = [mv[i * r:(i + 1) * r] for i in range(window)]
         self._slot_len = [0] * window
-        self._ctl = bytearray(F.HEADER_BYTES + F.CRC_BYTES)
-        self._wire = bytearray(F.MAX_WIRE)
-        self.decoder = F.Decoder(self._on_frame)
+        at = window * r
+        self._wire = mv[at:at + F.MAX_WIRE]
+        at += F.MAX_WIRE
+        self.decoder = F.Decoder(self._on_frame, mv[at:at + F.MAX_WIRE])
+        at += F.MAX_WIRE
+        self._ctl = mv[at:at + F.HEADER_BYTES + F.CRC_BYTES]
+        self.spare = mv[need:]
         self.session = 0  # 0: none yet
         self.ready = False  # gateway: the till answered RESET
         self.stale = False  # gateway: the till knows no such session
@@ -109,8 +127,8 @@ class Channel:
         or None when the window is full."""
         if self.room() <= 0:
             return None
-        return memoryview(self._slots[self.tx_next % self.window])[F.HEADER_BYTES:
-                                                                   F.HEADER_BYTES + F.MAX_BODY]
+        return self._slots[self.tx_next % self.window][F.HEADER_BYTES:
+                                                       F.HEADER_BYTES + F.MAX_BODY]
 
     def commit(self, n):
         if n > F.MAX_BODY:
@@ -167,7 +185,7 @@ class Channel:
                 self._ack_due = False
                 self._probe_ms = None
                 m = F.to_wire(raw, n, self._wire)
-                return memoryview(self._wire)[:m]
+                return self._wire[:m]
             # No credit: ask again now and then, in case its update was lost.
             if self._probe_ms is None:
                 self._probe_ms = now_ms
@@ -182,7 +200,7 @@ class Channel:
     def _control(self, ftype, session):
         n = F.pack(self._ctl, ftype, session, 0, self.rx_expected, self.credit)
         m = F.to_wire(self._ctl, n, self._wire)
-        return memoryview(self._wire)[:m]
+        return self._wire[:m]
 
     # ---- receiving ----------------------------------------------------------
 
@@ -231,7 +249,7 @@ class Channel:
                 return
             self.rx_expected = (seq + 1) & 0xFF
             self._ack_due = True
-            self.on_message(memoryview(buf)[F.HEADER_BYTES:F.HEADER_BYTES + body_len])
+            self.on_message(buf[F.HEADER_BYTES:F.HEADER_BYTES + body_len])
         elif ftype == F.T_PROBE:
             self._ack_due = True
 

@@ -102,11 +102,10 @@ def pack(raw, ftype, session, seq, ack, credit, body=None, body_len=0):
     raw[2] = seq
     raw[3] = ack
     raw[4] = credit
-    mv = memoryview(raw)
     if body is not None and body_len:
-        mv[HEADER_BYTES:HEADER_BYTES + body_len] = body[:body_len]
+        raw[HEADER_BYTES:HEADER_BYTES + body_len] = body[:body_len]
     n = HEADER_BYTES + body_len
-    c = crc32(mv[:n])
+    c = crc32(memoryview(raw)[:n])
     raw[n] = c & 0xFF
     raw[n + 1] = (c >> 8) & 0xFF
     raw[n + 2] = (c >> 16) & 0xFF
@@ -141,7 +140,7 @@ class Decoder:
 
     def __init__(self, on_frame, buf=None):
         self.on_frame = on_frame
-        self.buf = buf if buf is not None else bytearray(MAX_WIRE)
+        self.buf = buf if buf is not None else memoryview(bytearray(MAX_WIRE))
         self.fill = 0
         self.overflow = False
         self.bad_frames = 0  # bad COBS, bad CRC or too short

@@ -48,13 +48,6 @@ MAX_RECORDS = const(100000)  # one request's limit
 RECORD_HEAD = const(6)  # in the record stream: seq (u32 BE), length (u16 BE), then the bytes
 CHUNK_HEAD = const(5)  # op + offset (u32 BE)
 
-ERROR_NAMES = {E_MALFORMED: "malformed", E_UNKNOWN_OP: "unknown operation", E_BUSY: "busy",
-               E_HASH: "wrong hash", E_TRUNCATED: "truncated", E_OTHER_TILL: "another till",
-               E_REFUSED: "refused", E_JOURNAL: "journal", E_OFFSET: "offset",
-               E_TOO_BIG: "too big", E_NO_OFFER: "no offer", E_KIND: "kind",
-               E_CLOCK: "clock"}
-
-
 class Malformed(ValueError):
     pass
 
@@ -97,28 +90,3 @@ def chunk(offset, data):
     head[0] = OP_CHUNK
     put_u32(head, 1, offset)
     return bytes(head) + bytes(data)
-
-
-class RecordStream:
-    """The gateway's side of the record stream: feed() each R_RECORDS chunk's
-    bytes; records() gives the whole (seq, bytes) records so far. Keeps only
-    the tail of a record split across chunks."""
-
-    def __init__(self):
-        self._pending = b""
-        self.out = []
-
-    def feed(self, data):
-        buf = self._pending + bytes(data)
-        at = 0
-        while len(buf) - at >= RECORD_HEAD:
-            seq = get_u32(buf, at)
-            n = (buf[at + 4] << 8) | buf[at + 5]
-            if len(buf) - at - RECORD_HEAD < n:
-                break
-            self.out.append((seq, buf[at + RECORD_HEAD:at + RECORD_HEAD + n]))
-            at += RECORD_HEAD + n
-        self._pending = buf[at:]
-
-    def complete(self):
-        return not self._pending

@@ -31,11 +31,12 @@ _SPARE_FLASH_BYTES = 32768  # left free beside a package: the journal must keep 
 
 
 class LinkServer:
-    def __init__(self, till, spool_dir, read_buf=None, window=4, credit=1, rto_ms=400):
+    def __init__(self, till, spool_dir, read_buf=None, window=4, credit=1, rto_ms=400,
+                 mem=None):
         self.till = till
         self.dir = spool_dir
         self.channel = Channel(self._on_message, window=window, credit=credit, rto_ms=rto_ms,
-                               on_reset=self._on_reset)
+                               on_reset=self._on_reset, mem=mem)
         self._read_buf = read_buf  # the journal cursor's (see cursor.py)
         self._head = bytearray(O.RECORD_HEAD)
         self._reply = None  # a reply waiting for room in the window
