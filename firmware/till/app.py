@@ -46,9 +46,12 @@ _TICK_MS = 1000
 _RESTART_MS = 500
 _LINK_BUSY_MS = 2  # between passes while frames flow
 _LINK_IDLE_MS = 20  # between passes while the line is quiet
+_LINK_WAIT_MS = 250  # between looks for a gateway while none is connected
 _LINK_READS = 4  # reads per pass (of the reserved read buffer): bounded work
 _ONLINE_MS = 60000  # the gateway is "online" while it asked within this
 _LINK_WINDOW = 2  # frames in flight: what reserve.LINK_BYTES holds
+_LINK_RETRY_MS = 10000  # after the link's code found no room
+_LINK_MODULES = ("server", "ops", "wire")  # loaded while a gateway is connected
 _LOGO_PREFIX = b"\x1b@\x1ba\x01"  # ESC @ (reset), ESC a 1 (centre) before the logo
 
 
@@ -91,6 +94,8 @@ class Till:
         self._link_port = None
         self._link_pending = None
         self._link_seen_ms = None
+        self._link_retry_ms = None
+        self._link_active_ms = 0
         # The record buffer is free while a snapshot opens: its meta is read
         # through it.
         self.store = SnapshotStore(dev["snapshot_dir"], scratch=record_buf)
@@ -124,9 +129,10 @@ class Till:
         self._receipt_buf = escpos.EscPos(buffer=record_buf)
         self.printer.use_buffer(job_buf)
         # The link's frame buffers are one block main.py reserved first
-        # thing. Its code (till/link, about 10 KB of heap on the 64-bit unix
-        # port, half on a board) is loaded when a gateway first connects
-        # (_link_server): a till that never meets one keeps that heap.
+        # thing. Its code (till/link: about 10 KB of heap on the 64-bit unix
+        # port, half that on a board) is loaded while a gateway is connected
+        # and let go when it leaves (_link_server, _link_unload): on the
+        # 64-bit port the whole till has no room to keep it all day.
         self.link = None
         self._record_buf = record_buf
         self._link_mem = None
@@ -331,26 +337,58 @@ class Till:
                 print("LINK listening on port %d" % port)
         while not self.stopping:
             busy = self.link_pass()
-            await sleep_ms(_LINK_BUSY_MS if busy else _LINK_IDLE_MS)
+            await sleep_ms(_LINK_BUSY_MS if busy else
+                           _LINK_IDLE_MS if self.link is not None else _LINK_WAIT_MS)
 
     def _link_server(self):
         if self.link is None:
-            from till.link.server import LinkServer
+            from till.link.server import LinkServer  # noqa: F811 - loaded on demand
 
             # The journal is read through the record buffer, between the
-            # engine's events (till/link/cursor.py).
+            # engine's events (till/link/server.py).
             self.link = LinkServer(self, self.root, read_buf=self._record_buf,
                                    window=_LINK_WINDOW, mem=self._link_mem)
         return self.link
 
+    def _link_unload(self):
+        # The link's modules go with the server: the heap they took comes back
+        # for the sales (the frame buffers stay reserved for the next sync).
+        self.link = None
+        self._link_pending = None
+        pkg = sys.modules.get("till.link")
+        for name in _LINK_MODULES:
+            sys.modules.pop("till.link." + name, None)
+            if pkg is not None and hasattr(pkg, name):
+                delattr(pkg, name)
+        gc.collect()
+
     def link_pass(self):
         """One pass of the link; True while frames flow."""
         port = self._link_port
-        if self.link is None and not port.connected():
-            return False
-        server = self._link_server()
-        rx = server.channel.spare
         now = periph.ticks_ms()
+        if not port.connected():
+            if self.link is not None:  # the gateway left (a package resumes from flash)
+                self._link_unload()
+            self._link_state(now)
+            return False
+        if self.link is None:
+            if self._link_retry_ms is not None and \
+                    periph.ticks_diff(now, self._link_retry_ms) < 0:
+                return False
+            try:
+                self._link_server()
+            except MemoryError:
+                # No room for the link's code now (a long day fragments the
+                # heap): the till sells on, and the gateway gets no answer
+                # and tries again later. Not a crash to journal.
+                self._link_unload()
+                self._link_retry_ms = periph.ticks_add(now, _LINK_RETRY_MS)
+                print("LINK no memory for the link now: trying again in 10 s")
+                return False
+            self._link_retry_ms = None
+            self._link_active_ms = now
+        server = self.link
+        rx = server.channel.spare
         asked = server.requests
         moved = False
         for _ in range(_LINK_READS):
@@ -377,7 +415,12 @@ class Till:
         if server.requests != asked:
             self._link_seen_ms = now
         self._link_state(now)
-        return moved or pending is not None or server.busy()
+        busy = moved or pending is not None or server.busy()
+        if busy:
+            self._link_active_ms = now
+        elif periph.ticks_diff(now, self._link_active_ms) >= _ONLINE_MS:
+            self._link_unload()  # a gateway that went quiet
+        return busy
 
     def _link_state(self, now):
         seen = self._link_seen_ms

@@ -21,7 +21,7 @@ def buffers():
     return bytearray(RECORD_BYTES), bytearray(JOB_BYTES)
 
 
-# The gateway link's frames (till/link/channel.py carves them from this: four
+# The gateway link's frames (till/link/wire.py carves them from this: four
 # frames in flight, the wire and receive buffers, and the transport's reads).
 LINK_BYTES = 2560
 

@@ -3,7 +3,7 @@
 # drop, duplicate, reorder and corrupt frames, driven by a seeded random, and a
 # gateway that asks one request at a time over it, as the real client does.
 # Runs under CPython and MicroPython.
-from till.link import channel as C
+from till.link import wire as C
 from till.link import ops as O
 from till.link.stream import RecordStream
 

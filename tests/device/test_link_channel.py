@@ -3,8 +3,8 @@
 # and corrupts frames (seeded), the credit window holds the sender back, and a
 # frame from another session is answered STALE.
 from linkpair import Medium, Rng, Wire
-from till.link import frame as F
-from till.link.channel import Channel
+from till.link import wire as F
+from till.link.wire import Channel
 
 
 class Echo:

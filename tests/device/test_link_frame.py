@@ -2,7 +2,7 @@
 # CRC-32 (zlib's), and a decoder that drops garbage, bad CRCs and overlong
 # frames and finds the next frame at the next 0x00.
 from linkpair import Rng
-from till.link import frame as F
+from till.link import wire as F
 
 
 def encode(ftype, body, session=1, seq=0, ack=0, credit=1):

@@ -56,7 +56,7 @@ def setup(count=30, up=None, down=None, **kw):
     d = support.tmpdir()
     fill(d + "/journal", count)
     # One buffer for the journal's encoding and the link's reading, as on the
-    # till (cursor.py says why that is safe).
+    # till (the Cursor in till/link/server.py says why that is safe).
     buf = bytearray(8192)
     j = open_journal(d + "/journal", encode_buffer=buf)
     till = FakeTill(j)

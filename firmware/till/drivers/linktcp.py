@@ -53,6 +53,7 @@ class TcpLink:
         self.connections += 1
 
     def connected(self):
+        self._accept()
         return self._conn is not None
 
     def readinto(self, buf):
