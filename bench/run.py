@@ -251,6 +251,12 @@ def bench_day() -> str:
     return bench_trading_day()
 
 
+def bench_link() -> str:
+    from bench_link import bench_link_throughput
+
+    return bench_link_throughput()
+
+
 def bench_engine() -> str:
     from bench_engine import bench_engine as run_engine_bench
 
@@ -267,6 +273,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_engine,
     bench_till,
     bench_day,
+    bench_link,
 ]
 
 

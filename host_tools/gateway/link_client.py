@@ -178,6 +178,8 @@ class LinkClient:
             raise LinkError(f"The till's hello is incomplete ({exc}): {h!r}") from exc
 
     def records_after(self, seq: int, limit: int) -> list[tuple[int, bytes]]:
+        """TillPort.records_after. Fewer than `limit` (but at least one) when the
+        link kept breaking: the caller asks again after the last one."""
         out: list[tuple[int, bytes]] = []
         after = seq
         for attempt in range(RECONNECTS + 1):
@@ -197,6 +199,8 @@ class LinkClient:
                 self._drop_port()
                 self.reconnects += 1
                 if attempt == RECONNECTS:
+                    if out:
+                        return out  # what came, whole and in order; ask again for the rest
                     raise LinkError(str(exc)) from exc
                 continue
             self._check(op, args, O.R_RECORDS_END)
