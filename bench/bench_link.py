@@ -61,7 +61,7 @@ def bench_link_throughput() -> str:
         "",
         f"A day of {SALES} sales: {records} records, {nbytes:,} journal bytes, read with",
         "`records_after(0, head)` (docs/link.md: COBS frames of up to 512-byte bodies,",
-        "the till's window 2 frames).",
+        "the till's window 4 frames).",
         "",
         "| line | time | journal bytes/s | of line rate |",
         "| --- | --- | --- | --- |",

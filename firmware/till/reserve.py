@@ -23,7 +23,7 @@ def buffers():
 
 # The gateway link's frames (till/link/wire.py carves them from this: four
 # frames in flight, the wire and receive buffers, and the transport's reads).
-LINK_BYTES = 2560
+LINK_BYTES = 3584
 
 
 def link_buffer():

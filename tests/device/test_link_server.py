@@ -187,6 +187,22 @@ def test_a_package_resumes_where_it_stopped():
     assert args[0] is True and till2.applied == [("snapshot", PACKAGE)]
 
 
+def test_a_commit_asked_again_gets_the_same_answer_and_applies_once():
+    d, j, till, server, gw, wire = setup(1)
+    digest = hashlib.sha256(PACKAGE).digest()
+    op, args = send_package(gw, wire, PACKAGE)
+    assert args[0] is True
+    # The reply was lost with the connection: a new session asks again.
+    server2 = LinkServer(till, d, read_buf=bytearray(512))
+    gw2 = Gateway(session=8)
+    wire2 = Wire(gw2, server2, Medium(), Medium())
+    op, at = gw2.request(wire2, O.message(O.OP_OFFER, ["snapshot", len(PACKAGE), digest, TILL]))
+    assert at == len(PACKAGE)
+    op, args = gw2.request(wire2, O.message(O.OP_COMMIT, digest))
+    assert op == O.OP_COMMIT | O.REPLY and args == [True, "Snapshot 4 in force", 4]
+    assert till.applied == [("snapshot", PACKAGE)]
+
+
 def test_bad_packages_change_nothing():
     d, j, till, server, gw, wire = setup(1)
     wrong = hashlib.sha256(b"something else").digest()

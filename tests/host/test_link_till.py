@@ -219,3 +219,33 @@ def test_no_room_for_the_link_at_192k(tmp_path: Path) -> None:
     assert len([r for r in recs if r[J.K_KIND] == J.KIND_SALE]) == 2
     assert not [r for r in recs if r[J.K_KIND] == J.KIND_EVENT
                 and r[J.K_BODY].get(R.E_TYPE) == R.EV_CRASH]
+
+
+def test_a_package_through_a_faulty_line_applies_once(till: RunningTill) -> None:
+    from faultproxy import FaultProxy, Faults
+
+    before = open_till(till.url).hello()
+    pkg = snapshot_package(before.snapshot_version + 1, NOON)
+    faults = Faults(drop=0.1, corrupt=0.1, duplicate=0.1, cut_after=(500, 1500), seed=7)
+    proxy = FaultProxy(till.port, faults)
+    result = None
+    try:
+        for _ in range(20):  # what the gateway does: offer again until it has an answer
+            try:
+                port = open_till(proxy.url, timeout_s=2.0)
+                result = port.offer_package("snapshot", pkg, hashlib.sha256(pkg).hexdigest())
+                port.close()
+                break
+            except LinkError:
+                continue
+    finally:
+        proxy.close()
+    assert result is not None and result.applied, (result, faults.counts)
+    assert faults.counts["cut"] >= 1, faults.counts
+    after = open_till(till.url).hello()
+    assert after.snapshot_version == before.snapshot_version + 1
+    new = open_till(till.url).records_after(before.head_seq, 1000)
+    import cbor2
+
+    configs = [r for r in (cbor2.loads(raw) for _, raw in new) if r[3] == 5]
+    assert len(configs) == 1  # journaled once, however often it was sent

@@ -26,6 +26,10 @@ from till.link.wire import Channel
 
 PART_FILE = "link.part"  # a package being received (resumable)
 OFFER_FILE = "link.offer"  # what it is: [kind, size, sha256]
+# The last package applied, [sha256, True, detail, version]: a COMMIT or
+# OFFER asked again (its reply was lost with the connection) gets the same
+# answer and the package is not applied twice (like an idempotency key).
+DONE_FILE = "link.done"
 _SPARE_FLASH_BYTES = 32768  # left free beside a package: the journal must keep selling
 
 
@@ -219,15 +223,19 @@ class LinkServer:
     def _p(self, name):
         return self.dir + "/" + name
 
-    def _read_offer(self):
+    def _read_offer(self, name=OFFER_FILE, n=3):
         try:
-            with open(self._p(OFFER_FILE), "rb") as f:
+            with open(self._p(name), "rb") as f:
                 offer = cbor.loads(f.read())
         except (OSError, cbor.CBORError):
             return None
-        if isinstance(offer, list) and len(offer) == 3:
+        if isinstance(offer, list) and len(offer) == n:
             return offer
         return None
+
+    def _done(self, digest):
+        done = self._read_offer(DONE_FILE, 4)
+        return done if done is not None and done[0] == digest else None
 
     def _received(self):
         try:
@@ -259,6 +267,9 @@ class LinkServer:
                         % (target, self.till.till_id), op)
             return
         offer = [kind, size, digest]
+        if self._done(digest) is not None:
+            self._send(O.message(op | O.REPLY, size))  # done: COMMIT tells how it went
+            return
         if self._offer == offer and self._received() <= size:
             self._send(O.message(op | O.REPLY, self._received()))  # resume
             return
@@ -303,7 +314,11 @@ class LinkServer:
             raise O.Malformed("COMMIT takes the package's sha256")
         offer = self._offer
         if offer is None or offer[2] != digest:
-            self._error(O.E_NO_OFFER, "No package with that hash was offered", op)
+            done = self._done(digest)
+            if done is None:
+                self._error(O.E_NO_OFFER, "No package with that hash was offered", op)
+            else:
+                self._result(done[1], done[2], done[3])
             return
         have = self._received()
         if have != offer[1]:
@@ -320,11 +335,18 @@ class LinkServer:
                         "applied; send it again", op)
             return
         applied, detail, version = self.till.link_apply(offer[0], self._p(PART_FILE))
+        if applied:
+            # A refusal changed nothing and may pass later (a restart's whole
+            # heap): only what was applied must not be applied again.
+            replace_file(self.dir, DONE_FILE, cbor.dumps([digest, applied, detail, version]))
         self._drop_package()
-        if not applied:
-            self._error(O.E_REFUSED, detail, op)
-            return
-        self._send(O.message(op | O.REPLY, [True, detail, version]))
+        self._result(applied, detail, version)
+
+    def _result(self, applied, detail, version):
+        if applied:
+            self._send(O.message(O.OP_COMMIT | O.REPLY, [True, detail, version]))
+        else:
+            self._error(O.E_REFUSED, detail, O.OP_COMMIT)
 
     def _hash_part(self):
         h = hashlib.sha256()
