@@ -96,6 +96,7 @@ class Till:
         self._link_seen_ms = None
         self._link_retry_ms = None
         self._link_active_ms = 0
+        self.link_pass_max_ms = 0
         # The record buffer is free while a snapshot opens: its meta is read
         # through it.
         self.store = SnapshotStore(dev["snapshot_dir"], scratch=record_buf)
@@ -269,7 +270,7 @@ class Till:
                 "head": j["last_seq"], "processed": j["processed_seq"],
                 "free": j["free_bytes"], "space": j["space"], "problems": len(j["problems"]),
                 "crashes": e.crashes, "retransmits": ch.retransmits,
-                "bad_frames": ch.decoder.bad_frames}
+                "bad_frames": ch.decoder.bad_frames, "pass_max_ms": self.link_pass_max_ms}
 
     # ---- tasks -------------------------------------------------------------
 
@@ -336,7 +337,12 @@ class Till:
             if port is not None:
                 print("LINK listening on port %d" % port)
         while not self.stopping:
+            t0 = periph.ticks_ms()
             busy = self.link_pass()
+            # The longest pass is the longest a key press waited behind the link.
+            took = periph.ticks_diff(periph.ticks_ms(), t0)
+            if took > self.link_pass_max_ms:
+                self.link_pass_max_ms = took
             await sleep_ms(_LINK_BUSY_MS if busy else
                            _LINK_IDLE_MS if self.link is not None else _LINK_WAIT_MS)
 
