@@ -68,6 +68,7 @@ class FaultProxy:
               budget: list[int | None]) -> None:
         f = self.faults
         chunk_max = 256 if f.bytes_per_s else 512
+        line_free = time.monotonic()  # when the line has sent what it was given
         try:
             while True:
                 data = src.recv(chunk_max)
@@ -94,7 +95,12 @@ class FaultProxy:
                         f.counts["duplicate"] += 1
                 for _ in range(copies):
                     if f.bytes_per_s:
-                        time.sleep(len(data) / f.bytes_per_s)
+                        # A virtual line clock: a late wake-up is made up by
+                        # the next chunk, so the rate holds under load.
+                        now = time.monotonic()
+                        line_free = max(line_free, now) + len(data) / f.bytes_per_s
+                        if line_free > now:
+                            time.sleep(line_free - now)
                     dst.sendall(data)
         except OSError:
             pass
