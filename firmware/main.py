@@ -21,7 +21,9 @@ from till import reserve  # noqa: E402
 
 _buffers = reserve.buffers()
 _link_buffer = reserve.link_buffer()
-reserve.hold()  # room for selling, released once the till has booted
+# Room for selling, released once the till has booted; the link's buffer
+# comes out of it, so the boot has the room it always had.
+reserve.hold(reserve.ROOM_BYTES - reserve.LINK_BYTES)
 
 try:
     import board
