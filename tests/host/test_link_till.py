@@ -249,3 +249,29 @@ def test_a_package_through_a_faulty_line_applies_once(till: RunningTill) -> None
 
     configs = [r for r in (cbor2.loads(raw) for _, raw in new) if r[3] == 5]
     assert len(configs) == 1  # journaled once, however often it was sent
+
+
+def test_the_link_of_a_till_under_cpython(tmp_path: Path) -> None:
+    """A Raspberry Pi till runs under CPython: the same link over its sockets."""
+    t = RunningTill(make_till_root(tmp_path), None)
+    try:
+        # The sim's terminal input under CPython reads a pipe only to its end
+        # (its buffer hides further lines from poll): the whole script at once,
+        # ending with a wait that keeps the till running while the link is used.
+        t.send(SALE_SCRIPT + "\nheap sold\nwait 10000")
+        assert t.proc.stdin is not None
+        t.proc.stdin.close()
+        t.wait_for("HEAP sold")
+        t.wait_listening()
+        port = open_till(t.url)
+        try:
+            head = port.hello().head_seq
+            got = port.records_after(0, 1000)
+            assert [s for s, _ in got] == list(range(1, head + 1))
+            assert verify_chain(got, KEY, TILL_ID) == []
+            assert port.mark_processed(head) == head
+        finally:
+            port.close()
+        assert t.stop() == 0
+    finally:
+        t.kill()

@@ -30,21 +30,26 @@ class RunningTill:
     """firmware/main.py on the sim board, script lines through stdin (kept
     open: the till runs until stop()), the console in root/console.txt."""
 
-    def __init__(self, root: Path, image: Path, port: int | None = None,
+    def __init__(self, root: Path, image: Path | None, port: int | None = None,
                  heap_beside_kib: int = sim.PICO_W_HEAP_KIB) -> None:
+        """image None: the till under CPython (as on a Raspberry Pi)."""
         self.root = root
         self.port = port or free_port()
-        heap_kib = heap_beside_kib + (image.stat().st_size + 1023) // 1024
-        env = dict(os.environ, MICROPYPATH=".frozen", KASSA_LINK_PORT=str(self.port))
+        env = dict(os.environ, KASSA_LINK_PORT=str(self.port))
+        if image is None:
+            env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "firmware"), str(ROOT)])
+            env["KASSA_BOARD"] = "sim"
+            cmd = [sys.executable, str(ROOT / "firmware" / "main.py")]
+        else:
+            heap_kib = heap_beside_kib + (image.stat().st_size + 1023) // 1024
+            env["MICROPYPATH"] = ".frozen"  # nothing from the host: /rom is added at boot
+            cmd = [str(Path(sys.executable).with_name("micropython")), "-X", f"heapsize={heap_kib}K",
+                   str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
+                   str(ROOT / "firmware" / "main.py")]
         self.console_path = root / "console.txt"
         self._console: IO[str] = open(self.console_path, "w")
-        micropython = str(Path(sys.executable).with_name("micropython"))
-        self.proc = subprocess.Popen(
-            [micropython, "-X", f"heapsize={heap_kib}K",
-             str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
-             str(ROOT / "firmware" / "main.py")],
-            stdin=subprocess.PIPE, stdout=self._console, stderr=subprocess.STDOUT, text=True,
-            cwd=root, env=env)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=self._console,
+                                     stderr=subprocess.STDOUT, text=True, cwd=root, env=env)
 
     @property
     def url(self) -> str:
