@@ -48,6 +48,7 @@ MAX_RECORDS = const(100000)  # one request's limit
 RECORD_HEAD = const(6)  # in the record stream: seq (u32 BE), length (u16 BE), then the bytes
 CHUNK_HEAD = const(5)  # op + offset (u32 BE)
 
+
 class Malformed(ValueError):
     pass
 
