@@ -97,6 +97,7 @@ class Till:
         self._link_retry_ms = None
         self._link_active_ms = 0
         self.link_pass_max_ms = 0
+        self._link_conns = 0
         # The record buffer is free while a snapshot opens: its meta is read
         # through it.
         self.store = SnapshotStore(dev["snapshot_dir"], scratch=record_buf)
@@ -394,6 +395,12 @@ class Till:
             self._link_retry_ms = None
             self._link_active_ms = now
         server = self.link
+        conns = getattr(port, "connections", 0)
+        if conns != self._link_conns:
+            # A new connection is a new gateway: its RESET starts afresh even
+            # if it happens to pick the session byte the last one had.
+            self._link_conns = conns
+            server.channel.session = 0
         rx = server.channel.spare
         asked = server.requests
         moved = False

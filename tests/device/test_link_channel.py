@@ -128,6 +128,20 @@ def test_a_frame_of_another_session_is_answered_stale():
     exchange(gw, till, got, back, wire, 10)
 
 
+def test_a_repeated_reset_does_not_disturb_the_session():
+    gw, till, got, back, wire = pair(Medium(), Medium())
+    wire.run(lambda: gw.ready)
+    reset = Channel(lambda b: None, gateway=True)
+    reset.reset(gw.session, 0)
+    stale_reset = bytes(reset.next_output(0))
+    exchange(gw, till, got, back, wire, 10)
+    till.feed(stale_reset, wire.now)  # the line delivers the RESET again, late
+    assert till.rx_expected == 10 % 256
+    gw.send(message(0, 10))
+    wire.run(lambda: got.count == 11, 500)
+    assert got.count == 11 and gw.retransmits == 0
+
+
 def test_sequence_numbers_wrap():
     gw, till, got, back, wire = pair(Medium(1, drop=0.1, dup=0.1), Medium(2, drop=0.1))
     exchange(gw, till, got, back, wire, 700)

@@ -401,6 +401,11 @@ class Channel:
             if ftype == T_RESET:
                 if s == 0:
                     return
+                if s == self.session:
+                    # A repeated RESET (its RESET_OK was lost, or the line
+                    # doubled it): answer again, keep the session's state.
+                    self._reset_ok_due = True
+                    return
                 self._clear()
                 self.session = s
                 self._reset_ok_due = True
