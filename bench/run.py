@@ -259,6 +259,12 @@ def bench_day() -> str:
     return bench_trading_day()
 
 
+def bench_link() -> str:
+    from bench_link import bench_link_throughput
+
+    return bench_link_throughput()
+
+
 def bench_engine() -> str:
     from bench_engine import bench_engine as run_engine_bench
 
@@ -283,6 +289,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_till,
     bench_day,
     bench_gateway,
+    bench_link,
 ]
 
 

@@ -47,7 +47,10 @@ JOURNAL = {"dir": "journal", "segment_bytes": 16384, "low_free_bytes": 262144,
            "full_free_bytes": 24576}
 SNAPSHOT_DIR = "snapshot"
 
-# The DevKit's USB bridge (CP2102/CH340) on UART0: sys.stdin/stdout, 115200 baud.
+# The DevKit's USB bridge (CP2102/CH340) on UART0: sys.stdin/stdout, 115200
+# baud, shared with the REPL (UART1 and UART2 serve scanner and printer). The
+# till takes the port while it runs; mpremote cannot break in then (the
+# handoff on its \r\x03 is not built): reflash from the bootloader (docs/link.md).
 LINK = {"kind": "usb_serial", "baud": 115200}
 WATCHDOG_MS = 10000
 

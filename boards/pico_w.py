@@ -49,7 +49,11 @@ JOURNAL = {"dir": "journal", "segment_bytes": 16384, "low_free_bytes": 131072,
            "full_free_bytes": 24576}
 SNAPSHOT_DIR = "snapshot"
 
-# The gateway talks to the till over the USB cable (USB CDC: sys.stdin/stdout).
+# The gateway talks to the till over the USB cable, on a second USB serial
+# interface (micropython-lib usb-device-cdc: `mpremote mip install
+# usb-device-cdc`); the first stays the REPL's, for mpremote (docs/link.md).
+# A UART link ({"kind": "uart", "uart": n, "tx": .., "rx": .., "baud": 115200})
+# needs a UART the printer and scanner leave free: a Pico W has none.
 LINK = {"kind": "usb_cdc"}
 WATCHDOG_MS = 8000  # the RP2040 watchdog's longest is 8388 ms
 

@@ -66,8 +66,9 @@ JOURNAL = {"dir": "/var/lib/kassa/journal", "segment_bytes": 16384,
            "low_free_bytes": 67108864, "full_free_bytes": 1048576}
 SNAPSHOT_DIR = "/var/lib/kassa/snapshot"
 
-# The Pi is on the shop's network: the gateway is reached over TCP.
-LINK = {"kind": "tcp", "host": "kassa-gateway.local", "port": 7420}
+# The Pi is on the shop's network: the till listens, the gateway connects to
+# socket://<the Pi's name>:7420 (docs/link.md).
+LINK = {"kind": "tcp", "host": "0.0.0.0", "port": 7420}
 WATCHDOG_MS = None  # systemd's WatchdogSec= restarts a hung till on a Pi
 
 

@@ -45,6 +45,9 @@ JOURNAL = {"dir": "journal", "segment_bytes": 16384, "low_free_bytes": 262144,
            "full_free_bytes": 24576}
 SNAPSHOT_DIR = "snapshot"
 
+# The gateway connects to socket://127.0.0.1:7420 (docs/link.md). The
+# environment's KASSA_LINK_PORT replaces the port (0: any free one, printed as
+# "LINK listening on port N"), so tests and several sim tills can run at once.
 LINK = {"kind": "tcp", "host": "127.0.0.1", "port": 7420}
 WATCHDOG_MS = None
 
@@ -80,6 +83,9 @@ def build(root=".", script=None, display_out=None, ticks_ms=None):
     dev = devices.assemble(cfg, printer, scanner, keypad, cashier, clock)
     dev["journal"] = dict(JOURNAL, dir=root + "/" + JOURNAL["dir"])
     dev["snapshot_dir"] = root + "/" + SNAPSHOT_DIR
+    link_port = os.getenv("KASSA_LINK_PORT")
+    if link_port is not None:
+        dev["link"] = dict(LINK, port=int(link_port))
     dev["sim_input"] = source
     dev["printer_port"] = port
     return dev

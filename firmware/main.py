@@ -20,7 +20,10 @@ _finish_firmware_switch()
 from till import reserve  # noqa: E402
 
 _buffers = reserve.buffers()
-reserve.hold()  # room for selling, released once the till has booted
+_link_buffer = reserve.link_buffer()
+# Room for selling, released once the till has booted; the link's buffer
+# comes out of it, so the boot has the room it always had.
+reserve.hold(reserve.ROOM_BYTES - reserve.LINK_BYTES)
 
 try:
     import board
@@ -31,4 +34,4 @@ except ImportError:
 
 from till import app  # noqa: E402 - only after the firmware switch is complete
 
-app.main(board, buffers=_buffers)
+app.main(board, buffers=_buffers, link_buffer=_link_buffer)

@@ -6,6 +6,10 @@
 #   printer  the printer driver's own task: status checks, queue, paced writes
 #   ticks    once a second: engine tick (idle lock, offline state, retention),
 #            the hardware watchdog fed
+#   link     the gateway's link (till/link, docs/link.md): bytes between the
+#            board's transport and the link server, a few frames per pass;
+#            what it changes (PROCESSED, the clock, HO's data) goes to the
+#            engine as events, and HO's data only between sales
 #
 # The engine is the journal's only writer: it appends every record itself and
 # returns print and drawer actions only after the append returned, so whatever
@@ -22,8 +26,10 @@
 # queue (till/drivers/printer.py); events are drained on every pass.
 import asyncio
 import gc
+import os
 import sys
 
+import till
 from till import reserve
 from till.drivers import periph
 from till.formats import escpos, identity
@@ -38,6 +44,14 @@ LOGO_FILE = "logo.ras"  # in the snapshot root: HO's logo, printer-ready
 _INPUT_MS = 10
 _TICK_MS = 1000
 _RESTART_MS = 500
+_LINK_BUSY_MS = 2  # between passes while frames flow
+_LINK_IDLE_MS = 20  # between passes while the line is quiet
+_LINK_WAIT_MS = 250  # between looks for a gateway while none is connected
+_LINK_READS = 4  # reads per pass (of the reserved read buffer): bounded work
+_ONLINE_MS = 60000  # the gateway is "online" while it asked within this
+_LINK_WINDOW = 4  # frames in flight: what reserve.LINK_BYTES holds
+_LINK_RETRY_MS = 10000  # after the link's code found no room
+_LINK_MODULES = ("server", "ops", "wire")  # loaded while a gateway is connected
 _LOGO_PREFIX = b"\x1b@\x1ba\x01"  # ESC @ (reset), ESC a 1 (centre) before the logo
 
 
@@ -62,8 +76,9 @@ def read_identity(path):
 class Till:
     """One till: build with the board's device dict, then `await till.run()`."""
 
-    def __init__(self, dev, root=".", buffers=None):
+    def __init__(self, dev, root=".", buffers=None, link_buffer=None):
         self.dev = dev
+        self.root = root
         self.printer = dev["printer"]
         self.display = dev["display"]
         self.profile = dev.get("profile") or {}
@@ -76,6 +91,13 @@ class Till:
         # The record buffer also lays out receipts (till/reserve.py says why
         # that is safe); the job buffer is the printer's.
         record_buf, job_buf = buffers or reserve.buffers()
+        self._link_port = None
+        self._link_pending = None
+        self._link_seen_ms = None
+        self._link_retry_ms = None
+        self._link_active_ms = 0
+        self.link_pass_max_ms = 0
+        self._link_conns = 0
         # The record buffer is free while a snapshot opens: its meta is read
         # through it.
         self.store = SnapshotStore(dev["snapshot_dir"], scratch=record_buf)
@@ -108,6 +130,16 @@ class Till:
         self.engine = Engine(self.journal, snapshot, till_id, clock.now, display_cols=cols)
         self._receipt_buf = escpos.EscPos(buffer=record_buf)
         self.printer.use_buffer(job_buf)
+        # The link's frame buffers are one block main.py reserved first
+        # thing. Its code (till/link: about 10 KB of heap on the 64-bit unix
+        # port, half that on a board) is loaded while a gateway is connected
+        # and let go when it leaves (_link_server, _link_unload): on the
+        # 64-bit port the whole till has no room to keep it all day.
+        self.link = None
+        self._record_buf = record_buf
+        self._link_mem = None
+        if dev.get("link"):
+            self._link_mem = link_buffer or reserve.link_buffer()
         if snapshot is not None and self.engine.config_hash != snapshot.hash:
             # A power cut between an install and its record left a snapshot
             # in force that the journal does not name: the engine records it.
@@ -188,6 +220,59 @@ class Till:
         self.clock.set(unix)
         self.handle(("clock_set", old, unix))
 
+    # ---- the link's requests (till/link/server.py) --------------------------
+
+    def link_hello(self):
+        snap = self.engine.snap
+        return {"fw": till.FIRMWARE, "snapshot": snap.version if snap is not None else None,
+                "clock": self.clock.now(), "printer": self.printer.state}
+
+    def link_processed(self, seq):
+        self.handle(("processed", seq))  # the engine writes the journal
+        return self.journal.processed_seq
+
+    def link_clock(self, epoch):
+        old = self.clock.now()
+        self.set_clock(epoch)
+        return old
+
+    def link_busy(self):
+        if self.engine.sale is not None:
+            return "A sale is in progress on the till: HO's data applies after it"
+        return None
+
+    def link_apply(self, kind, path):
+        """Install a received package file whose hash the link checked."""
+        if kind == "logo":
+            from till.formats import rasterfile
+
+            try:
+                with open(path, "rb") as f:
+                    rasterfile.read_header(f, "The logo")
+            except ValueError as exc:  # RasterFileError
+                return False, str(exc), None
+            # One rename: the old logo or the new one, whole, at a power cut.
+            os.rename(path, self.dev["snapshot_dir"] + "/" + LOGO_FILE)
+            snap = self.engine.snap
+            return True, "Logo in force", snap.version if snap is not None else None
+        try:
+            with open(path, "rb") as f:
+                info = self.apply_snapshot(f)
+        except SnapshotError as exc:
+            return False, str(exc), None
+        return True, "Snapshot %d in force" % info["version"], info["version"]
+
+    def link_status(self):
+        e = self.engine
+        j = self.journal.status()
+        ch = self._link_server().channel
+        return {"online": e.link_up, "last_sync": e.last_sync, "sale": e.sale is not None,
+                "offline": e.offline_reason(), "printer": self.printer.state,
+                "head": j["last_seq"], "processed": j["processed_seq"],
+                "free": j["free_bytes"], "space": j["space"], "problems": len(j["problems"]),
+                "crashes": e.crashes, "retransmits": ch.retransmits,
+                "bad_frames": ch.decoder.bad_frames, "pass_max_ms": self.link_pass_max_ms}
+
     # ---- tasks -------------------------------------------------------------
 
     async def inputs(self):
@@ -237,6 +322,125 @@ class Till:
     def tick(self):
         self.handle(("tick",))
 
+    async def link_task(self):
+        """Bytes between the transport and the link server, a bounded amount
+        per pass, so a key press waits at most one pass behind a sync."""
+        while self._link_port is None and not self.stopping:
+            try:
+                self._link_port = _open_link(self.dev["link"])
+            except OSError as exc:
+                # A port another program holds is not a crash to journal
+                # every half second: the till sells on, and tries again.
+                print("LINK cannot open (%s): trying again in a minute" % (exc,))
+                await sleep_ms(_ONLINE_MS)
+                continue
+            port = getattr(self._link_port, "port", None)
+            if port is not None:
+                print("LINK listening on port %d" % port)
+        while not self.stopping:
+            t0 = periph.ticks_ms()
+            busy = self.link_pass()
+            # The longest pass is the longest a key press waited behind the link.
+            took = periph.ticks_diff(periph.ticks_ms(), t0)
+            if took > self.link_pass_max_ms:
+                self.link_pass_max_ms = took
+            await sleep_ms(_LINK_BUSY_MS if busy else
+                           _LINK_IDLE_MS if self.link is not None else _LINK_WAIT_MS)
+
+    def _link_server(self):
+        if self.link is None:
+            from till.link.server import LinkServer  # noqa: F811 - loaded on demand
+
+            # The journal is read through the record buffer, between the
+            # engine's events (till/link/server.py).
+            self.link = LinkServer(self, self.root, read_buf=self._record_buf,
+                                   window=_LINK_WINDOW, mem=self._link_mem)
+        return self.link
+
+    def _link_unload(self):
+        # The link's modules go with the server: the heap they took comes back
+        # for the sales (the frame buffers stay reserved for the next sync).
+        self.link = None
+        self._link_pending = None
+        pkg = sys.modules.get("till.link")
+        for name in _LINK_MODULES:
+            sys.modules.pop("till.link." + name, None)
+            if pkg is not None and hasattr(pkg, name):
+                delattr(pkg, name)
+        gc.collect()
+
+    def link_pass(self):
+        """One pass of the link; True while frames flow."""
+        port = self._link_port
+        now = periph.ticks_ms()
+        if not port.connected():
+            if self.link is not None:  # the gateway left (a package resumes from flash)
+                self._link_unload()
+            self._link_state(now)
+            return False
+        if self.link is None:
+            if self._link_retry_ms is not None and \
+                    periph.ticks_diff(now, self._link_retry_ms) < 0:
+                return False
+            try:
+                self._link_server()
+            except MemoryError:
+                # No room for the link's code now (a long day fragments the
+                # heap): the till sells on, and the gateway gets no answer
+                # and tries again later. Not a crash to journal.
+                self._link_unload()
+                self._link_retry_ms = periph.ticks_add(now, _LINK_RETRY_MS)
+                print("LINK no memory for the link now: trying again in 10 s")
+                return False
+            self._link_retry_ms = None
+            self._link_active_ms = now
+        server = self.link
+        conns = getattr(port, "connections", 0)
+        if conns != self._link_conns:
+            # A new connection is a new gateway: its RESET starts afresh even
+            # if it happens to pick the session byte the last one had.
+            self._link_conns = conns
+            server.channel.session = 0
+        rx = server.channel.spare
+        asked = server.requests
+        moved = False
+        for _ in range(_LINK_READS):
+            n = port.readinto(rx)
+            if not n:
+                break
+            server.feed(rx, now, n)
+            moved = True
+        pending = self._link_pending
+        for _ in range(server.channel.window + 2):
+            if pending is None:
+                pending = server.next_output(now)
+                if pending is None:
+                    break
+            k = port.write(pending)
+            moved = True
+            if k < len(pending):
+                # The transport is full: the rest goes next pass (the channel
+                # does not reuse its wire buffer until this is out).
+                pending = pending[k:]
+                break
+            pending = None
+        self._link_pending = pending
+        if server.requests != asked:
+            self._link_seen_ms = now
+        self._link_state(now)
+        busy = moved or pending is not None or server.busy()
+        if busy:
+            self._link_active_ms = now
+        elif periph.ticks_diff(now, self._link_active_ms) >= _ONLINE_MS:
+            self._link_unload()  # a gateway that went quiet
+        return busy
+
+    def _link_state(self, now):
+        seen = self._link_seen_ms
+        up = seen is not None and periph.ticks_diff(now, seen) < _ONLINE_MS
+        if up != self.engine.link_up:
+            self.handle(("link", up, None))
+
     async def supervise(self, name, task):
         """Run a task for ever; a crash is journaled and the task restarted."""
         while not self.stopping:
@@ -256,6 +460,8 @@ class Till:
         tasks = [asyncio.create_task(self.supervise("inputs", self.inputs)),
                  asyncio.create_task(self.supervise("printer", self.printer.run)),
                  asyncio.create_task(self.supervise("ticks", self.ticks))]
+        if self._link_mem is not None:
+            tasks.append(asyncio.create_task(self.supervise("link", self.link_task)))
         if until is None:
             await asyncio.gather(*tasks)
             return
@@ -271,8 +477,22 @@ class Till:
                 pass
 
     def close(self):
+        if self._link_port is not None:
+            self._link_port.close()
+            self._link_port = None
         self.journal.close()
         self.store.close()
+
+
+def _open_link(desc):
+    # Only the transport this board uses is imported: the heap pays for each module.
+    if desc.get("kind") == "tcp":
+        from till.drivers.linktcp import TcpLink
+
+        return TcpLink(desc.get("host", "0.0.0.0"), desc["port"])
+    from till.drivers.linkserial import open_serial
+
+    return open_serial(desc)
 
 
 def _job(parts):
@@ -289,12 +509,12 @@ def _log_exception(exc):
         traceback.print_exception(exc)
 
 
-def main(board, root=".", buffers=None):
+def main(board, root=".", buffers=None, link_buffer=None):
     """Boot: build the board's devices, open the till, run. A board runs for
     ever; the sim board stops when its script (or terminal input) is over."""
     dev = board.build()
     try:
-        till = Till(dev, root, buffers)
+        till = Till(dev, root, buffers, link_buffer)
     except NotProvisioned as exc:
         dev["display"].show(["Not provisioned", "Run kassa flash"])
         print(exc)

@@ -21,6 +21,15 @@ def buffers():
     return bytearray(RECORD_BYTES), bytearray(JOB_BYTES)
 
 
+# The gateway link's frames (till/link/wire.py carves them from this: four
+# frames in flight, the wire and receive buffers, and the transport's reads).
+LINK_BYTES = 3584
+
+
+def link_buffer():
+    return bytearray(LINK_BYTES)
+
+
 # Room kept free for selling. Boot leaves the heap in small holes (imports,
 # the journal's recovery, the snapshot's tables); a sale then needs blocks of
 # a few hundred bytes at once (a dict of 20 keys is 368 bytes on a 64-bit

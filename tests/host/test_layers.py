@@ -3,6 +3,7 @@ a higher one, and a driver never imports another driver.
 
     till.app, till.reserve      the main loop (top): may import anything
     till.pos                    sale logic: formats and itself
+    till.link                   the gateway link's protocol (sans-I/O): formats and itself
     till.drivers.devices,       build a board's devices, or adapt Linux devices and
       .linux, .sim              the sim's virtual hardware: drivers and formats
     till.drivers.*              one piece of hardware each: the driver base
@@ -44,7 +45,7 @@ def imports(path: Path) -> set[str]:
 
 
 def allowed(importer: str, imported: str) -> bool:
-    if imported in ("till", "till.formats", "till.drivers", "till.pos"):
+    if imported in ("till", "till.formats", "till.drivers", "till.pos", "till.link"):
         return True  # package __init__ files hold nothing
     if importer in ("till.app", "till.reserve"):
         return True
@@ -52,6 +53,8 @@ def allowed(importer: str, imported: str) -> bool:
         return imported.startswith("till.formats")
     if importer.startswith("till.pos"):
         return imported.startswith(("till.formats", "till.pos"))
+    if importer.startswith("till.link"):
+        return imported.startswith(("till.formats", "till.link"))
     if importer in ASSEMBLERS:
         return imported.startswith(("till.formats", "till.drivers"))
     if importer.startswith("till.drivers"):

@@ -83,6 +83,7 @@ SEGMENT_PREFIX = "seg"
 SEGMENT_SUFFIX = ".cbs"
 _ACKED_FILE = "processed"
 _MAX_RECORD_BYTES = const(8192)
+MAX_RECORD_BYTES = _MAX_RECORD_BYTES  # for readers beside the journal (the link's cursor)
 
 # Space levels reported by status()["space"].
 SPACE_OK = "ok"

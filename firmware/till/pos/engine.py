@@ -6,7 +6,8 @@
 # ("printer", status), ("link", up, synced_at), ("snapshot", snapshot), and
 # from the main loop ("config", info, at_boot) when HO's data was installed,
 # ("crash", task, detail) when a task failed, ("clock_set", old, new) when the
-# clock was set, ("not_printed", seq) when receipt seq could not wait to print.
+# clock was set, ("not_printed", seq) when receipt seq could not wait to print,
+# ("processed", seq) when the gateway reports HO processed records up to seq.
 # The engine is the only writer of the journal: each of these becomes a record
 # here, so whatever reads the journal (the link, HO) sees every fact in one
 # place, in order.
@@ -26,7 +27,7 @@
 # journal the same clock and read the RTC once per event, so that a record's
 # time and its receipt's time are the same second.
 from till.pos import auth, offline, policy, printjob, reports
-from till.formats import barcode
+from till.formats import barcode, dates
 from till.formats import journal as J
 from till.formats import records as R
 from till.formats.catalog import MAX_PLU, SnapshotError
@@ -188,6 +189,7 @@ class Engine:
         self.locked = False  # idle lock: the cashier stays signed on
         self.printer = "ok"
         self.link_up = False
+        self._told_offline = True  # nothing to tell at boot: the screen shows why
         self.needs_sync = False
         self.pending_snapshot = None
         self.last_receipt = None
@@ -299,6 +301,8 @@ class Engine:
             self._event(R.EV_CLOCK_SET, None, [event[1], event[2]], tolerate=True)
         elif what == "not_printed":
             self._not_printed(event[1])
+        elif what == "processed":
+            self._processed(event[1])
         else:
             self._fail("Unknown event %s" % (what,))
 
@@ -403,7 +407,7 @@ class Engine:
             label = "Price"
             value = self._money(self.price)
         elif s is None:
-            return (top, (self.offline_reason() or "")[:w])
+            return (top, (self.offline_reason() or self._online_line())[:w])
         elif s.tenders:
             label = "Due"
             value = self._money(s.remaining())
@@ -413,6 +417,12 @@ class Engine:
         return (top, fit(label, value, w))
 
     # ---- status ------------------------------------------------------------
+
+    def _online_line(self):
+        if not self.link_up or self.last_sync is None:
+            return ""
+        t = dates.from_unix(self.last_sync)
+        return "Online, synced %02d:%02d" % (t[3], t[4])
 
     def offline_reason(self):
         created = self.snap.meta.get("created") if self.snap is not None else None
@@ -438,6 +448,7 @@ class Engine:
                 offline.unused_too_long(now, since, pol):
             self._clear_credentials(now - since)
             return
+        self._offline_notice()
         idle_s = policy.get(pol, "idle_lock_minutes") * 60
         if (self.cashier is not None and not self.locked and idle_s > 0 and now is not None
                 and self.last_input is not None and now - self.last_input >= idle_s):
@@ -468,6 +479,29 @@ class Engine:
                 self.needs_sync = False
                 # The retention period counts again from this sync.
                 self._cleared_at = synced_at
+
+    def _processed(self, seq):
+        # The link (till/link/server.py) checked seq against the journal's
+        # head; a refusal leaves the mark where it was, which the link reports.
+        try:
+            self.mark_processed(seq)
+        except (J.JournalError, OSError, MemoryError) as exc:
+            self.append_error = exc
+            return
+        # HO has our records: that is a sync (the offline rules count from it).
+        self._link(True, self._now())
+
+    def _offline_notice(self):
+        # Told once, when HO has been out of reach long enough for the offline
+        # rules (InnoPos's autonomous mode), between sales; again only after
+        # the till was back online.
+        reason = self.offline_reason()
+        if reason is None:
+            self._told_offline = False
+        elif not self._told_offline and self.sale is None and self.prompt is None \
+                and self.last_sync is not None and self.message is None:
+            self._told_offline = True
+            self._info("HO out of reach:", "working on its own")
 
     def _apply_snapshot(self):
         if self.sale is not None or self.pending_snapshot is None:
