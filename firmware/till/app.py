@@ -182,8 +182,9 @@ class Till:
         try:
             body = self._render(job)
         except MemoryError:
-            # The sale is already in the journal; only its paper is at stake.
-            self._later.append(("not_printed", ref))
+            # The sale is already in the journal; only its paper is at stake:
+            # the engine lays it out again from its record a moment later.
+            self._later.append(("print_failed", ref, bool(job.get("copy"))))
             return
         logo = self.dev["snapshot_dir"] + "/" + LOGO_FILE
         if self.profile.get("raster_image", True) and exists(logo):

@@ -491,3 +491,122 @@ def test_explicit_training_and_ack_permissions():
         assert records_of(acts)[-1][2] == J.KIND_ACK and not till.journal.broken
     finally:
         till.close()
+
+
+def _failing(module, name, times):
+    """module.name raising MemoryError on its next `times` calls (a heap with
+    no room for a receipt's layout); returns the undo."""
+    real = getattr(module, name)
+    left = [times]
+
+    def flaky(*args, **kw):
+        if left[0]:
+            left[0] -= 1
+            raise MemoryError("memory allocation failed")
+        return real(*args, **kw)
+
+    setattr(module, name, flaky)
+    return lambda: setattr(module, name, real), left
+
+
+def test_a_receipt_with_no_room_to_be_laid_out_prints_from_its_record_a_moment_later():
+    from till.pos import printjob
+
+    till = Till()
+    undo, left = _failing(printjob, "receipt", 1)
+    try:
+        till.sign_on()
+        till.scan("4006381333931")
+        acts = till.keys("5.00 CASH")
+        seq = records_of(acts)[0][1]
+        # The sale is journaled and the drawer opens; the paper waits.
+        assert not of(acts, "print") and of(acts, "drawer")
+        acts = till.tick(1)
+        jobs = of(acts, "print")
+        assert len(jobs) == 1 and jobs[0][1]["receipt"] == seq and not jobs[0][1]["copy"]
+        # The same job as one laid out at once.
+        assert jobs[0][1] == printjob.receipt(till.records(J.KIND_SALE)[0], "store-12/till-7",
+                                              till.snap)
+        assert till.engine.not_printed == 0
+        # No room three ticks running: journaled as not printed, the cashier told.
+        left[0] = 10
+        till.scan("4006381333931")
+        seq = records_of(till.keys("5.00 CASH"))[0][1]
+        for _ in range(2):
+            assert not of(till.tick(1), "print")
+        acts = till.tick(1)
+        assert not of(acts, "print") and display(acts) == ("Not printed: %d" % seq,
+                                                           "REPORT 3: reprint")
+        events = [r[J.K_BODY] for r in till.records(J.KIND_EVENT)]
+        assert {R.E_TYPE: R.EV_NOT_PRINTED, R.E_DETAIL: seq} in events
+        # A copy with no room is said, not journaled, and not retried as an original.
+        left[0] = 1
+        till.keys("CLEAR")
+        acts = till.keys("REPORT 3 TOTAL")
+        assert display(acts) == ("Copy not printed", "Busy: try again")
+        assert not any(r[J.K_BODY].get(R.E_TYPE) == R.EV_COPY for r in till.records(J.KIND_EVENT))
+        assert not of(till.tick(1), "print")
+    finally:
+        undo()
+        till.close()
+
+
+def test_a_z_closing_with_no_room_to_be_laid_out_prints_later_as_it_would_have():
+    from till.pos import printjob
+
+    till = Till()
+    try:
+        till.sign_on(9)
+        till.scan("4006381333931")
+        till.keys("5.00 CASH CLEAR")
+        acts = till.keys("REPORT 2 9 TOTAL %s TOTAL" % PINS[9])
+        want = of(acts, "print")[0][1]
+        closing = till.records(J.KIND_CLOSING)[0]
+        assert till.engine._job_of(closing) == want
+        # The next Z finds no room: it prints at the next tick, the same job.
+        till.keys("CLEAR")
+        undo, _ = _failing(printjob, "period", 1)
+        try:
+            acts = till.keys("REPORT 2 9 TOTAL %s TOTAL" % PINS[9])
+        finally:
+            undo()
+        assert of(acts, "record") and not of(acts, "print")
+        jobs = of(till.tick(1), "print")
+        assert len(jobs) == 1 and jobs[0][1] == till.engine._job_of(till.records(J.KIND_CLOSING)[1])
+        assert jobs[0][1]["kind"] == "z" and jobs[0][1]["receipt"] == till.records(J.KIND_CLOSING)[1][J.K_SEQ]
+    finally:
+        till.close()
+
+
+def test_an_x_report_with_no_room_says_so_and_journals_nothing():
+    from till.pos import printjob
+
+    till = Till()
+    undo, _ = _failing(printjob, "period", 1)
+    try:
+        till.sign_on(9)
+        n = len(till.records())
+        acts = till.keys("REPORT 1")
+        assert display(acts) == ("Report not printed", "REPORT 1: again")
+        assert len(till.records()) == n  # an X is never journaled, not even as not printed
+    finally:
+        undo()
+        till.close()
+
+
+def test_a_receipt_the_main_loop_could_not_lay_out_is_laid_out_again():
+    # The app renders the job into its layout buffer; a MemoryError there comes
+    # back as ("print_failed", seq, copy).
+    till = Till()
+    try:
+        till.sign_on()
+        till.scan("4006381333931")
+        seq = records_of(till.keys("5.00 CASH CLEAR"))[0][1]
+        assert not of(till.send(("print_failed", seq, False)), "print")
+        jobs = of(till.tick(1), "print")
+        assert len(jobs) == 1 and jobs[0][1]["receipt"] == seq and not jobs[0][1]["copy"]
+        acts = till.send(("print_failed", seq, True))
+        assert display(acts) == ("Copy not printed", "Busy: try again")
+        assert not of(till.tick(1), "print") and till.engine.not_printed == 0
+    finally:
+        till.close()

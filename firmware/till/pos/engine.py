@@ -49,6 +49,12 @@ _MAX_REF = const(12)
 _BP = const(10000)
 _BARCODE_LENGTHS = (8, 12, 13, 14)
 _MAX_CRASH_DETAIL = const(200)
+# Receipts that found no room in the heap to be laid out wait here (their
+# journal sequence numbers) and are built again from their records once a
+# second, between sales, when the sale's own objects are gone; after
+# _PRINT_TRIES tries a receipt is journaled as not printed (REPORT 3).
+_PRINT_RETRIES = const(4)
+_PRINT_TRIES = const(3)
 
 
 def fit(left, right, width):
@@ -198,6 +204,8 @@ class Engine:
         self.crashes = 0  # engine errors and task crashes journaled this boot
         self.last_crash = None  # what and where, as journaled
         self.not_printed = 0  # receipts dropped from a full print queue this boot
+        self._retry_seqs = [0] * _PRINT_RETRIES  # receipts to lay out again; 0: a free slot
+        self._retry_tries = bytearray(_PRINT_RETRIES)
         self.append_error = None  # why the last append failed
         self._out = []
         self._cleared_at = None
@@ -301,6 +309,11 @@ class Engine:
             self._event(R.EV_CLOCK_SET, None, [event[1], event[2]], tolerate=True)
         elif what == "not_printed":
             self._not_printed(event[1])
+        elif what == "print_failed":  # (seq, copy): the main loop could not lay it out
+            if event[2]:
+                self._copy_not_printed()
+            else:
+                self._print_later(event[1])
         elif what == "processed":
             self._processed(event[1])
         else:
@@ -333,11 +346,59 @@ class Engine:
 
     def _not_printed(self, seq):
         """A receipt that could not wait for the printer: journaled (HO and the
-        auditor see it) and told, with the way to reprint it."""
+        auditor see it) and told, with the way to reprint it. An X report
+        (seq None) is not journaled: the cashier prints it again."""
         self.not_printed += 1
+        if seq is None:
+            self._fail_lines("Report not printed", "REPORT 1: again")
+            return
         self._event(R.EV_NOT_PRINTED, None, seq, tolerate=True)
+        self._fail_lines("Not printed: %d" % seq, "REPORT 3: reprint")
+
+    def _print_later(self, seq):
+        """No room in the heap to lay out receipt seq now: try again from its
+        record on the next ticks (a full retry list: not printed at once)."""
         if seq is not None:
-            self._fail_lines("Not printed: %d" % seq, "REPORT 3: reprint")
+            for i in range(_PRINT_RETRIES):
+                if self._retry_seqs[i] == 0:
+                    self._retry_seqs[i] = seq
+                    self._retry_tries[i] = 0
+                    return
+        self._not_printed(seq)
+
+    def _retry_print(self):
+        """One waiting receipt, built again from its journal record."""
+        for i in range(_PRINT_RETRIES):
+            seq = self._retry_seqs[i]
+            if seq:
+                break
+        else:
+            return False
+        try:
+            rec = self.journal.record(seq)
+            job = None if rec is None else self._job_of(rec)
+        except MemoryError:
+            self._retry_tries[i] += 1
+            if self._retry_tries[i] < _PRINT_TRIES:
+                return True
+            job = None
+        self._retry_seqs[i] = 0
+        if job is None:
+            self._not_printed(seq)
+        else:
+            self._out.append(("print", job))
+        return True
+
+    def _job_of(self, rec):
+        """The print job of a journaled receipt, as when it was rung."""
+        kind = rec[J.K_KIND]
+        if kind == J.KIND_NO_SALE:
+            return printjob.no_sale(rec, self.till_id, self.snap)
+        if kind == J.KIND_CLOSING:
+            body = rec[J.K_BODY]
+            return printjob.period("z", body, self.till_id, self.snap, body[R.P_CASHIER],
+                                   rec[J.K_TIME] or 0, rec[J.K_SEQ], rec.get(J.K_TAG))
+        return printjob.receipt(rec, self.till_id, self.snap)
 
     def _input(self):
         now = self._now()
@@ -438,6 +499,8 @@ class Engine:
             # receipt being laid out) is retried by itself once a second:
             # the memory comes back, and the cashier need not press TOTAL.
             self._commit()
+            return
+        if self.sale is None and self._retry_print():
             return
         now = self._now()
         pol = self._policies()
@@ -1283,7 +1346,7 @@ class Engine:
         try:
             self._out.append(("print", build(*args)))
         except MemoryError:
-            self._not_printed(seq)
+            self._print_later(seq)
 
     # ---- no sale, refund ---------------------------------------------------
 
@@ -1382,9 +1445,13 @@ class Engine:
         self._authorize(("perm", "x_report"), self._x_report)
 
     def _x_report(self, who):
-        p = self.totals.body(self.journal.last_seq)
-        job = printjob.period("x", p, self.till_id, self.snap, self.cashier["id"],
-                              self._now() or 0, flags=self._record_flags())
+        try:
+            p = self.totals.body(self.journal.last_seq)
+            job = printjob.period("x", p, self.till_id, self.snap, self.cashier["id"],
+                                  self._now() or 0, flags=self._record_flags())
+        except MemoryError:
+            self._not_printed(None)  # not journaled: the cashier asks again
+            return
         self._out.append(("print", job))
         self._info(fit("X", self._money(self.totals.sales + self.totals.refunds), self.cols),
                    fit("Sales", str(self.totals.count(R.C_SALES)), self.cols))
@@ -1429,10 +1496,18 @@ class Engine:
         if rec[J.K_KIND] not in (J.KIND_SALE, J.KIND_STORNO):
             self._fail("No. %d is not a receipt" % n)
             return
+        try:  # laid out before the copy is journaled: a copy that is not made is not recorded
+            job = printjob.receipt(rec, self.till_id, self.snap, True)
+        except MemoryError:
+            self._copy_not_printed()
+            return
         if self._event(R.EV_COPY, self.cashier["id"], n, flags=self._record_flags()) is None:
             return
-        self._print(n, printjob.receipt, rec, self.till_id, self.snap, True)
+        self._out.append(("print", job))
         self._info("Copy printed", fit("Receipt", str(n), self.cols))
+
+    def _copy_not_printed(self):
+        self._fail_lines("Copy not printed", "Busy: try again")
 
     def _menu_training(self):
         self._authorize(("perm", "training"), self._toggle_training)
