@@ -181,21 +181,22 @@ class Till:
         ref = job.get("receipt")
         try:
             body = self._render(job)
+            logo = self.dev["snapshot_dir"] + "/" + LOGO_FILE
+            if self.profile.get("raster_image", True) and exists(logo):
+                # The logo streams from flash in the printer task, never whole in RAM.
+                parts = [_LOGO_PREFIX, ("raster", logo), body]
+            else:
+                parts = [body]
+            # copy=True: the layout buffer is reused for the next receipt; the
+            # printer keeps this one in its job buffer or its flash queue, or
+            # reports it dropped (taken up by the input loop); None: no room.
+            taken = self.printer.print_job(parts, copy=True, ref=ref) is not None
         except MemoryError:
+            taken = False
+        if not taken:
             # The sale is already in the journal; only its paper is at stake:
             # the engine lays it out again from its record a moment later.
             self._later.append(("print_failed", ref, bool(job.get("copy"))))
-            return
-        logo = self.dev["snapshot_dir"] + "/" + LOGO_FILE
-        if self.profile.get("raster_image", True) and exists(logo):
-            # The logo streams from flash in the printer task, never whole in RAM.
-            parts = [_LOGO_PREFIX, ("raster", logo), body]
-        else:
-            parts = [body]
-        # copy=True: the layout buffer is reused for the next receipt; the
-        # printer keeps this one in its job buffer or its flash queue, or
-        # reports it dropped (taken up by the input loop).
-        self.printer.print_job(parts, copy=True, ref=ref)
 
     # ---- HO data ------------------------------------------------------------
 

@@ -10,11 +10,18 @@
 import asyncio
 import gc
 
-import prebuilt
+# Reserved first, as main.py does at boot (each test's till reuses them): after
+# the imports below the heap is in pieces, and an 8 KB buffer found room there
+# or not depending on a few bytes of code anywhere in the firmware.
+from till import reserve
+
+BUFFERS = reserve.buffers()
+
+import prebuilt  # noqa: E402 - after the reservation, as on a till
 import support
 from engine_fixture import KEY, PINS, T0, TILL, meta
 from fakes import PAPER_END, PAPER_OK, Clock, SerialPrinter
-from till import app, reserve
+from till import app  # noqa: E402
 from till.drivers import periph
 from till.drivers.printer import Printer
 from till.formats import cbor, identity, rasterfile
@@ -25,9 +32,6 @@ from till.formats import records as R
 # HO's data, built on the host before the run (test equipment: prebuilt.py);
 # each test's till gets a copy.
 SNAPSHOT = prebuilt.path("app_snapshot") + "/snapshot"
-
-# Reserved once, as main.py does at boot: each test's till reuses them.
-BUFFERS = reserve.buffers()
 
 
 class FakeKeypad:

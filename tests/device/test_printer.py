@@ -222,6 +222,24 @@ def test_a_receipt_with_nowhere_to_wait_is_dropped_with_its_reference():
     assert first < lost
 
 
+def test_a_receipt_the_heap_has_no_room_for_is_handed_back_with_nothing_kept():
+    qdir = support.tmpdir() + "/printq"
+    fake, ticks, p = make(qdir)
+    p.use_buffer(bytearray(64))
+    fake.paper = PAPER_END
+    assert p.print_job(b"A" * 60, copy=True, ref=7) is not None  # the job buffer
+
+    def no_room(job):
+        raise MemoryError("memory allocation failed")
+
+    p._spool = no_room  # the flash queue's file cannot be opened: no heap
+    assert p.print_job(b"B" * 60, copy=True, ref=8) is None
+    assert p.queued() == 1 and p.take_events() == [] and os.listdir(qdir) == []
+    del p._spool
+    assert p.print_job(b"B" * 60, copy=True, ref=8) is not None  # handed over again: kept
+    assert p.queued() == 2
+
+
 def test_events_nobody_reads_stay_bounded():
     fake, ticks, p = make(check_status=False)
     for i in range(40):

@@ -328,14 +328,21 @@ class Printer:
         till's receipt layout buffer), so they are copied before this returns:
         into the job buffer when it is free and fits, else to a file in the
         flash queue. When neither is possible the receipt is dropped at once
-        (a "dropped" event; the caller reprints it from the journal)."""
-        parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
-        job = Job(self._new_id(), parts, ref=ref)
-        if copy and not self._into_job_buffer(job):
-            if not self._spool(job):
-                self._event("dropped", (job.id, ref))
-            self._drop_excess()
-            return job.id
+        (a "dropped" event; the caller reprints it from the journal).
+        None: the heap had no room to take the job (MemoryError); nothing of it
+        is kept, and the caller may hand it over again later."""
+        try:
+            parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
+            job = Job(self._new_id(), parts, ref=ref)
+            if copy and not self._into_job_buffer(job):
+                if not self._spool(job):
+                    self._event("dropped", (job.id, ref))
+                self._drop_excess()
+                return job.id
+        except MemoryError:
+            # Before the job joined the queue (the job buffer is claimed last,
+            # a spooled file is listed only after its rename): nothing to undo.
+            return None
         self._queue.append(job)
         self._drop_excess()
         return job.id
