@@ -278,4 +278,7 @@ def create_app(config: RelayConfig, store: Store | None = None) -> FastAPI:
         status = processing.resolve(store, till_id, seq, body.action == "accept", who.name, body.note)
         return {"till": till_id, "seq": seq, "status": status}
 
+    from host_tools.relay.web import mount  # HO staff's pages under /ho/ (docs/relay-web.md)
+
+    mount(app, config)
     return app

@@ -1,0 +1,59 @@
+"""Signing in and out: an HO user's token (`kassa ho user add`) is exchanged
+for a session cookie; the token itself is never kept in the browser."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from host_tools.relay.web.render import render
+from host_tools.relay.web.session import PostingStaffDep, safe_next, sessions, store_of
+
+router = APIRouter(include_in_schema=False)
+NAV = None
+
+
+def _form(request: Request, next_path: str, error: str | None = None, status_code: int = 200) -> Response:
+    s = sessions(request)
+    payload, new = s.anonymous(request)
+    response: Response = render(request, "signin.html", None, status_code=status_code,
+                                csrf=s.csrf_for(payload["n"]), next_path=next_path, error=error)
+    if new:
+        s.write(request, response, payload, max_age=None)  # lives while the browser is open
+    return response
+
+
+@router.get("/ho/signin")
+def signin_page(request: Request, next: str | None = None) -> Response:
+    return _form(request, safe_next(next))
+
+
+@router.post("/ho/signin")
+def signin(request: Request, token: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "",
+           next: Annotated[str, Form()] = "") -> Response:
+    s, store = sessions(request), store_of(request)
+    s.check_csrf(request, csrf)
+    token = token.strip()
+    who = store.authenticate(token) if token else None
+    if who is None:
+        return _form(request, safe_next(next), status_code=401,
+                     error="That token is not valid: paste the whole token `kassa ho user add` printed "
+                           "(it starts with user.), or ask an admin for a new one.")
+    if who.kind != "user":
+        return _form(request, safe_next(next), status_code=403,
+                     error="That is a site's credential, for its gateway. Sign in with your own HO "
+                           "user token (`kassa ho user add NAME --role viewer`).")
+    user = store.user(who.name)
+    if user is None:  # removed between the two reads
+        return _form(request, safe_next(next), status_code=401, error="That user no longer exists.")
+    response = RedirectResponse(safe_next(next), status_code=303)
+    s.sign_in(request, response, who.name, user[1], store.now())
+    return response
+
+
+@router.post("/ho/signout")
+def signout(request: Request, who: PostingStaffDep) -> Response:
+    response = RedirectResponse("/ho/signin", status_code=303)
+    sessions(request).sign_out(response)
+    return response
