@@ -147,6 +147,18 @@ def test_a_tampered_or_foreign_cookie_is_no_session(setup: tuple[Store, web_data
         assert a.get("/ho/tills").status_code == 303
 
 
+def test_a_session_ends_when_its_user_changes(client: TestClient, setup: tuple[Store, web_data.Chain]) -> None:
+    store, chain = setup
+    csrf = signed_in(client, chain.admin)
+    with store.transaction() as tx:  # as if alice were demoted: the next request sees it
+        tx.execute("UPDATE users SET role = 'viewer' WHERE name = 'alice'")
+    r = client.post(resolve_url(GAP_RECORD), data={"csrf": csrf, "action": "accept", "note": "x"})
+    assert r.status_code == 403 and "viewer" in r.text
+    with store.transaction() as tx:  # as if alice's token were replaced
+        tx.execute("UPDATE users SET secret_sha256 = 'another' WHERE name = 'alice'")
+    assert client.get("/ho/tills").status_code == 303
+
+
 def test_sign_out_ends_the_session(client: TestClient, setup: tuple[Store, web_data.Chain]) -> None:
     csrf = signed_in(client, setup[1].admin)
     assert client.post("/ho/signout", data={"csrf": "forged"}).status_code == 403
