@@ -120,6 +120,25 @@ def test_sign_in_needs_the_forms_csrf_token(client: TestClient, setup: tuple[Sto
     assert client.get("/ho/tills").status_code == 303
 
 
+def test_a_form_that_is_not_one_of_ours_is_not_read(client: TestClient, setup: tuple[Store, web_data.Chain]) -> None:
+    csrf = signed_in(client, setup[1].admin)
+    big = {"csrf": csrf, "action": "accept", "note": "x" * 20_000}
+    r = client.post(resolve_url(GAP_RECORD), data=big)
+    assert r.status_code == 413 and "shorten the note" in r.text
+    r = client.post("/ho/signin", data={"token": "x" * 20_000})
+    assert r.status_code == 413
+
+    def chunks() -> Iterator[bytes]:
+        yield f"csrf={csrf}&action=accept&note=ok".encode()
+
+    r = client.post(resolve_url(GAP_RECORD), content=chunks(),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 411
+    r = client.post(resolve_url(GAP_RECORD), data={"csrf": csrf}, files={"note": ("a.txt", b"x")})
+    assert r.status_code == 400
+    assert GAP_RECORD in quarantined(setup[0])
+
+
 def test_sign_in_never_sends_you_to_another_site(client: TestClient, setup: tuple[Store, web_data.Chain]) -> None:
     for next_path in ("//evil.example/", "https://evil.example/", "/\\evil.example", "tills"):
         assert sign_in(client, setup[1].viewer, next_path).headers["location"] == "/ho/tills", next_path

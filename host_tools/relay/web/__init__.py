@@ -50,6 +50,7 @@ def mount(app: FastAPI, config: RelayConfig) -> None:
         from host_tools.relay.web.session import sessions, store_of
 
         who = sessions(request).staff(request, store_of(request))
-        response: Response = render(request, "error.html", who, status_code=403,
-                                    title="Not allowed", message=exc.message)
+        response: Response = render(request, "error.html", who, status_code=exc.status_code,
+                                    title="Not allowed" if exc.status_code == 403 else "Not accepted",
+                                    message=exc.message)
         return response

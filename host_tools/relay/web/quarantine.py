@@ -4,17 +4,16 @@ evidence only) each, with a note kept in HO's journal, through the same
 processing.resolve as the command line."""
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from host_tools.relay import ids, processing
 from host_tools.relay.store import PROCESSED, REJECTED, StoreError
 from host_tools.relay.web.fields import valid_id
 from host_tools.relay.web.render import render
-from host_tools.relay.web.session import PostingStaffDep, Staff, StaffDep, require_admin, store_of
+from host_tools.relay.web.session import PostedDep, Staff, StaffDep, require_admin, store_of
 
 router = APIRouter(include_in_schema=False)
 NAV = ("Quarantine", "/ho/quarantine")
@@ -51,8 +50,8 @@ def quarantine_page(request: Request, who: StaffDep, till: str = "", done: str =
 
 
 @router.post("/ho/quarantine/{site_id}/{till_name}/{seq}")
-def resolve(request: Request, site_id: str, till_name: str, seq: str, who: PostingStaffDep,
-            action: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "") -> Response:
+def resolve(request: Request, site_id: str, till_name: str, seq: str, post: PostedDep) -> Response:
+    who, action, note = post.who, post.field("action"), post.field("note")
     require_admin(who, "accepting or rejecting a quarantined record")
     try:
         till_id = ids.till_id(site_id, till_name)

@@ -44,11 +44,16 @@ class SignInRequired(Exception):
 
 
 class Refused(Exception):
-    """A signed-in user may not do this (403), or a form's CSRF token is wrong."""
+    """A signed-in user may not do this (403), a form's CSRF token is wrong
+    (403), or a form is not one of ours (413, 411)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status_code: int = 403) -> None:
         super().__init__(message)
         self.message = message
+        self.status_code = status_code
+
+
+MAX_FORM_BYTES = 16 * 1024  # the pages' forms hold a token and a note
 
 
 @dataclass(frozen=True)
@@ -169,13 +174,35 @@ def require_admin(who: Staff, what: str) -> None:
         raise Refused(f"you are signed in as {who.name}, a viewer: {what} needs an admin")
 
 
-async def posting_staff(request: Request) -> Staff:
-    """The signed-in user of a POST whose form carries this session's CSRF token."""
+async def read_form(request: Request) -> dict[str, str]:
+    """A page's form fields. Read only when small and declared so: anyone may
+    post the sign-in form, and a body is held in memory while it is parsed."""
+    declared = request.headers.get("content-length")
+    if declared is None or not declared.isdigit():
+        raise Refused("send the form with its Content-Length", 411)
+    if int(declared) > MAX_FORM_BYTES:
+        raise Refused(f"a form here is at most {MAX_FORM_BYTES} bytes; shorten the note", 413)
+    form = await request.form(max_files=0, max_fields=20)
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A POSTed form of a signed-in user, its CSRF token checked."""
+    who: Staff
+    form: dict[str, str]
+
+    def field(self, name: str) -> str:
+        return self.form.get(name, "")
+
+
+async def posted(request: Request) -> Posted:
     who = await run_in_threadpool(current_staff, request)
-    token = (await request.form()).get("csrf")
-    sessions(request).check_csrf(request, token if isinstance(token, str) else "")
-    return who
+    form = await read_form(request)
+    sessions(request).check_csrf(request, form.get("csrf", ""))
+    return Posted(who, form)
 
 
 StaffDep = Annotated[Staff, Depends(current_staff)]
-PostingStaffDep = Annotated[Staff, Depends(posting_staff)]
+PostedDep = Annotated[Posted, Depends(posted)]
+FormDep = Annotated[dict[str, str], Depends(read_form)]

@@ -2,13 +2,11 @@
 for a session cookie; the token itself is never kept in the browser."""
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from host_tools.relay.web.render import render
-from host_tools.relay.web.session import PostingStaffDep, safe_next, sessions, store_of
+from host_tools.relay.web.session import FormDep, PostedDep, safe_next, sessions, store_of
 
 router = APIRouter(include_in_schema=False)
 NAV = None
@@ -30,11 +28,10 @@ def signin_page(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/ho/signin")
-def signin(request: Request, token: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "",
-           next: Annotated[str, Form()] = "") -> Response:
+def signin(request: Request, form: FormDep) -> Response:
     s, store = sessions(request), store_of(request)
-    s.check_csrf(request, csrf)
-    token = token.strip()
+    s.check_csrf(request, form.get("csrf", ""))
+    token, next = form.get("token", "").strip(), form.get("next", "")
     who = store.authenticate(token) if token else None
     if who is None:
         return _form(request, safe_next(next), status_code=401,
@@ -53,7 +50,7 @@ def signin(request: Request, token: Annotated[str, Form()] = "", csrf: Annotated
 
 
 @router.post("/ho/signout")
-def signout(request: Request, who: PostingStaffDep) -> Response:
+def signout(request: Request, post: PostedDep) -> Response:
     response = RedirectResponse("/ho/signin", status_code=303)
     sessions(request).sign_out(response)
     return response

@@ -3,16 +3,16 @@ far HO has processed its journal, gaps, chain breaks, quarantined records,
 clock offset and flag; an admin clears a flag here, with a note."""
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from host_tools.relay import ids
 from host_tools.relay.store import StoreError
 from host_tools.relay.web.render import render
-from host_tools.relay.web.session import PostingStaffDep, Staff, StaffDep, require_admin, store_of
+from host_tools.relay.web.session import PostedDep, Staff, StaffDep, require_admin, store_of
 
 router = APIRouter(include_in_schema=False)
 NAV = ("Tills", "/ho/tills")
@@ -68,8 +68,8 @@ def tills_page(request: Request, who: StaffDep, cleared: str | None = None) -> R
 
 
 @router.post("/ho/tills/{site_id}/{till_name}/clear-flag")
-def clear_flag(request: Request, site_id: str, till_name: str, who: PostingStaffDep,
-               note: Annotated[str, Form()] = "") -> Response:
+def clear_flag(request: Request, site_id: str, till_name: str, post: PostedDep) -> Response:
+    who, note = post.who, post.field("note")
     require_admin(who, "clearing a till's flag")
     try:
         till_id = ids.till_id(site_id, till_name)
