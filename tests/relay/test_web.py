@@ -96,6 +96,9 @@ def test_sign_in_sets_a_strict_http_only_cookie_without_the_token(client: TestCl
     assert page.status_code == 200 and "alice" in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
+    assert "Secure" not in cookie  # plain HTTP here; over HTTPS the cookie is Secure:
+    with TestClient(app_for(setup[0]), base_url="https://testserver", follow_redirects=False) as tls:
+        assert "Secure" in sign_in(tls, chain.admin).headers["set-cookie"]
 
 
 def test_a_wrong_token_is_refused_in_words(client: TestClient) -> None:
