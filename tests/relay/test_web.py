@@ -287,12 +287,12 @@ def test_received_pages_cover_every_record_once(client: TestClient, setup: tuple
     url: str | None = "/ho/received"
     while url:
         text = client.get(url).text
-        seen += [(t, int(s)) for t, s in re.findall(r"<tr>\s*<td>([^<]+)</td><td class=\"num\">(\d+)</td>", text)]
+        seen += [(t, int(s)) for t, s in re.findall(r'<tr>\s*<td>([^<]+)</td><td class="num"><a [^>]+>(\d+)</a>', text)]
         found = re.search(r'href="([^"]+)" id="next-page"', text)
         url = found.group(1).replace("&amp;", "&") if found else None
     assert seen == [(r["till"], r["seq"]) for r in store.received(limit=10_000)]
     text = client.get("/ho/received?status=QUARANTINED&till=S001/till-2").text
-    assert re.findall(r"<td class=\"num\">(\d+)</td>", text) == [str(GAP_RECORD[1])]
+    assert re.findall(r'<td class="num"><a [^>]+>(\d+)</a>', text) == [str(GAP_RECORD[1])]
 
 
 def test_received_filters_refuse_nonsense_in_words(client: TestClient, setup: tuple[Store, web_data.Chain]) -> None:
@@ -340,6 +340,22 @@ def test_receipt_check_genuine_altered_and_unknown(client: TestClient, setup: tu
     r = client.get("/ho/receipt", params={"qr": qr_payload(altered_till, altered_seq,
                                                            chain.record(altered_till, altered_seq)[6])})
     assert r.status_code == 200 and "QUARANTINED" in r.text
+
+
+def test_record_page_shows_hos_copy(client: TestClient, setup: tuple[Store, web_data.Chain]) -> None:
+    chain = setup[1]
+    signed_in(client, chain.viewer)
+    till, seq = web_data.ALTERED
+    r = client.get(f"/ho/record/{till}/{seq}")
+    assert r.status_code == 200 and "QUARANTINED" in r.text and "chain tag does not verify" in r.text
+    assert chain.record(till, seq)[6].hex() in r.text and "decide in Quarantine" in r.text
+    sale = chain.first_sale("S001/till-1")
+    r = client.get(f"/ho/record/S001/till-1/{sale}")
+    assert r.status_code == 200 and f"Receipt {sale}" in r.text and "PROCESSED" in r.text
+    for url in ("/ho/record/S001/till-1/999", "/ho/record/S001/till-1/x", "/ho/record/S001/till-1/" + "9" * 30,
+                "/ho/record/S001/till-9/1", "/ho/record/S%00/till-1/1"):
+        r = client.get(url)
+        assert r.status_code == 404 and 'id="message"' in r.text, url
 
 
 GARBAGE = ["", " ", "hello", "KASSA1", "KASSA1|", "KASSA1|||", "KASSA2|S001/till-1|1|" + "0" * 32,

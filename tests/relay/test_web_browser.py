@@ -278,8 +278,13 @@ def quarantine_by_an_admin(me: Staff) -> None:
         == {gap, altered}
     me.shot("quarantine")
 
-    # A forged token: the form is refused and nothing changes.
+    # Before deciding, the admin looks at HO's copy of the record.
     row = f"tr[data-record='{altered}']"
+    me.click(f"{row} td.num a")
+    assert "chain tag does not verify" in me.text(".facts") and "Receipt" in me.text("#paper")
+    me.d.back()
+
+    # A forged token: the form is refused and nothing changes.
     me.d.execute_script("document.querySelector(arguments[0]).value = 'forged'", f"{row} input[name=csrf]")
     me.fill(f"{row} input[name=note]", "total altered on the till")
     me.click(f"{row} button[value=reject]")

@@ -16,11 +16,11 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from host_tools.relay.config import RelayConfig
-from host_tools.relay.web import quarantine, receipt_check, received, sales, signin, tills
+from host_tools.relay.web import quarantine, receipt_check, received, record, sales, signin, tills
 from host_tools.relay.web.render import HERE, render, templates
 from host_tools.relay.web.session import Refused, Sessions, SignInRequired, signin_url
 
-PAGES: tuple[ModuleType, ...] = (tills, received, sales, quarantine, receipt_check)
+PAGES: tuple[ModuleType, ...] = (tills, received, sales, quarantine, receipt_check, record)
 
 
 def nav() -> list[tuple[str, str]]:

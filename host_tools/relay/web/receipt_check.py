@@ -11,16 +11,14 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-import cbor2
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from host_tools.relay import ids
-from host_tools.relay.web import paper
+from host_tools.relay.web.held import copy
 from host_tools.relay.web.render import render
 from host_tools.relay.web.session import StaffDep, store_of
 from till.formats import journal as J
-from till.formats import records as R
 from till.pos.receipt import QR_PREFIX
 
 router = APIRouter(include_in_schema=False)
@@ -77,38 +75,20 @@ def check(request: Request, text: str) -> tuple[int, dict[str, Any]]:
         return 404, {"outcome": "unknown", "code": code,
                      "message": f"Head office has no till {code.till_id}: this receipt was not printed "
                                 "by a till of this chain, or the code was mistyped."}
-    raw = store.record_raw(code.till_id, code.seq)
-    if raw is None:
-        held = store.acks(till_id=code.till_id)[0].held
+    held = copy(store, code.till_id, code.seq)
+    if held is None:
+        highest = store.acks(till_id=code.till_id)[0].held
         return 404, {"outcome": "unknown", "code": code,
                      "message": f"Head office has no receipt {code.seq} from till {code.till_id} "
-                                f"(it holds up to {held}). A receipt printed since the till last synced "
+                                f"(it holds up to {highest}). A receipt printed since the till last synced "
                                 "arrives with its next upload; otherwise this receipt is not genuine."}
-    rec = cbor2.loads(raw)  # stored records were checked as CBOR maps at upload (ingest.split_batch)
-    held_tag = rec.get(J.K_TAG)
-    held_hex = held_tag.hex() if isinstance(held_tag, bytes) else ""
-    status = store.received(code.till_id, after_seq=code.seq - 1, limit=1)[0]
-    body, kind, flags = rec.get(J.K_BODY), rec.get(J.K_KIND), rec.get(J.K_FLAGS, 0)
-    total = body.get(R.S_TOTAL) if isinstance(body, dict) and kind in (J.KIND_SALE, J.KIND_STORNO) else None
-    shown = {"code": code, "record": status, "kind": paper.KIND_NAMES.get(kind, f"kind {kind!r}"),
-             "time": rec.get(J.K_TIME) if isinstance(rec.get(J.K_TIME), int) else None,
-             "paper": _paper(rec, code.till_id), "held_tag": held_hex,
-             "total": total if isinstance(total, int) else None,
-             "training": isinstance(flags, int) and bool(flags & J.FLAG_TRAINING)}
-    if not hmac.compare_digest(held_hex, code.tag_hex):
-        return 409, {**shown, "outcome": "mismatch",
+    if not hmac.compare_digest(held["tag"], code.tag_hex):
+        return 409, {"held": held, "code": code, "outcome": "mismatch",
                      "message": f"The tag does not match head office's copy of receipt {code.seq} from "
                                 f"{code.till_id}: this paper was not printed from the record HO holds "
                                 "(altered or forged). HO's copy is below."}
-    return 200, {**shown, "outcome": "match",
+    return 200, {"held": held, "code": code, "outcome": "match",
                  "message": f"Genuine: receipt {code.seq} from {code.till_id} matches head office's copy."}
-
-
-def _paper(rec: dict[Any, Any], till_id: str) -> str | None:
-    try:
-        return paper.text(rec, till_id)
-    except Exception:  # a body the layout cannot read (a quarantined record): show the facts alone
-        return None
 
 
 @router.get("/ho/receipt")
