@@ -102,7 +102,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_without_the_token(client: TestCl
 
 
 def test_a_wrong_token_is_refused_in_words(client: TestClient) -> None:
-    for token in ("", "user.alice.wrong", "nonsense", "user.nobody.x", "user.\x00.x", "site", "user..x"):
+    for token in ("", "user.alice.wrong", "nonsense", "user.nobody.x", "user.\x00.x", "site", "user..x", "user.alice.Ω"):
         r = sign_in(client, token)
         assert r.status_code == 401 and "not valid" in r.text, repr(token)
     assert client.get("/ho/tills").status_code == 303
@@ -200,7 +200,7 @@ def test_a_post_without_the_sessions_csrf_token_changes_nothing(client: TestClie
     with TestClient(app_for(store), follow_redirects=False) as other:
         others_csrf = signed_in(other, chain.admin)
     signed_in(client, chain.admin)
-    for csrf in (None, "", "forged", others_csrf):
+    for csrf in (None, "", "forged", "Ω" * 64, others_csrf):
         data = {"action": "accept", "note": "looks fine"} | ({} if csrf is None else {"csrf": csrf})
         r = client.post(resolve_url(GAP_RECORD), data=data)
         assert r.status_code == 403 and "reload the page" in r.text

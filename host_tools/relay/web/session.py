@@ -131,7 +131,8 @@ class Sessions:
         if not payload:
             raise Refused("your browser sent no session cookie with this form: allow cookies for this "
                           "site, reload the page and try again")
-        if not hmac.compare_digest(self.csrf_for(payload["n"]), token):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a forged token may have them).
+        if not hmac.compare_digest(self.csrf_for(payload["n"]).encode(), token.encode()):
             raise Refused("this form is out of date or did not come from this site's pages: "
                           "reload the page and try again")
 
