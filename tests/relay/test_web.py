@@ -102,7 +102,8 @@ def test_sign_in_sets_a_strict_http_only_cookie_without_the_token(client: TestCl
 
 
 def test_a_wrong_token_is_refused_in_words(client: TestClient) -> None:
-    for token in ("", "user.alice.wrong", "nonsense", "user.nobody.x", "user.\x00.x", "site", "user..x", "user.alice.Ω"):
+    for token in ("", "user.alice.wrong", "nonsense", "user.nobody.x", "user.\x00.x", "site", "user..x",
+                  "user.alice.Ω"):
         r = sign_in(client, token)
         assert r.status_code == 401 and "not valid" in r.text, repr(token)
     assert client.get("/ho/tills").status_code == 303
