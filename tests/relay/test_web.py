@@ -94,6 +94,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_without_the_token(client: TestCl
     assert secret not in cookie
     page = client.get("/ho/tills")
     assert page.status_code == 200 and "alice" in page.text
+    assert client.get("/ho/signin?next=/ho/sales").headers["location"] == "/ho/sales"  # signed in already
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
     assert "Secure" not in cookie  # plain HTTP here; over HTTPS the cookie is Secure:
@@ -145,7 +146,10 @@ def test_a_form_that_is_not_one_of_ours_is_not_read(client: TestClient, setup: t
 
 def test_sign_in_never_sends_you_to_another_site(client: TestClient, setup: tuple[Store, web_data.Chain]) -> None:
     for next_path in ("//evil.example/", "https://evil.example/", "/\\evil.example", "tills"):
+        client.cookies.clear()
         assert sign_in(client, setup[1].viewer, next_path).headers["location"] == "/ho/tills", next_path
+        client.cookies.clear()
+        assert client.get("/ho/signin", params={"next": next_path}).status_code == 200
 
 
 def test_a_session_expires(client: TestClient, setup: tuple[Store, web_data.Chain], clock: Clock) -> None:

@@ -2,6 +2,8 @@
 for a session cookie; the token itself is never kept in the browser."""
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -10,6 +12,7 @@ from host_tools.relay.web.session import FormDep, PostedDep, safe_next, sessions
 
 router = APIRouter(include_in_schema=False)
 NAV = None
+log = logging.getLogger("kassa.relay.web")
 
 
 def _form(request: Request, next_path: str, error: str | None = None, status_code: int = 200) -> Response:
@@ -24,6 +27,8 @@ def _form(request: Request, next_path: str, error: str | None = None, status_cod
 
 @router.get("/ho/signin")
 def signin_page(request: Request, next: str | None = None) -> Response:
+    if sessions(request).staff(request, store_of(request)) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)  # signed in already
     return _form(request, safe_next(next))
 
 
@@ -34,6 +39,7 @@ def signin(request: Request, form: FormDep) -> Response:
     token, next = form.get("token", "").strip(), form.get("next", "")
     who = store.authenticate(token) if token else None
     if who is None:
+        log.warning("web sign-in refused: not a valid token (from %s)", request.client.host if request.client else "?")
         return _form(request, safe_next(next), status_code=401,
                      error="That token is not valid: paste the whole token `kassa ho user add` printed "
                            "(it starts with user.), or ask an admin for a new one.")
@@ -46,6 +52,7 @@ def signin(request: Request, form: FormDep) -> Response:
         return _form(request, safe_next(next), status_code=401, error="That user no longer exists.")
     response = RedirectResponse(safe_next(next), status_code=303)
     s.sign_in(request, response, who.name, user[1], store.now())
+    log.info("web sign-in: %s (%s)", who.name, who.role)
     return response
 
 
