@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv test test-kill postgres chromium bench mpy demo clean
+.PHONY: all venv test test-kill postgres tmux chromium bench mpy demo clean
 
 all: test
 
@@ -36,6 +36,14 @@ postgres:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
 	  || echo "WARNING: PostgreSQL could not be installed: the relay's PostgreSQL tests will be SKIPPED"; }
 
+# The interactive simulator's test (tests/host/test_sim_ui.py) types into a
+# real terminal: tmux from Debian, installed when missing.
+tmux:
+	@command -v tmux >/dev/null 2>&1 || { \
+	  echo "installing tmux from Debian for the simulator's terminal test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null) \
+	  || echo "WARNING: tmux could not be installed: the simulator's terminal test will be SKIPPED"; }
+
 # The web pages' browser tests drive Debian's Chromium through its
 # chromedriver (tests/relay/test_web_browser.py); without them those tests are
 # skipped, saying so.
@@ -45,7 +53,7 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "WARNING: Chromium could not be installed: the browser tests will be SKIPPED"; }
 
-test: $(STAMP) postgres chromium
+test: $(STAMP) postgres tmux chromium
 	$(BIN)/python -m pytest -q
 
 # The relay's full SIGKILL sweep (tests/relay/test_relay_process.py): 50 kills
