@@ -26,7 +26,7 @@ import pytest
 
 import web_data
 from relay_proc import RelayProcess
-from host_tools.relay import processing
+from host_tools.relay import pictures, processing
 from host_tools.relay.store import open_store
 from till.pos.receipt import qr_payload
 
@@ -110,6 +110,10 @@ class Staff:
                 return True
 
         WebDriverWait(self.d, 10).until(gone)
+
+    def click_box(self, css: str) -> None:
+        """Tick a checkbox (no page load)."""
+        self.d.find_element(By.CSS_SELECTOR, css).click()
 
     def sign_in(self, token: str) -> None:
         self.fill("#token", token)
@@ -324,3 +328,59 @@ def viewer_is_refused(me: Staff, chain: web_data.Chain) -> None:
         "  const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); }"
         "document.body.appendChild(f); f.submit();"))
     assert "viewer" in me.text("#message") and "needs an admin" in me.text("#message")
+
+
+@pytest.fixture
+def publishing_relay(db_url: str, tmp_path: Path) -> Iterator[tuple[RelayProcess, str]]:
+    import publishing
+
+    store = open_store(db_url)
+    try:
+        publishing.register(store)
+        token = store.add_user("alice", "admin")
+        for name, site in (("front-shelf", "S001"), ("counter", "S002")):
+            master = tmp_path / name
+            master.mkdir()
+            for n in range(3):
+                (master / f"plu-{n}.jpg").write_bytes(f"{name} {n}".encode())
+            pictures.add_pair(store, name, master, site)
+        proc = RelayProcess(db_url, worker_interval_s=None, log=tmp_path / "relay.log").start()
+        try:
+            yield proc, token
+        finally:
+            assert proc.stop() in (0, -15)
+    finally:
+        store.close()
+
+
+def test_an_admin_publishes_in_a_browser(publishing_relay: tuple[RelayProcess, str], browser: WebDriver,
+                                         request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    import publishing
+
+    proc, token = publishing_relay
+    shots_dir = os.environ.get("KASSA_WEB_SCREENSHOTS")
+    me = Staff(browser, proc.url, Path(shots_dir) if shots_dir and "sqlite" in request.node.callspec.id else None)
+    me.go("/ho/sync")
+    me.sign_in(token)
+    assert me.path == "/ho/sync"
+    for version, sites in ((1, ("S001", "S003")), (2, ())):
+        me.go("/ho/sync")
+        package = tmp_path / f"snap-{version}.pkg"
+        package.write_bytes(publishing.full(tmp_path, version))
+        me.d.find_element(By.ID, "file").send_keys(str(package))
+        for site in sites:
+            me.click_box(f"#site-{site}")
+        me.click("#sync-selected" if sites else "#sync-all")
+        assert me.path.startswith("/ho/sent?published=")
+        assert f"Published as message {version}" in me.text("#done")
+    rows = me.all("#sent tbody tr")
+    assert len(rows) == 2 and "SUPERSEDED" in rows[1] and "S002" not in rows[1]
+    me.shot("sent")
+    me.go("/ho/sync")
+    assert "version 2" in me.text("#latest")
+    me.shot("sync")
+    me.go("/ho/pictures")
+    me.click("#run-all")
+    assert "Ran counter, front-shelf" in me.text("#done")
+    assert all(r.endswith("\n3 0 0 0 0 Run") for r in me.all("#pairs tbody tr"))  # copied 3, nothing else
+    me.shot("pictures")

@@ -16,11 +16,12 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from host_tools.relay.config import RelayConfig
-from host_tools.relay.web import quarantine, receipt_check, received, record, sales, signin, tills
+from host_tools.relay.web import (pictures, quarantine, receipt_check, received, record, sales, sent, signin,
+                                  sync, tills)
 from host_tools.relay.web.render import HERE, render, templates
 from host_tools.relay.web.session import Refused, Sessions, SignInRequired, signin_url
 
-PAGES: tuple[ModuleType, ...] = (tills, received, sales, quarantine, receipt_check, record)
+PAGES: tuple[ModuleType, ...] = (tills, sync, sent, received, sales, quarantine, pictures, receipt_check, record)
 
 
 def nav() -> list[tuple[str, str]]:
@@ -31,6 +32,7 @@ def mount(app: FastAPI, config: RelayConfig) -> None:
     """Add the pages to the relay's app (create_app calls this)."""
     app.state.web_sessions = Sessions(config.session_key or secrets.token_bytes(32), config.session_s)
     app.state.web_templates = templates()
+    app.state.web_limits = config.limits
     app.include_router(signin.router)
     for page in PAGES:
         app.include_router(page.router)

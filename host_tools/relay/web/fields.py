@@ -20,3 +20,11 @@ def valid_id(value: str, check: Callable[[str], Any], errors: list[str]) -> str:
         errors.append(f"{exc}.")
         return ""
     return value
+
+
+def valid_choice(value: str, choices: tuple[str, ...], what: str, errors: list[str]) -> str:
+    """`value` if empty or one of `choices`, else "" with the reason in `errors`."""
+    if value and value not in choices:
+        errors.append(f"{what} {value!r} is not one of {', '.join(choices)}.")
+        return ""
+    return value

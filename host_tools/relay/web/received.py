@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from host_tools.relay import ids
 from host_tools.relay.store import PROCESSED, QUARANTINED, REJECTED, UPLOADED
-from host_tools.relay.web.fields import valid_id
+from host_tools.relay.web.fields import valid_choice, valid_id
 from host_tools.relay.web.render import render
 from host_tools.relay.web.session import StaffDep, store_of
 
@@ -41,9 +41,7 @@ def received_page(request: Request, who: StaffDep, till: str = "", status: str =
                   after: str = "") -> Response:
     store = store_of(request)
     errors: list[str] = []
-    if status and status not in STATUSES:
-        errors.append(f"Status {status!r} is not one of {', '.join(STATUSES)}.")
-        status = ""
+    status = valid_choice(status, STATUSES, "Status", errors)
     till = valid_id(till, ids.split_till, errors)
     cursor = ("", 0)
     if after:

@@ -27,6 +27,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.datastructures import FormData
 
 from host_tools.relay.store import Store
 
@@ -207,3 +208,14 @@ async def posted(request: Request) -> Posted:
 StaffDep = Annotated[Staff, Depends(current_staff)]
 PostedDep = Annotated[Posted, Depends(posted)]
 FormDep = Annotated[dict[str, str], Depends(read_form)]
+
+
+async def read_upload(request: Request, limit: int) -> FormData:
+    """A form carrying one file of at most `limit` bytes (Data Sync), read
+    only after the user is known to be an admin (the caller checks)."""
+    declared = request.headers.get("content-length")
+    if declared is None or not declared.isdigit():
+        raise Refused("send the form with its Content-Length", 411)
+    if int(declared) > limit + MAX_FORM_BYTES:
+        raise Refused(f"a file published here is at most {limit} bytes", 413)
+    return await request.form(max_files=1, max_fields=1000)
