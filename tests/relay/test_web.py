@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 import web_data
-from conftest import Clock
 from host_tools.relay import processing
 from host_tools.relay.app import create_app
 from host_tools.relay.config import RelayConfig
@@ -152,7 +151,8 @@ def test_sign_in_never_sends_you_to_another_site(client: TestClient, setup: tupl
         assert client.get("/ho/signin", params={"next": next_path}).status_code == 200
 
 
-def test_a_session_expires(client: TestClient, setup: tuple[Store, web_data.Chain], clock: Clock) -> None:
+def test_a_session_expires(client: TestClient, setup: tuple[Store, web_data.Chain], clock: Any) -> None:
+    # clock: conftest's settable clock, which the store (and so the session's expiry) reads
     signed_in(client, setup[1].viewer)
     clock.t += SESSION_S - 1
     assert client.get("/ho/tills").status_code == 200
