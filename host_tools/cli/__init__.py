@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "host_tools.cli.sim",
     "host_tools.cli.relay",
     "host_tools.cli.ho",
+    "host_tools.cli.gateway",
 )
 
 

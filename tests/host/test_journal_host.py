@@ -143,3 +143,17 @@ def test_dump_with_names_reads_bodies_as_docs_records_md_names_them(tmp_path: Pa
     assert sale["99"] == "from a newer till"  # an unknown key is kept under its number
     assert event == {"type": "clock set", "detail": [None, 1795000000]}
     assert closing["counts"] == {"sales": 1, "voided_lines": 1} and closing["grand_total"] == 90
+
+
+def test_clock_set_events_validate_whether_the_clock_was_set_before_or_not() -> None:
+    # pycddl checked only the last alternative of an inline `uint / null` inside
+    # an array, so HO quarantined every clock set after the first one.
+    from host_tools.hodata.journal_schema import schema
+
+    engine_record = schema("engine-record")  # what HO's processing validates against
+    record = {1: 2, 2: 1795000100, 3: J.KIND_EVENT, 6: bytes(16)}
+    for before in (None, 1795000000):
+        engine_record.validate_cbor(cbor2.dumps({**record, 4: {1: 11, 3: [before, 1795000100]}}))
+    for bad in (["yesterday", 1795000100], [None, None], [1795000000]):
+        with pytest.raises(Exception):
+            engine_record.validate_cbor(cbor2.dumps({**record, 4: {1: 11, 3: bad}}))
