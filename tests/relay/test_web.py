@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,6 +169,9 @@ def test_a_tampered_or_foreign_cookie_is_no_session(setup: tuple[Store, web_data
         value = a.cookies["kassa_ho"]
         b.cookies.set("kassa_ho", value, path="/ho")
         assert b.get("/ho/tills").status_code == 303  # signed with another relay's key
+        with TestClient(app_for(store, key=b"a" * 32), follow_redirects=False) as a2:
+            a2.cookies.set("kassa_ho", value, path="/ho")
+            assert a2.get("/ho/tills").status_code == 200  # another relay with the same key file
         payload, signature = value.rsplit(".", 1)
         a.cookies.clear()
         a.cookies.set("kassa_ho", payload[:-2] + "xx." + signature, path="/ho")
@@ -415,3 +419,21 @@ def test_bars_stack_per_day_in_proportion() -> None:
     assert by[("S2", "d1")].y + by[("S2", "d1")].height == pytest.approx(by[("S1", "d1")].y, abs=0.2)
     svg = chart.svg(["d1"], ["<b>"], {("<b>", "d1"): 5}, str, "t & t")
     assert "<b>" not in svg and "&lt;b&gt;" in svg and "t &amp; t" in svg
+
+
+def test_relays_behind_one_address_share_a_session_key_file(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from host_tools.cli import build_parser, main
+    from host_tools.cli.relay import config_from
+
+    key = tmp_path / "session.key"
+    key.write_bytes(bytes(range(32)))
+    args = build_parser().parse_args(["relay", "serve", "--db", str(tmp_path / "r.db"),
+                                      "--session-key-file", str(key)])
+    assert config_from(args).session_key == bytes(range(32))
+    key.write_bytes(b"short")
+    assert main(["relay", "serve", "--db", str(tmp_path / "r.db"), "--session-key-file", str(key)]) == 2
+    assert "holds 5 bytes; a session key needs at least 32" in capsys.readouterr().err
+    assert main(["relay", "serve", "--db", str(tmp_path / "r.db"),
+                 "--session-key-file", str(tmp_path / "missing")]) == 2
+    assert "No such file" in capsys.readouterr().err
