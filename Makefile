@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv test test-kill postgres tmux bench mpy demo clean
+.PHONY: all venv test test-kill postgres tmux chromium bench mpy demo clean
 
 all: test
 
@@ -44,7 +44,16 @@ tmux:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null) \
 	  || echo "WARNING: tmux could not be installed: the simulator's terminal test will be SKIPPED"; }
 
-test: $(STAMP) postgres tmux
+# The web pages' browser tests drive Debian's Chromium through its
+# chromedriver (tests/relay/test_web_browser.py); without them those tests are
+# skipped, saying so.
+chromium:
+	@{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } >/dev/null 2>&1 || { \
+	  echo "installing Chromium from Debian for the web pages' browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	  || echo "WARNING: Chromium could not be installed: the browser tests will be SKIPPED"; }
+
+test: $(STAMP) postgres tmux chromium
 	$(BIN)/python -m pytest -q
 
 # The relay's full SIGKILL sweep (tests/relay/test_relay_process.py): 50 kills

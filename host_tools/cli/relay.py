@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from host_tools.cli import command_group
 from host_tools.relay.config import Limits, RelayConfig
@@ -29,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--pool-size", type=int, default=8, help="PostgreSQL connections (default 8)")
     s.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
     s.add_argument("--ssl-keyfile", help="... and this private key (PEM)")
+    s.add_argument("--session-key-file", type=Path, metavar="FILE",
+                   help="the key that signs HO staff's web sessions (at least 32 bytes, e.g. "
+                        "`head -c 32 /dev/urandom > FILE`); the same file for every relay process "
+                        "behind one address (default: a new key per process)")
     s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     s.set_defaults(func=serve)
 
@@ -36,9 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def config_from(args: argparse.Namespace) -> RelayConfig:
     limits = Limits(max_batch_bytes=args.max_batch_bytes, max_batch_records=args.max_batch_records,
                     max_record_bytes=args.max_record_bytes)
+    key = None
+    if getattr(args, "session_key_file", None) is not None:
+        key = args.session_key_file.read_bytes()
+        if len(key) < 32:
+            raise ValueError(f"{args.session_key_file} holds {len(key)} bytes; a session key needs at least 32")
     return RelayConfig(database_url=args.db, host=args.host, port=args.port, limits=limits,
                        worker_interval_s=None if args.no_worker else args.worker_interval,
-                       pool_size=args.pool_size)
+                       pool_size=args.pool_size, session_key=key)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -47,7 +57,11 @@ def serve(args: argparse.Namespace) -> int:
     from host_tools.relay.app import create_app
     from host_tools.relay.store import StoreError, open_store
 
-    config = config_from(args)
+    try:
+        config = config_from(args)
+    except (OSError, ValueError) as exc:
+        print(f"kassa relay serve: {exc}", file=sys.stderr)
+        return 2
     if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
         print("kassa relay serve: give both --ssl-certfile and --ssl-keyfile, or neither", file=sys.stderr)
         return 2

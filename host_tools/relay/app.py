@@ -281,4 +281,7 @@ def create_app(config: RelayConfig, store: Store | None = None) -> FastAPI:
 
     from host_tools.relay import outbox_api  # HO to sites: publishing, the sites' mailboxes
     outbox_api.add_routes(app, limits)
+    from host_tools.relay.web import mount  # HO staff's pages under /ho/ (docs/relay-web.md)
+
+    mount(app, config)
     return app

@@ -13,6 +13,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from host_tools.relay import ids
+
 ROLES = ("admin", "viewer")
 _SECRET_BYTES = 32
 
@@ -39,6 +41,10 @@ def parse_token(token: str) -> tuple[str, str, str] | None:
     kind, _, rest = token.partition(".")
     name, _, secret = rest.partition(".")
     if kind not in ("site", "user") or not name or not secret:
+        return None
+    try:
+        ids.check_name(name, kind)  # a name no holder can have (NUL, ...) never reaches the database
+    except ids.BadId:
         return None
     return kind, name, secret
 

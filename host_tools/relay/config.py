@@ -29,3 +29,8 @@ class RelayConfig:
     # in this process (run `kassa ho process` instead, or another relay's).
     worker_interval_s: float | None = 1.0
     pool_size: int = 8  # PostgreSQL connections per relay process
+    # Signs HO staff's web sessions (relay/web/session.py). None: a random key
+    # per process, so sessions end when it restarts; several relay processes
+    # behind one address need the same key (`--session-key-file`).
+    session_key: bytes | None = None
+    session_s: int = 8 * 3600  # a web session's life: one working day

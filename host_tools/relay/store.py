@@ -107,6 +107,15 @@ SELECT t.till_id FROM tills t WHERE
 """
 
 
+_RECEIVED_SQL = ("SELECT till_id, seq, status, received_at, processed_at, reason_code, reason, sha256 "
+                 "FROM records")
+_RECEIVED_KEYS = ("till", "seq", "status", "received_at", "processed_at", "reason_code", "reason", "sha256")
+
+
+def _received_row(r: Row) -> dict[str, Any]:
+    return dict(zip(_RECEIVED_KEYS, r[:7] + (bytes(r[7]).hex(),)))
+
+
 def _till_ack(row: Row) -> TillAck:
     till_id, next_seq, first_quarantined, held, flag = row
     processed = next_seq - 1 if first_quarantined is None else first_quarantined - 1
@@ -339,12 +348,29 @@ class Store(ABC):
 
     def received(self, till_id: str | None = None, status: str | None = None,
                  after_seq: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self._read("SELECT till_id, seq, status, received_at, processed_at, reason_code, reason, sha256 "
-                          "FROM records", [("seq > ?", after_seq), ("till_id = ?", till_id),
-                                           ("status = ?", status)],
+        rows = self._read(_RECEIVED_SQL, [("seq > ?", after_seq), ("till_id = ?", till_id),
+                                          ("status = ?", status)],
                           " ORDER BY till_id, seq LIMIT ?", (limit,))
-        keys = ("till", "seq", "status", "received_at", "processed_at", "reason_code", "reason", "sha256")
-        return [dict(zip(keys, r[:7] + (bytes(r[7]).hex(),))) for r in rows]
+        return [_received_row(r) for r in rows]
+
+    def received_page(self, after: tuple[str, int] = ("", 0), till_id: str | None = None,
+                      status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """received() in (till, seq) order across tills, after the cursor
+        `after` (the last row of the previous page): the web pages' paging."""
+        where, params = _where([("till_id = ?", till_id), ("status = ?", status)])
+        cursor = " AND (till_id > ? OR (till_id = ? AND seq > ?))" if where else \
+            " WHERE (till_id > ? OR (till_id = ? AND seq > ?))"
+        with self.transaction(write=False) as tx:
+            rows = tx.all(_RECEIVED_SQL + where + cursor + " ORDER BY till_id, seq LIMIT ?",
+                          [*params, after[0], after[0], after[1], limit])
+        return [_received_row(r) for r in rows]
+
+    def user(self, name: str) -> tuple[str, str] | None:
+        """An HO user's (role, secret_sha256), or None: a web session checks
+        on every request that its user still holds the same token and role."""
+        with self.transaction(write=False) as tx:
+            row = tx.one("SELECT role, secret_sha256 FROM users WHERE name = ?", (name,))
+        return None if row is None else (str(row[0]), str(row[1]))
 
     def conflicts(self, till_id: str | None = None) -> list[dict[str, Any]]:
         rows = self._read("SELECT c.till_id, c.seq, c.sha256, c.received_at, r.sha256 FROM conflicts c "
