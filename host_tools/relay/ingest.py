@@ -16,6 +16,7 @@ import io
 import cbor2
 
 from host_tools.relay.config import Limits
+from host_tools.relay.schema import MAX_BIGINT
 
 MEDIA_TYPE = "application/cbor-seq"
 
@@ -47,9 +48,9 @@ def split_batch(body: bytes, limits: Limits, head: int | None = None) -> list[tu
             raise BatchError(413, f"item {len(items) + 1} is {len(raw)} bytes; "
                                   f"a record is at most {limits.max_record_bytes}")
         seq = value.get(1) if isinstance(value, dict) else None
-        if type(seq) is not int or seq < 1:
+        if type(seq) is not int or not 1 <= seq <= MAX_BIGINT:
             raise BatchError(422, f"item {len(items) + 1} (byte {start}) is not a journal record "
-                                  "with a sequence number (a map with key 1 >= 1)")
+                                  f"with a sequence number (a map with key 1 from 1 to {MAX_BIGINT})")
         if items and seq <= items[-1][0]:
             raise BatchError(422, f"record {seq} follows record {items[-1][0]}: "
                                   "a batch lists records in ascending sequence order")
