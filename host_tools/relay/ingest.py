@@ -34,13 +34,14 @@ def split_batch(body: bytes, limits: Limits, head: int | None = None) -> list[tu
     """[(seq, raw bytes)] of a batch, in the order sent (ascending seq)."""
     items: list[tuple[int, bytes]] = []
     stream = io.BytesIO(body)
+    decoder = cbor2.CBORDecoder(stream)  # one for the batch: it reads item by item, tell() stays exact
     while stream.tell() < len(body):
         start = stream.tell()
         if len(items) >= limits.max_batch_records:
             raise BatchError(413, f"a batch holds at most {limits.max_batch_records} records; "
                                   "send the rest in the next one")
         try:
-            value = cbor2.CBORDecoder(stream).decode()
+            value = decoder.decode()
         except Exception as exc:  # cbor2 raises several kinds for hostile bytes; all mean "not CBOR"
             raise BatchError(400, f"item {len(items) + 1} (byte {start}) is not CBOR: {exc}") from None
         raw = body[start:stream.tell()]
