@@ -257,6 +257,12 @@ def bench_engine() -> str:
     return run_engine_bench(mp, smallest_heap_kib)
 
 
+def bench_relay() -> str:
+    from bench_relay import bench_relay_throughput
+
+    return bench_relay_throughput()
+
+
 BENCHMARKS: list[Callable[[], str]] = [
     bench_record_size,
     bench_codec,
@@ -267,6 +273,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_engine,
     bench_till,
     bench_day,
+    bench_relay,
 ]
 
 
