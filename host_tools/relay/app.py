@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,7 +49,7 @@ _ERRORS = {
     413: "over a size limit",
     415: "the wrong Content-Type",
     422: "a parameter or the body is not valid",
-    503: "head office's database is not reachable; retry after Retry-After seconds",
+    503: "head office's database is busy or not reachable; nothing was stored; retry after Retry-After seconds",
 }
 
 
@@ -205,14 +206,18 @@ def create_app(config: RelayConfig, store: Store | None = None) -> FastAPI:
     async def store_error(request: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    async def db_down(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", exc)
+        return JSONResponse({"detail": "head office's database is busy or not reachable; retry later"},
+                            status_code=503, headers={"Retry-After": "5"})
+
+    # SQLite: still locked by another writer after the busy timeout, or the
+    # disk full or failing; nothing was stored, a retry may succeed.
+    app.add_exception_handler(sqlite3.OperationalError, db_down)
     try:
         import psycopg
 
-        @app.exception_handler(psycopg.OperationalError)
-        async def db_down(request: Request, exc: Exception) -> JSONResponse:
-            log.error("database unavailable: %s", exc)
-            return JSONResponse({"detail": "head office's database is not reachable; retry later"},
-                                status_code=503, headers={"Retry-After": "5"})
+        app.add_exception_handler(psycopg.OperationalError, db_down)  # PoolTimeout is one too
     except ImportError:  # pragma: no cover - psycopg is a dependency
         pass
 
