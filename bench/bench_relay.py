@@ -22,6 +22,7 @@ processing run with pyinstrument instead (the relay in-process then).
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import sys
 import tempfile
@@ -216,10 +217,22 @@ def measure(kind: str, keys: dict[str, bytes], journals: Journals, tmp: Path) ->
             "plain_max": max(plain_before, plain_after), "ingest": ingest, "process": process}
 
 
+def cddl_us_per_sale(journals: Journals, sample: int = 2000) -> float:
+    """pycddl's share of processing: engine_record_problems on a sample of the sales."""
+    from host_tools.hodata.journal_schema import engine_record_problems
+
+    raws = [raw for records in journals.values() for _, raw in records][:sample]
+    t0 = time.perf_counter()
+    for raw in raws:
+        engine_record_problems(raw)
+    return (time.perf_counter() - t0) / len(raws) * 1e6
+
+
 def bench_relay_throughput() -> str:
     keys, journals = make_journals()
     total = sum(map(len, journals.values()))
-    rows, verdict = [], []
+    rows, notes = [], []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(dir=ROOT / "build") as d:
         for kind in ("SQLite", "PostgreSQL"):
             try:
@@ -235,8 +248,17 @@ def bench_relay_throughput() -> str:
                         f"**{m['process']:,.0f}** |")
             if kind == "SQLite":
                 met = m["ingest"] >= GOAL_SQLITE and share >= 0.5
-                verdict.append(f"SQLite ingest {'meets' if met else 'MISSES'} the goal "
-                               f"(at least {GOAL_SQLITE:,} sales/s and half the plain INSERT's rate)")
+                notes.append(f"SQLite ingest {'meets' if met else 'MISSES'} issue 8's goal "
+                             f"(at least {GOAL_SQLITE:,} sales/s: {'yes' if m['ingest'] >= GOAL_SQLITE else 'no'}; "
+                             f"at least half the plain INSERT's rate: {'yes' if share >= 0.5 else 'no'})")
+                cddl = cddl_us_per_sale(journals)
+                per_sale = 1e6 / m["process"]
+                notes.append(f"pycddl's validation takes {cddl:,.0f} µs of the {per_sale:,.0f} µs HO "
+                             f"processing spends per sale on SQLite ({cddl / per_sale:.0%})")
+                day = 10_000 * 2000
+                notes.append(f"one processor works through a day of 10,000 stores ({day / 1e6:.0f} million "
+                             f"sales, 231 a second on average) in {day / m['process'] / 3600:.1f} hours")
+    load_after = os.getloadavg()[0]
     return (
         "## Relay: ingest and processing (sales per second)\n\n"
         f"{total:,} signed sales from {TILLS} tills of 4 sites ({SALES_PER_TILL:,} each), uploaded "
@@ -247,11 +269,20 @@ def bench_relay_throughput() -> str:
         "one transaction each, into a table of the same shape in the same database, measured "
         "before and after the relay (mean, range). SQLite: WAL, synchronous=FULL, on disk. "
         "PostgreSQL 15: a throwaway cluster on loopback with fsync on. Clients, relay and "
-        "database share this machine's 2 cores.\n\n"
+        "database share this machine's 2 cores, and other processes loaded it meanwhile "
+        f"(load average {load_before:.1f} before, {load_after:.1f} after).\n\n"
         "| database | relay ingest (HTTP upload + commit) | plain batched INSERT | ingest / plain "
         "| HO processing (verify + CDDL + consolidate) |\n|---|---|---|---|---|\n"
         + "\n".join(rows) + "\n\n"
-        + ". ".join(verdict) + f". For scale: {_peak()}.\n"
+        + "".join(f"- {n}.\n" for n in notes)
+        + f"- For scale: {_peak()}.\n\n"
+        "The plain INSERT does per row what a database must; the relay also decodes every "
+        "record to check it is one (CBOR, its sequence number, order), hashes it, looks up "
+        "what HO already holds, and answers an acknowledgement per record, over HTTP, in "
+        "Python; the plain rate on SQLite also swings with the shared disk's fsync times "
+        "(see the range). Processing need not keep pace with a peak: uploads are acknowledged "
+        "at once and records wait UPLOADED until processed; on PostgreSQL several processors "
+        "(relay workers, `kassa ho process`) take different tills at once, one per core.\n"
     )
 
 
