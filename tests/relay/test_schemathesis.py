@@ -33,7 +33,7 @@ from host_tools.relay.config import Limits, RelayConfig
 from host_tools.relay.store import Store
 
 LIMITS = Limits(max_batch_bytes=64 * 1024, max_batch_records=50, max_record_bytes=2048)
-EXAMPLES = 10
+EXAMPLES = 8
 TILL = "S001/till-1"
 
 
