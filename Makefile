@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv test test-kill postgres bench mpy demo clean
+.PHONY: all venv test test-kill postgres tmux bench mpy demo clean
 
 all: test
 
@@ -36,7 +36,15 @@ postgres:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
 	  || echo "WARNING: PostgreSQL could not be installed: the relay's PostgreSQL tests will be SKIPPED"; }
 
-test: $(STAMP) postgres
+# The interactive simulator's test (tests/host/test_sim_ui.py) types into a
+# real terminal: tmux from Debian, installed when missing.
+tmux:
+	@command -v tmux >/dev/null 2>&1 || { \
+	  echo "installing tmux from Debian for the simulator's terminal test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null) \
+	  || echo "WARNING: tmux could not be installed: the simulator's terminal test will be SKIPPED"; }
+
+test: $(STAMP) postgres tmux
 	$(BIN)/python -m pytest -q
 
 # The relay's full SIGKILL sweep (tests/relay/test_relay_process.py): 50 kills

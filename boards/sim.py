@@ -7,19 +7,12 @@
 # The real drivers (Printer, Scanner, StreamKeypad) run on top, so what is
 # tested here is what runs on a board.
 #
-# Script lines (a file, or typed at the terminal), one command each:
-#   scan 4006381333931        the scanner reads a code
-#   key 1 2 PLU 00 TOTAL      keys by name or digit (names as till.keypad)
-#   type 12+                  characters through the keymap below
-#   paper out|low|ok          the printer's paper sensor
-#   cover open|closed         its cover
-#   printer off|on            its power: off, it answers nothing
-#   printer speed 3840        it takes 3840 bytes/s (38400 baud); 0: at once
-#   wait 500                  read no further lines for 500 ms
-#   clock 1795262400          set the till's clock (as the gateway does at sync)
-#   heap LABEL                print "HEAP LABEL <free> <largest block>" (measuring)
-#   # a comment               (blank lines too are ignored)
-# An unknown command is kept in SimInput.errors, not fatal.
+# `kassa sim run DIR` at a terminal shows this board on a screen (the display,
+# the receipts, the drawer, keys for the printer's paper, cover and power:
+# host_tools/simui); without one it reads script lines (scan, key, type,
+# paper, cover, printer, wait, clock, heap), which is also what the screen
+# sends. Both are described in docs/simulator.md; a line not understood is
+# reported on the console with the commands, and skipped.
 NAME = "sim"
 PLATFORM = "sim"
 
@@ -33,7 +26,9 @@ PRINTER = {"port": "file", "out": "printer.bin", "status": True, "queue_dir": "p
 SCANNER = {"port": "script", "terminator": "CR", "max_len": 48, "dedup_ms": 0}
 KEYPAD = {
     "kind": "stream",
-    # A terminal's keys; scripts name keys with `key`.
+    # One keyboard key per till key: the sim screen sends these (Enter is
+    # TOTAL) and draws its legend from this map; `type` in a script goes
+    # through it too, and `key` names keys.
     "keymap": {"\r": "TOTAL", "\n": "TOTAL", "+": "QTY", "-": "VOID", "*": "SUBTOTAL",
                "/": "CLEAR", "c": "CASH", "k": "CARD", "p": "PLU", "r": "REFUND",
                "d": "DISCOUNT", "e": "PRICE", "x": "REPORT", "s": "SIGN", "n": "NO_SALE",
@@ -74,7 +69,8 @@ def build(root=".", script=None, display_out=None, ticks_ms=None):
     cfg = dict(globals())
     cfg["PRINTER"] = dict(PRINTER, queue_dir=root + "/" + PRINTER["queue_dir"])
     port = SimPrinterPort(root + "/" + PRINTER["out"], ticks_ms)
-    source = SimInput(script if script is not None else TerminalLines(), port, ticks_ms)
+    source = SimInput(script if script is not None else TerminalLines(), port, ticks_ms,
+                      display_out or sys.stdout)
     printer = devices.printer_for(cfg, port, ticks_ms)
     scanner = devices.scanner_for(cfg, source.scans, ticks_ms)
     keypad = StreamKeypad(source.keys, KEYPAD["keymap"])

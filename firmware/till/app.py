@@ -25,6 +25,7 @@ import gc
 import sys
 
 from till import reserve
+from till.drivers import periph
 from till.formats import escpos, identity
 from till.formats import journal as J
 from till.formats.durable import exists
@@ -302,11 +303,34 @@ def main(board, root=".", buffers=None):
     if sim is not None:
         sim.on_clock = till.set_clock  # the script's `clock`: what a sync does
 
+    printer = till.printer
+    ended_at = []  # when input ended with the printer in trouble
+
     def sim_over():
-        return sim.finished and not till.printer.busy()
+        if not sim.finished:
+            return False
+        if not printer.busy():
+            return True
+        if printer.problem is None:
+            return False  # printing: let it finish
+        # Input is over and the printer is out of paper, off or open: nobody
+        # will fix it now. Give it one more retry, then stop; the flash queue
+        # keeps the receipts for the next run (before, the sim waited forever).
+        if not ended_at:
+            ended_at.append(periph.ticks_ms())
+        return periph.ticks_diff(periph.ticks_ms(), ended_at[0]) > printer.retry_ms + 500
 
     until = sim_over if sim is not None else None
     try:
         asyncio.run(till.run(until))
+    except KeyboardInterrupt:
+        # Ctrl-C (a person at the sim, or mpremote breaking in on a board):
+        # every sale is durable in the journal before its receipt, so stopping
+        # here loses nothing; say so instead of a traceback.
+        print("Stopped (Ctrl-C). Every sale is in the journal.")
     finally:
         till.close()
+    if sim is not None and printer.busy():
+        print("Input ended: %d receipt(s) wait in the print queue. %s. They print at the "
+              "next run once the printer is fixed." % (printer.queued(),
+                                                      printer.message or "Printer busy"))

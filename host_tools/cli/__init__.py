@@ -35,6 +35,7 @@ def command_group(sub: argparse._SubParsersAction, name: str,
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kassa", description="Kassa till and head-office tools")
+    parser.add_argument("--version", action="version", version=f"kassa {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -42,12 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kassa")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        return 130
+        print("kassa: stopped (Ctrl-C)", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # e.g. `kassa journal dump DIR | head`
         return 0
 

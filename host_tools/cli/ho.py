@@ -94,6 +94,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--after", type=int, default=0, help="the last id already taken")
     p.add_argument("--limit", type=int, default=1000)
 
+    from host_tools.cli import ho_publish  # HO to sites: publish, pictures, sent
+    ho_publish.register(ho)
+
 
 @contextmanager
 def _open(args: argparse.Namespace) -> Iterator[Store]:
@@ -154,10 +157,8 @@ def till_add(args: argparse.Namespace) -> int:
                 raise StoreError(str(exc)) from None
             try:
                 key = load_key(args.key_file)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError) as exc:  # load_key also refuses a key of the wrong size
                 raise StoreError(f"cannot read the key: {exc}") from None
-            if len(key) != KEY_BYTES:
-                raise StoreError(f"{args.key_file} holds {len(key)} bytes, not a {KEY_BYTES}-byte till key")
             store.add_till(args.till_id, key)
             print(f"till {args.till_id} registered with the key in {args.key_file}")
             return 0

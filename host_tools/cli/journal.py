@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from host_tools.hodata import journal_reader as jr
+from host_tools.hodata.record_names import named_body
 from host_tools.cli import command_group
 from till.formats import identity
 
@@ -18,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = jsub.add_parser("dump", help="print every record as a JSON line (bytes in hex)")
     d.add_argument("directory", type=Path)
     d.add_argument("--headers", action="store_true", help="also print segment headers")
+    d.add_argument("--names", action="store_true",
+                   help="bodies with their field names (docs/records.md) instead of numbers")
     d.set_defaults(func=dump)
 
     v = jsub.add_parser(
@@ -66,11 +69,11 @@ def dump(args: argparse.Namespace) -> int:
                 if args.headers:
                     print(json.dumps({"segment": path.name, "header": jr.to_json(item.value)}, default=repr))
                 continue
-            print(json.dumps(_record_json(item), default=repr))  # repr: CBOR tags, undefined
+            print(json.dumps(_record_json(item, args.names), default=repr))  # repr: CBOR tags, undefined
     return status
 
 
-def _record_json(item: jr.Item) -> dict:
+def _record_json(item: jr.Item, names: bool = False) -> dict:
     rec = item.value
     if not isinstance(rec, dict):
         return {"segment": item.segment, "offset": item.offset, "value": jr.to_json(rec)}
@@ -79,7 +82,7 @@ def _record_json(item: jr.Item) -> dict:
         "time": _iso_time(rec.get(2)),
         "kind": jr.KIND_NAMES.get(rec[3], rec[3]) if type(rec.get(3)) is int else jr.to_json(rec.get(3)),
         "flags": jr.to_json(rec.get(5, 0)),
-        "body": jr.to_json(rec.get(4)),
+        "body": named_body(rec.get(3), rec.get(4)) if names else jr.to_json(rec.get(4)),
         "tag": jr.to_json(rec.get(6)),
         "segment": item.segment,
         "offset": item.offset,

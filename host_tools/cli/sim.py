@@ -21,10 +21,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--items", type=Path, help="items CSV/JSON (default: the example store)")
     i.add_argument("--config", type=Path, help="store.json (default: the example store)")
     i.add_argument("--logo", type=Path, help="an image for the receipt header")
+    i.add_argument("--hash-pins", action="store_true",
+                   help="store.json gives cashiers' PINs in plain: hash them (PBKDF2) into the snapshot")
     i.set_defaults(func=init)
-    r = ssub.add_parser("run", help="boot the till; keys and scans come from a script or the terminal")
+    r = ssub.add_parser("run", help="boot the till on a screen with its keypad, display, "
+                                    "receipts and drawer (or run a script)")
     r.add_argument("directory", type=Path)
-    r.add_argument("--script", type=Path, help="script file (default: type lines, end with Ctrl-D)")
+    r.add_argument("--script", type=Path,
+                   help="script file of commands (docs/simulator.md); default: the screen "
+                        "when the terminal is one, else commands from stdin")
+    r.add_argument("--plain", action="store_true",
+                   help="at a terminal, read script commands typed a line at a time "
+                        "instead of the screen")
+    r.add_argument("--no-clock", action="store_true",
+                   help="the screen leaves the till's clock unset (default: set it from "
+                        "this computer, as a sync would)")
     r.add_argument("--cpython", action="store_true",
                    help="run under CPython as on a Raspberry Pi (default: MicroPython, 192K heap)")
     r.set_defaults(func=run)
@@ -56,8 +67,9 @@ def init(args: argparse.Namespace) -> int:
             print(f"kassa sim init: {exc}", file=sys.stderr)
             return 2
     try:
-        sim.init(args.directory, args.till_id, key, args.items, args.config, logo=logo)
-    except IdentityError as exc:
+        sim.init(args.directory, args.till_id, key, args.items, args.config, logo=logo,
+                 hash_pins=args.hash_pins)
+    except (IdentityError, sim.SimInitError) as exc:
         print(f"kassa sim init: {exc}", file=sys.stderr)
         return 1
     except BuildError as exc:
@@ -73,7 +85,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"kassa sim run: {args.directory} is not a till: run `kassa sim init` first",
               file=sys.stderr)
         return 2
-    stdin = open(args.script) if args.script else None  # noqa: SIM115 - closed below
+    if args.script is None and not args.plain and sys.stdin.isatty() and sys.stdout.isatty():
+        from host_tools.simui import run as screen
+
+        return screen.run(args.directory, cpython=args.cpython, set_clock=not args.no_clock)
+    try:
+        stdin = open(args.script) if args.script else None  # noqa: SIM115 - closed below
+    except OSError as exc:
+        print(f"kassa sim run: cannot read the script {args.script}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     try:
         if args.cpython:
             proc = sim.run_cpython(args.directory, stdin=stdin)

@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--pin-iterations", type=int, default=sb.DEFAULT_PIN_ITERATIONS,
                    help="PBKDF2 iterations for --hash-pins (default %(default)s)")
     b.add_argument("--created", type=int, help="creation time, Unix seconds (default: now)")
+    b.add_argument("--allow-empty", action="store_true",
+                   help="build a catalog with no items (it empties every till that applies it)")
     b.set_defaults(func=build)
 
     k = ssub.add_parser("package", help="write the full package of a snapshot directory")
@@ -49,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--new-dir", type=Path, help="with --changes: where to write the new snapshot")
     d.add_argument("--config", type=Path, help="with --changes: new store setup (default: the base's)")
     d.add_argument("--created", type=int, help="with --changes: creation time, Unix seconds")
+    d.add_argument("--allow-empty", action="store_true",
+                   help="with --changes: allow removing every item")
     d.add_argument("--out", type=Path, required=True, help="delta package to write")
     d.set_defaults(func=delta)
 
@@ -73,12 +77,18 @@ def build(args: argparse.Namespace) -> int:
     try:
         config = sb.load_config(args.config, args.hash_pins, args.pin_iterations)
         items = sb.load_items(args.items, config)
-        result = sb.build(items, config, args.version, args.out, args.created)
+        result = sb.build(items, config, args.version, args.out, args.created,
+                          allow_empty=args.allow_empty)
     except sb.BuildError as err:
         return _fail("build", err)
     _report(result)
     if args.package:
-        sb.write_full_package(args.out, args.package)
+        try:
+            sb.write_full_package(args.out, args.package)
+        except OSError as exc:
+            print(f"kassa snapshot build: the snapshot is in {args.out}, but the package "
+                  f"{args.package} could not be written: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         print(f"full package: {args.package} ({args.package.stat().st_size} bytes)")
     return 0
 
@@ -105,7 +115,7 @@ def delta(args: argparse.Namespace) -> int:
             config = sb.load_config(args.config) if args.config else sb.config_of(base_meta)
             items = sb.apply_changes(base_items, args.changes, config)
             result = sb.build(items, config, args.version, args.new_dir, args.created,
-                              base=base_meta["version"])
+                              base=base_meta["version"], allow_empty=args.allow_empty)
             _report(result)
             new = args.new_dir
         n_items, n_gtins = sb.write_delta_package(args.base, new, args.out)

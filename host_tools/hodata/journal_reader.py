@@ -58,6 +58,9 @@ class Item:
     error: str | None = None  # set when the bytes at offset do not decode
 
 
+BAD_TAG = "chain tag does not verify"
+KEY_BYTES = 32  # a till's secret (till.formats.identity.SECRET_BYTES)
+
 @dataclass
 class VerifyReport:
     """What verify() found. errors: every problem, each with its position
@@ -72,6 +75,7 @@ class VerifyReport:
     processed: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    key_fits: bool = True  # False: not one chain tag verified (wrong key or till id)
 
 
 def segment_paths(directory: Path) -> list[Path]:
@@ -187,7 +191,7 @@ def _record_problems(record: Any, key: bytes, prev_tag: bytes | None, till_id: s
         if isinstance(tag, bytes) and tag_ok and prev_tag is not None:
             want = hmac.new(key, prev_tag + signed, sha256).digest()[:TAG_BYTES]
             if not hmac.compare_digest(want, tag):
-                out.append("chain tag does not verify")
+                out.append(BAD_TAG)
     return out
 
 
@@ -286,6 +290,7 @@ def verify(directory: Path, key: bytes, till_id: str,
     prev: bytes | None = None  # the tag the next record chains to; None: unknown
     expected: int | None = None  # the next sequence number; None before any segment
     seen_found = False
+    bad_tags = 0
     for path in segment_paths(directory):
         report.segments += 1
         first = _segment_first(path)
@@ -328,6 +333,7 @@ def verify(directory: Path, key: bytes, till_id: str,
                      else f"{item.segment} byte {item.offset} (expected record {expected})")
             for p in _record_problems(rec, key, prev, till_id, expected, item.raw):
                 report.errors.append(f"{where}: {p}")
+                bad_tags += p == BAD_TAG
             tag = rec.get(K_TAG) if isinstance(rec, dict) else None
             tag = tag if type(tag) is bytes and len(tag) == TAG_BYTES else None
             if seen is not None and seq == seen[0]:
@@ -347,6 +353,14 @@ def verify(directory: Path, key: bytes, till_id: str,
             if type(kind) is int and kind in KIND_NAMES:
                 report.kinds[KIND_NAMES[kind]] = report.kinds.get(KIND_NAMES[kind], 0) + 1
     _end_checks(report, expected, seen, seen_found)
+    if report.records and bad_tags == report.records:
+        # Not one tag verifies: the key or the till id does not fit this
+        # journal. One line saying so, not every record called tampered.
+        report.key_fits = False
+        report.errors = [e for e in report.errors if not e.endswith(": " + BAD_TAG)]
+        report.errors.insert(0, f"(journal): the key does not fit this till's records: not one of"
+                                f" {report.records} chain tags verifies. Check that the key file"
+                                f" is this till's secret and the till id is {till_id}")
     return report
 
 
@@ -406,11 +420,18 @@ def load_key(path: Path) -> bytes:
     """A key file holds the till secret as hex text, or as raw bytes."""
     data = path.read_bytes()
     text = data.strip()
-    try:
-        if text and len(text) % 2 == 0:
-            return bytes.fromhex(text.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        pass
     if not data:
         raise ValueError(f"{path}: the key file is empty")
-    return data
+    key = bytes.fromhex(text.decode("ascii")) if _is_hex(text) else data
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"{path}: a till's secret is {KEY_BYTES} bytes ({2 * KEY_BYTES} hex"
+                         f" digits); this key file holds {len(key)} bytes")
+    return key
+
+
+def _is_hex(text: bytes) -> bool:
+    try:
+        bytes.fromhex(text.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return bool(text) and len(text) % 2 == 0

@@ -569,10 +569,16 @@ def _canonical(obj: Any) -> bytes:
 
 
 def build(items: list[dict[str, Any]], config: dict[str, Any], version: int, out: Path,
-          created: int | None = None, base: int | None = None) -> BuildResult:
-    """Write snapshot directory `out` (must not exist) from validated items and config."""
+          created: int | None = None, base: int | None = None,
+          allow_empty: bool = False) -> BuildResult:
+    """Write snapshot directory `out` (must not exist) from validated items and config.
+    An empty catalog is refused unless allow_empty: as a package it would empty
+    every till that applies it (an items file cut short, a wrong export)."""
     if not 1 <= version <= 0xFFFFFFFF:
         raise BuildError([f"version {version} is not 1..4294967295"])
+    if not items and not allow_empty:
+        raise BuildError(["the catalog has no items: every till that applies it would sell "
+                          "nothing. If that is meant, build it with --allow-empty"])
     if out.exists():
         raise BuildError([f"{out} already exists: snapshots are never overwritten"])
     meta = dict(config)

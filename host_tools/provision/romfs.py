@@ -8,6 +8,8 @@ mpremote's own builder (the format mpremote `romfs deploy` writes to the board).
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,4 +31,7 @@ def build_image(board_file: Path | None = None) -> bytes:
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if board_file is not None:
             shutil.copy2(board_file, stage / "board.py")
-        return make_romfs(str(stage), mpy_cross=True)
+        # make_romfs prints a listing of every file it packs: a build detail
+        # that buried what a person running the sim wanted to see.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return make_romfs(str(stage), mpy_cross=True)

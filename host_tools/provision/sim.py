@@ -6,6 +6,7 @@ under CPython as on a Raspberry Pi.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,18 +24,50 @@ PICO_W_HEAP_KIB = 192
 KEY_FILE = "till.key"  # the sim till's secret, for `kassa journal verify --key-file`
 
 
+class SimInitError(Exception):
+    """`kassa sim init` refused; nothing was written."""
+
+
 def init(root: Path, till_id: str, key: bytes, items: Path | None = None,
          config: Path | None = None, version: int = 1, created: int | None = None,
-         logo: bytes | None = None) -> Path:
+         logo: bytes | None = None, hash_pins: bool = False) -> Path:
     """What `kassa flash` and a first sync leave on a till: identity, HO snapshot,
     and optionally a printer-ready logo; beside them the secret as head office
-    keeps it (KEY_FILE). Both secret files are mode 0600. IdentityError for an
-    invalid till id, before anything is written."""
-    identity.encode(till_id, key)  # refuses a bad id or key before the directory exists
-    root.mkdir(parents=True, exist_ok=True)
-    write_identity(root / identity.IDENTITY_FILE, till_id, key)
-    write_key_file(root / KEY_FILE, key)
-    cfg = sb.load_config(config or EXAMPLE_STORE / "store.json")
+    keeps it (KEY_FILE). Both secret files are mode 0600.
+
+    A till's identity is never replaced: its journal is chained to it, so a new
+    secret would leave a journal that no longer verifies (new HO data reaches an
+    existing till by sync). The till is made in a directory beside `root` and
+    renamed into place at the end, so a failed init (a bad till id, catalog or
+    store file: IdentityError, BuildError) leaves nothing half made."""
+    identity.encode(till_id, key)  # refuses a bad id or key before anything is written
+    if root.exists():
+        if (root / identity.IDENTITY_FILE).exists():
+            try:
+                held = identity.read(str(root / identity.IDENTITY_FILE))[0]
+            except identity.IdentityError:
+                held = "a till with a damaged identity"
+            raise SimInitError(
+                f"{root} is already till {held}; its identity and journal stay as they are "
+                "(new HO data arrives by sync). To make another till, give a new directory.")
+        if not root.is_dir() or any(root.iterdir()):
+            raise SimInitError(f"{root} is not an empty directory: give a new or empty one")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.init-", dir=root.parent))
+    try:
+        _fill(stage, till_id, key, items, config, version, created, logo, hash_pins)
+        if root.exists():
+            root.rmdir()  # empty, checked above
+        os.rename(stage, root)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return root
+
+
+def _fill(root: Path, till_id: str, key: bytes, items: Path | None, config: Path | None,
+          version: int, created: int | None, logo: bytes | None, hash_pins: bool) -> None:
+    cfg = sb.load_config(config or EXAMPLE_STORE / "store.json", hash_pins=hash_pins)
     loaded = sb.load_items(items or EXAMPLE_STORE / "items.csv", cfg)
     with tempfile.TemporaryDirectory(prefix="kassa-sim-") as tmp:
         sb.build(loaded, cfg, version, Path(tmp) / "snap", created=created)
@@ -46,7 +79,8 @@ def init(root: Path, till_id: str, key: bytes, items: Path | None = None,
         store.close()
     if logo is not None:
         (root / "snapshot" / "logo.ras").write_bytes(logo)
-    return root
+    write_identity(root / identity.IDENTITY_FILE, till_id, key)
+    write_key_file(root / KEY_FILE, key)
 
 
 def romfs_image(out: Path) -> Path:
@@ -56,28 +90,42 @@ def romfs_image(out: Path) -> Path:
     return out
 
 
-def run_micropython(root: Path, image: Path, stdin: IO[str] | None = None,
-                    input_text: str | None = None,
-                    heap_beside_kib: int = PICO_W_HEAP_KIB,
-                    timeout_s: float | None = None) -> subprocess.CompletedProcess:
-    """firmware/main.py under MicroPython, firmware from the ROMFS image as on a
-    board, `heap_beside_kib` of heap left beside the image."""
+def micropython_command(root: Path, image: Path,
+                        heap_beside_kib: int = PICO_W_HEAP_KIB) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) that run firmware/main.py under MicroPython, firmware
+    from the ROMFS image as on a board, `heap_beside_kib` of heap beside it."""
     heap_kib = heap_beside_kib + (image.stat().st_size + 1023) // 1024
     env = dict(os.environ)
     env["MICROPYPATH"] = ".frozen"  # nothing from the host: /rom is added at boot
     micropython = str(Path(sys.executable).with_name("micropython"))
-    return subprocess.run([micropython, "-X", f"heapsize={heap_kib}K",
-                           str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
-                           str(ROOT / "firmware" / "main.py")],
-                          stdin=stdin, input=input_text, capture_output=input_text is not None,
+    return [micropython, "-X", f"heapsize={heap_kib}K",
+            str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
+            str(ROOT / "firmware" / "main.py")], env
+
+
+def run_micropython(root: Path, image: Path, stdin: IO[str] | None = None,
+                    input_text: str | None = None,
+                    heap_beside_kib: int = PICO_W_HEAP_KIB,
+                    timeout_s: float | None = None) -> subprocess.CompletedProcess:
+    """The sim till under MicroPython (micropython_command) until its input ends."""
+    argv, env = micropython_command(root, image, heap_beside_kib)
+    return subprocess.run(argv, stdin=stdin, input=input_text,
+                          capture_output=input_text is not None,
                           text=True, cwd=root, env=env, timeout=timeout_s)
+
+
+def cpython_command() -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) that run firmware/main.py under CPython, as on a Pi."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "firmware"), str(ROOT)])
+    env["KASSA_BOARD"] = "sim"
+    env["PYTHONUNBUFFERED"] = "1"  # the display's lines reach a pipe (the sim's screen) at once
+    return [sys.executable, str(ROOT / "firmware" / "main.py")], env
 
 
 def run_cpython(root: Path, stdin: IO[str] | None = None, input_text: str | None = None,
                 timeout_s: float | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "firmware"), str(ROOT)])
-    env["KASSA_BOARD"] = "sim"
-    return subprocess.run([sys.executable, str(ROOT / "firmware" / "main.py")],
-                          stdin=stdin, input=input_text, capture_output=input_text is not None,
+    argv, env = cpython_command()
+    return subprocess.run(argv, stdin=stdin, input=input_text,
+                          capture_output=input_text is not None,
                           text=True, cwd=root, env=env, timeout=timeout_s)

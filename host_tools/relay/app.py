@@ -145,18 +145,19 @@ def _till_of(store: Store, site_id: str, till_name: str) -> str:
     return till_id
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int,
+                     too_big: str = "a batch is at most {limit} bytes; send fewer records per batch") -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise HTTPException(400, "Content-Length is not a number")
         if int(declared) > limit:
-            raise HTTPException(413, f"a batch is at most {limit} bytes; send fewer records per batch")
+            raise HTTPException(413, too_big.format(limit=limit))
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise HTTPException(413, f"a batch is at most {limit} bytes; send fewer records per batch")
+            raise HTTPException(413, too_big.format(limit=limit))
     return bytes(body)
 
 
@@ -337,4 +338,6 @@ def create_app(config: RelayConfig, store: Store | None = None) -> FastAPI:
         status = processing.resolve(store, till_id, seq, body.action == "accept", who.name, body.note)
         return {"till": till_id, "seq": seq, "status": status}
 
+    from host_tools.relay import outbox_api  # HO to sites: publishing, the sites' mailboxes
+    outbox_api.add_routes(app, limits)
     return app

@@ -14,6 +14,9 @@ class Limits:
     # the till can write is larger.
     max_record_bytes: int = 16 * 1024
     max_page: int = 5000  # rows one read endpoint returns at most
+    # A package, logo or image HO publishes over HTTP (a 50,000-item catalog's
+    # full package is about 5 MB).
+    max_publish_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)

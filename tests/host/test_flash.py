@@ -214,7 +214,7 @@ def test_a_damaged_identity_is_reported_and_restored_with_its_secret(tmp_path: P
     (tmp_path / "short.key").write_text("00ff\n")
     assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
                  "--key-file", str(tmp_path / "short.key"), "--replace-identity"]) == 1
-    assert "not a 32-byte till secret" in capsys.readouterr().err
+    assert "a till's secret is 32 bytes (64 hex digits)" in capsys.readouterr().err
     assert (data / "identity").read_bytes() == good
 
 

@@ -120,3 +120,91 @@ def test_kassa_sim_init_and_run_from_the_command_line(tmp_path: Path, capsys) ->
     assert jr.verify(till / "journal", key, "S001/till-1").records >= 2  # sign-on and the sale
     assert (till / "printer.bin").exists()
     assert main(["sim", "run", str(tmp_path / "none")]) == 2
+    capsys.readouterr()
+    for script in (tmp_path / "missing.txt", tmp_path):  # no such file; a directory
+        assert main(["sim", "run", str(till), "--script", str(script)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"kassa sim run: cannot read the script {script}")
+
+
+def test_sim_init_never_replaces_a_till_and_a_failed_init_leaves_nothing(
+        tmp_path: Path, capsys) -> None:
+    from host_tools.cli import main
+
+    till = tmp_path / "t"
+    assert main(["sim", "init", str(till)]) == 0
+    capsys.readouterr()
+    before = {p.relative_to(till): p.read_bytes() for p in till.rglob("*") if p.is_file()}
+    # Again on the same till: refused in one line, the identity and secret kept.
+    assert main(["sim", "init", str(till), "--till-id", "S001/till-9"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already till S001/till-1" in err[0] and "sync" in err[0], err
+    after = {p.relative_to(till): p.read_bytes() for p in till.rglob("*") if p.is_file()}
+    assert after == before
+    # A bad catalog: refused with the problem, and no directory left behind.
+    bad = tmp_path / "items.csv"
+    bad.write_text("plu,name\n1,\n")
+    assert main(["sim", "init", str(tmp_path / "u"), "--items", str(bad)]) == 2
+    assert "items.csv" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["items.csv", "t"]
+
+
+def test_sim_init_hashes_plain_pins_when_asked(tmp_path: Path, capsys) -> None:
+    import json
+
+    from host_tools.cli import main
+
+    cfg = json.loads((ROOT / "tests" / "data" / "store" / "store.json").read_text())
+    for cashier in cfg["cashiers"]:
+        del cashier["pin_hash"]
+        cashier["pin"] = "1234"
+    store = tmp_path / "store.json"
+    store.write_text(json.dumps(cfg))
+    assert main(["sim", "init", str(tmp_path / "a"), "--config", str(store)]) == 2
+    assert "--hash-pins" in capsys.readouterr().err  # the error names the way out
+    assert main(["sim", "init", str(tmp_path / "b"), "--config", str(store), "--hash-pins"]) == 0
+    assert (tmp_path / "b" / "snapshot").is_dir() and not (tmp_path / "a").exists()
+
+
+def test_input_ending_with_the_printer_out_of_paper_stops_and_says_what_waits(
+        tmp_path: Path, romfs_image: Path) -> None:
+    # Before, the sim waited for ever for a printer nobody would refill.
+    root = make_till_root(tmp_path)
+    proc = boot(root, "paper out\n" + SALE, romfs_image, timeout_s=60)
+    assert proc.returncode == 0 and "Traceback" not in proc.stdout + proc.stderr
+    assert "Input ended: 1 receipt(s) wait in the print queue. Printer: paper out" in proc.stdout
+    paper = root / "printer.bin"
+    assert not paper.exists() or b"Thank you for shopping" not in paper.read_bytes()
+    # The next run, paper in: the queued receipt prints, once.
+    proc = boot(root, "wait 500\n", romfs_image, timeout_s=60)
+    assert proc.returncode == 0 and "wait in the print queue" not in proc.stdout
+    assert os.listdir(root / "printq") == []
+    assert paper.read_bytes().count(b"Thank you for shopping") == 1
+
+
+def test_ctrl_c_stops_the_sim_with_one_line_and_no_traceback(tmp_path: Path,
+                                                             romfs_image: Path) -> None:
+    import signal
+    import time
+
+    from host_tools.provision.sim import micropython_command
+
+    root = make_till_root(tmp_path)
+    argv, env = micropython_command(root, romfs_image)
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=root, env=env)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(SALE)  # the sale, then the terminal stays open
+        proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not list((root / "journal").glob("seg*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)  # the sale goes through
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "Stopped (Ctrl-C). Every sale is in the journal." in out
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    assert jr.verify(root / "journal", KEY, TILL_ID).records >= 2

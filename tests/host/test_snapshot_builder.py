@@ -291,6 +291,15 @@ def test_cli_build_delta_and_install_on_cpython(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert "bad.csv row 2, field price: 'abc' is not an amount in minor units" in err
     assert not (tmp_path / "s3").exists()
+    # An empty catalog would empty every till that applies it: only when asked.
+    empty = write_csv(tmp_path / "empty.csv", [])
+    build_empty = ["snapshot", "build", "--items", str(empty), "--config", str(DATA / "store.json"),
+                   "--version", "3", "--out", str(tmp_path / "s3")]
+    assert cli.main(build_empty) == 1
+    assert "the catalog has no items" in capsys.readouterr().err
+    assert not (tmp_path / "s3").exists()
+    assert cli.main(build_empty + ["--allow-empty"]) == 0
+    assert "snapshot 3: 0 items" in capsys.readouterr().out
 
 
 def test_host_packages_install_under_micropython(tmp_path: Path) -> None:

@@ -113,7 +113,14 @@ def test_the_wrong_key_or_till_fails(tmp_path: Path, capsys) -> None:
     write_journal(tmp_path / "j", 3).close()
     (tmp_path / "till.key").write_bytes(bytes(32))  # raw key bytes are read too
     assert cli(tmp_path / "j", tmp_path) == 1
-    assert "chain tag does not verify" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # One line that names the key, not every record called tampered.
+    assert "FAILED: 1 problems; first bad: (journal): the key does not fit this till's records:" \
+        " not one of 3 chain tags verifies" in out
+    assert "chain tag does not verify" not in out
+    assert jr.verify(tmp_path / "j", bytes(32), TILL).key_fits is False
+    # A key that fits, with one forged record: that record is named, the key fits.
+    assert jr.verify(tmp_path / "j", KEY, TILL).key_fits is True
     other = jr.verify(tmp_path / "j", KEY, "store-12/till-8")
     assert any("belongs to till text ('store-12/till-7'), not 'store-12/till-8'" in e for e in other.errors)
     assert any(e.startswith("record 1 ") and "chain tag" in e for e in other.errors)
@@ -144,6 +151,11 @@ def test_bad_arguments_exit_2_with_a_clear_message(tmp_path: Path, capsys) -> No
     key.write_bytes(b"")
     assert main(base + ["--key", str(key)]) == 2
     assert "key file is empty" in capsys.readouterr().err
+    for wrong in (KEY.hex()[:-2], KEY.hex() + "00", "abc", "x" * 31):  # 31 bytes, 33, raw 3, raw 31
+        key.write_text(wrong)
+        assert main(base + ["--key", str(key)]) == 2
+        assert "a till's secret is 32 bytes (64 hex digits); this key file holds" \
+            in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:  # argparse: --till-id is required
         main(["journal", "verify", str(tmp_path / "j"), "--key", str(key)])
     assert exc.value.code == 2 and "--till-id" in capsys.readouterr().err

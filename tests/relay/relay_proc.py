@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -74,6 +75,17 @@ class RelayProcess:
         return self.proc.returncode
 
 
+def post_once(client: httpx.Client, url: str, **request: Any) -> httpx.Response | None:
+    """One POST to a relay that may be dead or restarting: its answer, or
+    None (after a short pause) when there was none or it said "retry later"."""
+    try:
+        r = client.post(url, **request)
+    except httpx.HTTPError:
+        time.sleep(0.01)
+        return None
+    return None if r.status_code == 503 else r
+
+
 class Uploader(threading.Thread):
     """One till's gateway: uploads its records in batches, each batch again
     until an answer arrives (the relay may be dead meanwhile), sometimes
@@ -102,12 +114,8 @@ class Uploader(threading.Thread):
                 start = max(0, sent - rnd.randint(0, 5)) if rnd.random() < 0.2 else sent
                 chunk = self.records[start:start + rnd.randint(1, self.batch_size)]
                 url = f"{rnd.choice(self.urls)}/v1/sites/{site}/tills/{name}/records"
-                try:
-                    r = client.post(url, content=batch(chunk), params={"head": head}, headers=self.headers)
-                except httpx.HTTPError:
-                    time.sleep(0.01)
-                    continue
-                if r.status_code == 503:
+                r = post_once(client, url, content=batch(chunk), params={"head": head}, headers=self.headers)
+                if r is None:
                     continue
                 if r.status_code != 200:
                     self.errors.append(f"{r.status_code} {r.text}")

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from journals import batch, make_journal
-from host_tools.relay import processing
+from host_tools.relay import processing, schema
 from host_tools.relay.app import create_app
 from host_tools.relay.config import Limits, RelayConfig
 from host_tools.relay.store import Store
@@ -61,7 +61,7 @@ def test_the_openapi_schema_describes_the_upload_and_the_acks(relay: Relay) -> N
     upload = spec["paths"]["/v1/sites/{site_id}/tills/{till_name}/records"]["post"]
     assert "application/cbor-seq" in upload["requestBody"]["content"]
     assert "/v1/sites/{site_id}/acks" in spec["paths"] and "/v1/ho/feed" in spec["paths"]
-    assert relay.client.get("/healthz").json() == {"ok": True, "schema": 1}
+    assert relay.client.get("/healthz").json() == {"ok": True, "schema": schema.SCHEMA_VERSION}
 
 
 def test_an_upload_is_acknowledged_and_processed_records_come_back_as_acks(relay: Relay) -> None:

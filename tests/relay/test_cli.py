@@ -88,7 +88,7 @@ def test_a_flashed_tills_key_is_registered_once(db_url: str, tmp_path: Path,
     assert code == 2 and "already belongs to another till" in err
     (tmp_path / "short").write_text("abcd")
     code, _, err = kassa(capsys, "ho", "till", "add", "S001/till-3", "--key-file", str(tmp_path / "short"), *db)
-    assert code == 2 and "not a 32-byte till key" in err
+    assert code == 2 and "a till's secret is 32 bytes (64 hex digits); this key file holds 2 bytes" in err
 
 
 def test_a_database_that_cannot_be_opened_is_a_clear_error(tmp_path: Path,

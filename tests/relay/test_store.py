@@ -10,7 +10,7 @@ import cbor2
 import pytest
 
 from journals import consolidated, make_journal, normal, recompute, write_journal
-from host_tools.relay import processing
+from host_tools.relay import processing, schema
 from host_tools.relay.store import SchemaTooNew, Store, StoreError, open_store
 from till.formats import journal as J
 
@@ -35,14 +35,14 @@ def statuses(store: Store, till: str = TILL) -> dict[int, str]:
 
 def test_the_schema_is_created_once_and_a_newer_one_is_refused(db_url: str) -> None:
     s = open_store(db_url)
-    assert s.schema_version() == 1
+    assert s.schema_version() == schema.SCHEMA_VERSION
     s.close()
     s = open_store(db_url)  # a second start upgrades nothing
-    assert s.schema_version() == 1
+    assert s.schema_version() == schema.SCHEMA_VERSION
     with s.transaction() as tx:
         tx.execute("UPDATE schema_version SET version = 99")
     s.close()
-    with pytest.raises(SchemaTooNew, match="version 99, newer than this relay's 1"):
+    with pytest.raises(SchemaTooNew, match=f"version 99, newer than this relay's {schema.SCHEMA_VERSION}"):
         open_store(db_url)
 
 

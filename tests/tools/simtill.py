@@ -15,11 +15,13 @@ KEY = bytes(range(32))
 NOON = 1795262400  # 2026-11-21 12:00 UTC
 
 
-def make_till_root(tmp: Path) -> Path:
-    """What `kassa flash` and the first sync leave on a till, in a directory."""
+def make_till_root(tmp: Path, config: Path | None = None) -> Path:
+    """What `kassa flash` and the first sync leave on a till, in a directory
+    (config: a store.json instead of the example store's)."""
     logo = Image.new("L", (300, 60), 255)
     ImageDraw.Draw(logo).rectangle((10, 10, 290, 50), outline=0, width=6)
-    return sim.init(tmp / "till", TILL_ID, KEY, created=NOON - 3600, logo=to_raster(logo, 576))
+    return sim.init(tmp / "till", TILL_ID, KEY, config=config, created=NOON - 3600,
+                    logo=to_raster(logo, 576))
 
 
 def boot(root: Path, script: str, image: Path, timeout_s: float = 120,

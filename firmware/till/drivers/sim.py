@@ -4,7 +4,7 @@
 # state. The real drivers (Printer, Scanner, StreamKeypad) run on top of these,
 # so what the sim tests is what runs on a board. boards/sim.py wires them up;
 # the script's commands are listed there.
-from till.drivers import periph
+from till.drivers import keypad, periph
 from till.drivers.periph import ticks_add, ticks_diff
 
 PAPER_STATES = {"ok": 0x12, "low": 0x1E, "out": 0x7E}  # DLE EOT 4 replies
@@ -13,6 +13,9 @@ _OFFLINE_NONE = 0x12
 _STATUS_PAPER = b"\x10\x04\x04"
 _STATUS_OFFLINE = b"\x10\x04\x02"
 _FIFO_BYTES = 256  # what a slow printer takes ahead of printing it
+_KEEP_ERRORS = 8
+_COMMANDS = ("scan CODE | key NAME... | type TEXT | paper out|low|ok | cover open|closed | "
+             "printer off|on|speed BYTES_PER_S | wait MS | clock UNIX_S | heap LABEL | # comment")
 
 
 class SimPrinterPort:
@@ -105,15 +108,25 @@ class TerminalLines:
         import select
         import sys
 
-        self._stdin = stdin or sys.stdin
+        stdin = stdin or sys.stdin
+        # CPython's text stdin reads ahead: lines that arrived together (the
+        # sim's screen sends a key per line, a paste many) would sit in its
+        # buffer while poll() sees an empty pipe. Its unbuffered raw file
+        # reads up to the newline only. MicroPython's stdin has no read-ahead.
+        raw = getattr(getattr(stdin, "buffer", None), "raw", None)
+        self._stdin = stdin
+        self._raw = raw
         self._poll = select.poll()
-        self._poll.register(self._stdin, select.POLLIN)
+        self._poll.register(raw if raw is not None else stdin, select.POLLIN)
         self.closed = False
 
     def readline(self):
         if self.closed or not self._poll.poll(0):
             return ""
-        line = self._stdin.readline()
+        if self._raw is not None:
+            line = self._raw.readline().decode("utf-8", "replace")
+        else:
+            line = self._stdin.readline()
         if not line:
             self.closed = True  # end of input (Ctrl-D, or the pipe closed)
         return line
@@ -123,14 +136,15 @@ class SimInput:
     """Reads script lines from `lines` (a text file, or TerminalLines) and routes
     them: scans to `scans`, keys to `keys`, printer states to `printer_port`."""
 
-    def __init__(self, lines, printer_port=None, ticks_ms=None):
+    def __init__(self, lines, printer_port=None, ticks_ms=None, out=None):
         self._lines = lines
         self._port = printer_port
         self._ticks_ms = ticks_ms or periph.ticks_ms
+        self._out = out  # where a mistyped command is reported (the console)
         self._resume_at = None
         self.scans = _Pipe(self)
         self.keys = _Pipe(self)
-        self.errors = []
+        self.errors = []  # the last _KEEP_ERRORS refused lines (a sim runs for days too)
         self._ended = False  # the script (or terminal) has no more lines
         self.clock = None  # set by build(): the `clock` command sets it,
         self.on_clock = None  # or, in a running till, hands the time to this
@@ -166,7 +180,14 @@ class SimInput:
         port = self._port
         if word == "scan" and args:
             self.scans.data += rest.strip().encode() + b"\r"
-        elif word == "key":
+        elif word == "key" and args:
+            unknown = [name for name in args if name not in keypad.NAMES]
+            if unknown:
+                # Nothing of the line is pressed: half a key sequence would
+                # leave the till in a state the writer did not mean.
+                self._refuse(line, "no key %s; the keys are %s"
+                             % (", ".join(unknown), " ".join(keypad.NAMES)))
+                return
             for name in args:
                 self.keys.data += (name if len(name) == 1 else "[" + name + "]").encode()
         elif word == "type":
@@ -189,11 +210,18 @@ class SimInput:
             elif self.clock is not None:
                 self.clock.set(int(args[0]))
             else:
-                self.errors.append(line)
+                self._refuse(line, "this till has no clock to set")
         elif word == "heap":
             # A long run's memory, for its test and make bench: one line
             # "HEAP <label> <free bytes> <largest block>" on stdout.
             free, largest = periph.heap_stats()
             print("HEAP %s %s %s" % (rest.strip() or "-", free, largest))
         else:
-            self.errors.append(line)
+            self._refuse(line, "the commands are " + _COMMANDS)
+
+    def _refuse(self, line, why):
+        self.errors.append(line)
+        if len(self.errors) > _KEEP_ERRORS:
+            self.errors.pop(0)
+        if self._out is not None:
+            self._out.write("sim: not understood: %s (%s)\n" % (line, why))
