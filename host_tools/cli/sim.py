@@ -43,20 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def init(args: argparse.Namespace) -> int:
     key = secrets.token_bytes(32)
-    if (args.directory / "identity").exists():
-        # A till keeps its identity for life (as `kassa flash` does): its
-        # journal is chained with its key, and HO registered that key.
-        from till.formats import identity
-
-        try:
-            have, key = identity.read(str(args.directory / "identity"))
-        except IdentityError as exc:
-            print(f"kassa sim init: {exc}", file=sys.stderr)
-            return 1
-        if have != args.till_id:
-            print(f"kassa sim init: {args.directory} is till {have}, not {args.till_id}; its journal "
-                  "is chained with its own key: use another directory", file=sys.stderr)
-            return 1
     logo = None
     if args.logo:
         from host_tools.hodata.raster import ImageConvertError, to_raster

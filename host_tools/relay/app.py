@@ -56,7 +56,7 @@ _ERRORS = {
 def errors(*codes: int, **described: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the error codes an operation can answer, each a
     Problem; `described` (e.g. e403="...") words one code for the operation."""
-    return {code: {"model": Problem, "description": described.get(f"e{code}", _ERRORS[code])}
+    return {code: {"model": Problem, "description": described.get(f"e{code}") or _ERRORS[code]}
             for code in codes}
 
 
@@ -202,6 +202,12 @@ def create_app(config: RelayConfig, store: Store | None = None) -> FastAPI:
     if store is not None:
         app.state.store = store
     limits = config.limits
+
+    @app.exception_handler(ids.BadId)
+    async def bad_id(request: Request, exc: ids.BadId) -> JSONResponse:
+        # An id given as a parameter or in a body (path ids are answered 404
+        # where they are read); the message says what an id looks like.
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> JSONResponse:
