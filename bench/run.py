@@ -277,6 +277,12 @@ def bench_gateway() -> str:
     return bench_gateway_day()
 
 
+def bench_relay() -> str:
+    from bench_relay import bench_relay_throughput
+
+    return bench_relay_throughput()
+
+
 BENCHMARKS: list[Callable[[], str]] = [
     bench_record_size,
     bench_codec,
@@ -290,6 +296,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_day,
     bench_gateway,
     bench_link,
+    bench_relay,
 ]
 
 

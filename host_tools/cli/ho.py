@@ -143,7 +143,7 @@ def site_renew(args: argparse.Namespace) -> int:
 
 def till_add(args: argparse.Namespace) -> int:
     from host_tools.hodata.journal_reader import load_key
-    from host_tools.provision.flash import KEY_BYTES, key_file_name, write_key_file
+    from host_tools.provision.flash import KEY_BYTES, FlashError, check_key_owner, key_file_name, write_key_file
     from host_tools.relay import ids
 
     def work(store: Store) -> int:
@@ -151,6 +151,10 @@ def till_add(args: argparse.Namespace) -> int:
 
         ids.split_till(args.till_id)
         if args.key_file is not None:
+            try:
+                check_key_owner(args.key_file, args.till_id)
+            except FlashError as exc:
+                raise StoreError(str(exc)) from None
             try:
                 key = load_key(args.key_file)
             except (OSError, ValueError) as exc:  # load_key also refuses a key of the wrong size

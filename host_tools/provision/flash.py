@@ -72,6 +72,26 @@ def key_file_name(till_id: str) -> str:
     return site.replace("_", "+") + "_" + till.replace("_", "+") + ".key"
 
 
+def key_file_till(name: str) -> str | None:
+    """The till whose key file `name` is (key_file_name's inverse), or None for
+    a name key_file_name never writes."""
+    stem = name[:-len(".key")] if name.endswith(".key") else ""
+    if stem.count("_") != 1:
+        return None
+    site, till = (part.replace("+", "_") for part in stem.split("_"))
+    candidate = f"{site}/{till}"
+    return candidate if identity.till_id_error(candidate) is None else None
+
+
+def check_key_owner(key_file: Path, till_id: str) -> None:
+    """Refuse another till's key file: a key chains one till's journal only."""
+    owner = key_file_till(key_file.name)
+    if owner is not None and owner != till_id:
+        raise FlashError(f"{key_file} is till {owner}'s key, not {till_id}'s: a key is never given "
+                         f"to two tills. Use {till_id}'s own key file (keys/{key_file_name(till_id)}, "
+                         f"written by `kassa ho till add {till_id}`)")
+
+
 def board_names() -> list[str]:
     return sorted(p.stem for p in BOARDS.glob("*.py") if not p.name.startswith("_"))
 
@@ -109,6 +129,8 @@ def load_or_make_key(till_id: str, key_file: Path | None, keys_dir: Path) -> tup
     from host_tools.hodata.journal_reader import load_key
 
     path = key_file
+    if path is not None:
+        check_key_owner(path, till_id)
     if path is None:
         keys_dir.mkdir(parents=True, exist_ok=True)
         path = keys_dir / key_file_name(till_id)

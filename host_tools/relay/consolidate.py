@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from host_tools.hodata.journal_reader import to_json
+from host_tools.relay.schema import MAX_BIGINT
 from host_tools.relay.store import Tx
 
 # docs/journal.cddl: envelope, kinds, flags.
@@ -33,7 +34,20 @@ def day_of(record: dict[int, Any], received_at: int) -> str:
     """The UTC day a record counts on; a till whose clock was never set
     writes time 0, and then the day HO received it stands in."""
     when = record.get(TIME) or received_at
-    return datetime.fromtimestamp(when, timezone.utc).date().isoformat()
+    try:
+        return datetime.fromtimestamp(when, timezone.utc).date().isoformat()
+    except (OverflowError, OSError) as exc:  # past year 9999 or the platform's time_t
+        raise ValueError(f"time {when} is not a date HO can count on: {exc}") from None
+
+
+def _int(value: Any) -> int:
+    """An amount or count as HO's database holds it (a 64-bit BIGINT); beyond
+    that the record cannot be counted, and is quarantined (ValueError) rather
+    than failing the whole processing transaction at the database."""
+    n = int(value)
+    if not -MAX_BIGINT <= n <= MAX_BIGINT:
+        raise ValueError(f"{n} is beyond the 64-bit integers HO's database holds")
+    return n
 
 
 @dataclass
@@ -59,9 +73,9 @@ class Consolidation:
                 d["training"] += 1  # docs/records.md: counted, kept out of every figure
             return
         if kind in (SALE, STORNO):
-            total, rounding = int(body[S_TOTAL]), int(body.get(S_ROUNDING, 0))
-            tenders = [(int(t[0]), int(t[1])) for t in body[S_TENDERS]]
-            taxes = [(str(t[0]), int(t[1]), int(t[2]), int(t[3]), int(t[4])) for t in body[S_TAXES]]
+            total, rounding = _int(body[S_TOTAL]), _int(body.get(S_ROUNDING, 0))
+            tenders = [(_int(t[0]), _int(t[1])) for t in body[S_TENDERS]]
+            taxes = [(str(t[0]), _int(t[1]), _int(t[2]), _int(t[3]), _int(t[4])) for t in body[S_TAXES]]
             if kind == SALE:
                 d["sales"] += 1
                 d["sales_total"] += total
@@ -80,9 +94,9 @@ class Consolidation:
             d["no_sales"] += 1
         elif kind == CLOSING:
             d["closings"] += 1
-            self.closings.append((record[SEQ], day, int(body[P_Z]), int(body[P_FIRST]),
-                                  int(body[P_LAST]), int(body[P_SALES]), int(body[P_REFUNDS]),
-                                  int(body[P_GRAND])))
+            self.closings.append((record[SEQ], day, _int(body[P_Z]), _int(body[P_FIRST]),
+                                  _int(body[P_LAST]), _int(body[P_SALES]), _int(body[P_REFUNDS]),
+                                  _int(body[P_GRAND])))
         if kind in FEED_KINDS:
             entry = {"time": record.get(TIME), "flags": record.get(FLAGS, 0), "body": to_json(body)}
             self.feed.append((record[SEQ], day, FEED_KINDS[kind], json.dumps(entry, sort_keys=True)))

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import re
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+NAME = "[A-Za-z0-9][A-Za-z0-9_-]{0,31}"
+_NAME = re.compile(f"^{NAME}$")
+# The same rules as patterns for the API's query filters (OpenAPI `pattern`).
+SITE_PATTERN = f"^{NAME}$"
+TILL_PATTERN = f"^{NAME}/{NAME}$"
 
 
 class BadId(ValueError):

@@ -16,6 +16,7 @@ import io
 import cbor2
 
 from host_tools.relay.config import Limits
+from host_tools.relay.schema import MAX_BIGINT
 
 MEDIA_TYPE = "application/cbor-seq"
 
@@ -33,13 +34,14 @@ def split_batch(body: bytes, limits: Limits, head: int | None = None) -> list[tu
     """[(seq, raw bytes)] of a batch, in the order sent (ascending seq)."""
     items: list[tuple[int, bytes]] = []
     stream = io.BytesIO(body)
+    decoder = cbor2.CBORDecoder(stream)  # one for the batch: it reads item by item, tell() stays exact
     while stream.tell() < len(body):
         start = stream.tell()
         if len(items) >= limits.max_batch_records:
             raise BatchError(413, f"a batch holds at most {limits.max_batch_records} records; "
                                   "send the rest in the next one")
         try:
-            value = cbor2.CBORDecoder(stream).decode()
+            value = decoder.decode()
         except Exception as exc:  # cbor2 raises several kinds for hostile bytes; all mean "not CBOR"
             raise BatchError(400, f"item {len(items) + 1} (byte {start}) is not CBOR: {exc}") from None
         raw = body[start:stream.tell()]
@@ -47,9 +49,9 @@ def split_batch(body: bytes, limits: Limits, head: int | None = None) -> list[tu
             raise BatchError(413, f"item {len(items) + 1} is {len(raw)} bytes; "
                                   f"a record is at most {limits.max_record_bytes}")
         seq = value.get(1) if isinstance(value, dict) else None
-        if type(seq) is not int or seq < 1:
+        if type(seq) is not int or not 1 <= seq <= MAX_BIGINT:
             raise BatchError(422, f"item {len(items) + 1} (byte {start}) is not a journal record "
-                                  "with a sequence number (a map with key 1 >= 1)")
+                                  f"with a sequence number (a map with key 1 from 1 to {MAX_BIGINT})")
         if items and seq <= items[-1][0]:
             raise BatchError(422, f"record {seq} follows record {items[-1][0]}: "
                                   "a batch lists records in ascending sequence order")

@@ -5,7 +5,7 @@ app.create_app; the auth helpers are app.py's."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -13,7 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from host_tools.relay import packages, pictures, publish
-from host_tools.relay.app import Who, _ho, _own_site, _read_body, _store
+from host_tools.relay.app import SIGNED_IN, SiteFilter, Who, _ho, _own_site, _read_body, _store, errors
 from host_tools.relay.config import Limits
 from host_tools.relay.logos import logo_raster
 from host_tools.relay.store import Store
@@ -35,7 +35,7 @@ class MessageOut(BaseModel):
 class AckIn(BaseModel):
     till: str | None = Field(default=None, description="the till's name (e.g. till-1); null for a site-wide "
                                                        "message (pictures)")
-    result: str = Field(description="applied or failed")
+    result: Literal["applied", "failed"]
     reason: str | None = Field(default=None, description="why it failed (required with failed)")
 
 
@@ -149,12 +149,12 @@ IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=100, desc
 def add_routes(app: FastAPI, limits: Limits) -> None:
     publish_body = {"requestBody": {"required": True, "content": {
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
-    refused: dict[int | str, dict[str, Any]] = {400: {"description": "no body"}, 401: {"description": "no or bad token"},
-               403: {"description": "not an HO admin"}, 409: {"description": "refused, with the reason"},
-               413: {"description": "too big"}, 422: {"description": "sites not given"}}
+    refused = errors(400, *SIGNED_IN, 409, 413, e400="no body", e403="not an HO admin",
+                     e409="refused, with the reason", e422="sites not given, or a parameter not valid")
 
     @app.get("/v1/sites/{site_id}/messages", response_model=list[MessageOut],
-             summary="what HO published for this site that its tills have still to apply, oldest first")
+             summary="what HO published for this site that its tills have still to apply, oldest first",
+             responses=errors(*SIGNED_IN, 404))
     def site_messages(request: Request, site_id: str, who: Who) -> Any:
         _own_site(who, site_id)
         return publish.pending(_store(request), site_id)
@@ -164,8 +164,8 @@ def add_routes(app: FastAPI, limits: Limits) -> None:
              responses={200: {"content": {"application/octet-stream": {}}},
                         206: {"description": "the part asked for (Content-Range)",
                               "content": {"application/octet-stream": {}}},
-                        404: {"description": "not published to this site"},
-                        416: {"description": "range outside the blob"}})
+                        **errors(*SIGNED_IN, 404, 416, e404="not published to this site",
+                                 e416="range outside the blob")})
     def site_blob(request: Request, site_id: str, sha256: str, who: Who,
                   offset: Annotated[int | None, Query(ge=0, description="first byte to send")] = None) -> Response:
         _own_site(who, site_id)
@@ -186,16 +186,14 @@ def add_routes(app: FastAPI, limits: Limits) -> None:
 
     @app.post("/v1/sites/{site_id}/messages/{message_id}/ack", response_model=AckOut,
               summary="a till applied a message, or failed to (idempotent)",
-              responses={403: {"description": "another site's message"},
-                         404: {"description": "not this site's message or till"},
-                         409: {"description": "a failure after the till acknowledged applying it"},
-                         422: {"description": "malformed acknowledgement"}})
+              responses=errors(400, *SIGNED_IN, 404, 409, e400="the body is not JSON",
+                               e403="another site's message", e404="not this site's message or till",
+                               e409="a failure after the till acknowledged applying it",
+                               e422="malformed acknowledgement"))
     def site_ack(request: Request, site_id: str, message_id: int, body: AckIn, who: Who) -> Any:
         if who.kind != "site":
             raise HTTPException(403, "acknowledgements come with the site's token")
         _own_site(who, site_id)
-        if body.result not in ("applied", "failed"):
-            raise HTTPException(422, "result is applied or failed")
         try:
             return publish.acknowledge(_store(request), site_id, message_id, body.till, body.result == "applied",
                                        body.reason)
@@ -225,15 +223,15 @@ def add_routes(app: FastAPI, limits: Limits) -> None:
                                        idempotency_key)
 
     @app.get("/v1/ho/sent", response_model=list[SentOut],
-             summary="Sent Data: messages with their statuses per site and per till (HO)")
-    def ho_sent(request: Request, who: Who, site: str | None = None, status: str | None = None,
+             summary="Sent Data: messages with their statuses per site and per till (HO)",
+             responses=errors(*SIGNED_IN))
+    def ho_sent(request: Request, who: Who, site: SiteFilter = None,
+                status: Annotated[str | None, Query(pattern=f"^({'|'.join(publish.DELIVERY_STATUSES)})$")] = None,
                 limit: Annotated[int, Query(ge=1)] = 100) -> Any:
         _ho(who)
-        if status is not None and status not in publish.DELIVERY_STATUSES:
-            raise HTTPException(422, f"status is one of {', '.join(publish.DELIVERY_STATUSES)}")
         return publish.sent(_store(request), site, status, min(limit, limits.max_page))
 
-    @app.get("/v1/ho/pictures", summary="picture pairs with their last run (HO)")
+    @app.get("/v1/ho/pictures", summary="picture pairs with their last run (HO)", responses=errors(*SIGNED_IN))
     def ho_pictures(request: Request, who: Who) -> Any:
         _ho(who)
         return pictures.pairs(_store(request))

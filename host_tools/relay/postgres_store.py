@@ -40,6 +40,12 @@ class _PgTx(Tx):
         self.cur.execute(_pg(sql), params)
         return self.cur.fetchall() if self.cur.description is not None else []
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        self.cur.executemany(_pg(sql), rows)
+        return self.cur.rowcount
+
 
 class PostgresStore(Store):
     dialect = "postgres"

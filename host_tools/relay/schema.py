@@ -23,6 +23,9 @@ Table families and their one write path each:
 from __future__ import annotations
 
 SCHEMA_VERSION = 2
+# The largest integer a column holds (BIGINT; SQLite's INTEGER is the same 64
+# bits): a sequence number, a time or a cursor beyond it is refused at the API.
+MAX_BIGINT = 2**63 - 1
 
 _V1 = [
     """CREATE TABLE sites (

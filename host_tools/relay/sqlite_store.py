@@ -32,6 +32,9 @@ class _SqliteTx(Tx):
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self.conn.execute(sql, params).fetchall()
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        return self.conn.executemany(sql, rows).rowcount
+
 
 class SqliteStore(Store):
     dialect = "sqlite"

@@ -34,7 +34,9 @@ def _free_port() -> int:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """durable=False (the tests): no fsync, fast. durable=True (the
+        benchmark): PostgreSQL's defaults, every commit flushed to disk."""
         bindir = binaries()
         if bindir is None:
             raise RuntimeError("PostgreSQL is not installed (no initdb); "
@@ -51,7 +53,7 @@ class Cluster:
             os.chmod(self.dir, 0o700)
         self._run("initdb", "-D", str(self.data), "-U", USER, "-A", "trust", "--no-sync", "-E", "UTF8")
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir} "
-                "-c fsync=off -c full_page_writes=off -c max_connections=200")
+                + ("" if durable else "-c fsync=off -c full_page_writes=off ") + "-c max_connections=200")
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w",
                   "-t", "60", "start")
         self.url = f"postgresql://{USER}@127.0.0.1:{self.port}/postgres"
