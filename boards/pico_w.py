@@ -51,6 +51,9 @@ SNAPSHOT_DIR = "snapshot"
 
 # The gateway talks to the till over the USB cable (USB CDC: sys.stdin/stdout).
 LINK = {"kind": "usb_cdc"}
+# micropython-lib packages `kassa flash` installs with mip (into /lib): a second
+# USB serial port beside the REPL for the gateway link.
+MIP_PACKAGES = ("usb-device-cdc",)
 WATCHDOG_MS = 8000  # the RP2040 watchdog's longest is 8388 ms
 
 

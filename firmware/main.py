@@ -4,17 +4,71 @@
 # root directory with firmware/ and the repository root on the module path.
 import os
 
+# ---- the firmware switch (kassa flash sends this part to the till for its switch,
+# so the till and the flasher finish an update with the same code)
+#
+# An update is staged beside what runs: NAME.new for each NAME of _UNIT it
+# replaces. Once every staged file is verified, the flasher writes the marker
+# _SWITCH (to a .tmp file, then renamed: whole or absent) listing those names,
+# and only then replaces them. A power cut anywhere leaves one of two states:
+# no marker (the old firmware stands; its leftovers are removed here) or the
+# marker (the update is committed; what is still staged is moved in here). So a
+# till boots the old firmware or the new one, never a mix. Only the names in
+# _UNIT are ever touched: never the journal, the snapshot or the print queue.
+_SWITCH = "switch"
+_UNIT = ("till", "board.py", "main.py", "provision", "identity", "lib")
+
+
+def _rm(path):
+    # A file or a directory tree; a missing one is fine (finishing is repeatable).
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if st[0] & 0x4000:
+        for name in os.listdir(path):
+            _rm(path + "/" + name)
+        os.rmdir(path)
+    else:
+        os.remove(path)
+
 
 def _finish_firmware_switch():
-    # kassa flash copies new firmware to till.new, then renames till away and
-    # till.new into place; a power cut between the two renames leaves only
-    # till.new, so finish the switch before anything imports till.
+    """Finish a committed update or drop an uncommitted one. True when this
+    replaced main.py itself (the caller must start over with the new one)."""
     names = os.listdir()
-    if "till" not in names and "till.new" in names:
-        os.rename("till.new", "till")
+    _rm(_SWITCH + ".tmp")
+    if _SWITCH not in names:
+        for name in _UNIT:
+            if name + ".new" in names:
+                _rm(name + ".new")
+        return False
+    with open(_SWITCH) as f:
+        todo = f.read().split()
+    replaced_main = False
+    for name in todo:
+        # Remove-then-rename (rename over an existing name fails on FAT); a cut
+        # between the two is finished at the next boot, the marker still there.
+        if name in _UNIT and name + ".new" in names:
+            _rm(name)
+            os.rename(name + ".new", name)
+            replaced_main = replaced_main or name == "main.py"
+    os.remove(_SWITCH)
+    return replaced_main
+# ---- end of the firmware switch
 
 
-_finish_firmware_switch()
+if _finish_firmware_switch():
+    # A power cut left the new main.py staged, and the old one is running:
+    # start over with the new one (a board resets; a host runs it in its place).
+    import sys
+
+    if sys.platform not in ("linux", "darwin", "win32"):
+        import machine
+
+        machine.soft_reset()
+    exec(open("main.py").read(), {"__name__": "__main__"})
+    raise SystemExit
 
 # Before anything else is imported, while the heap is whole (till/reserve.py).
 from till import reserve  # noqa: E402

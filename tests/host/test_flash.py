@@ -31,7 +31,7 @@ def flashed(boards: Path, tmp_path_factory: pytest.TempPathFactory):
     with UnixDevice(tmp / "flash") as dev:
         keys = tmp / "keys"
         rc = main(["flash", "--port", dev.url, "--resume", "--board", "testboard",
-                   "--till-id", "store-1/till-1", "--keys-dir", str(keys)])
+                   "--till-id", "store-1/till-1", "--keys-dir", str(keys), "--no-restart"])
         yield dev, keys, rc
 
 
@@ -61,16 +61,21 @@ def test_reflash_keeps_identity_and_journal_and_refuses_another_id(flashed) -> N
     device, keys, _ = flashed
     ident = (device.root / "identity").read_bytes()
     segment = (device.root / "journal" / "seg0000000001.cbs").read_bytes()
-    result = fl.flash(device.url, "testboard", "store-1/till-1", keys_dir=keys, resume=True)
+    result = fl.flash(device.url, "testboard", "store-1/till-1", keys_dir=keys, resume=True,
+                      restart=False)
     assert not result.identity_written and result.sent == 0  # nothing changed: nothing sent
+    assert result.switched == () and result.verified == len(fl.compiled_modules(
+        device.root / "till")) + 2  # and every file checked: the modules, board.py, main.py
     assert (device.root / "identity").read_bytes() == ident
     assert (device.root / "journal" / "seg0000000001.cbs").read_bytes() == segment
     with pytest.raises(fl.FlashError, match="this till is 'store-1/till-1'"):
-        fl.flash(device.url, "testboard", "store-1/till-2", keys_dir=keys, resume=True)
+        fl.flash(device.url, "testboard", "store-1/till-2", keys_dir=keys, resume=True,
+                 restart=False)
     (device.root / "till" / "pos" / "money.mpy").write_bytes(b"stale")  # one module differs
     result = fl.flash(device.url, "testboard", "store-1/till-2", keys_dir=keys, resume=True,
-                      replace_identity=True)
+                      replace_identity=True, restart=False)
     assert result.identity_written and result.sent == 1
+    assert result.switched == ("till", "identity")
     assert (device.root / "till" / "pos" / "money.mpy").read_bytes()[:1] == b"M"
     assert cbor2.loads((device.root / "identity").read_bytes())[1] == "store-1/till-2"
 
@@ -80,17 +85,18 @@ def test_stage_holds_exactly_what_the_build_compiled(boards: Path, tmp_path: Pat
     built = fl.ROOT / "build" / "mpy" / "till"
     sources = sorted(p.relative_to(fl.ROOT / "firmware" / "till").with_suffix(".mpy").as_posix()
                      for p in (fl.ROOT / "firmware" / "till").rglob("*.py"))
-    assert fl.compiled_modules(staged / "till.new") == fl.compiled_modules(built) == sources
+    assert fl.compiled_modules(staged / "till") == fl.compiled_modules(built) == sources
     assert any("/" in rel for rel in sources)  # the sub-packages are there
     for rel in sources:
-        assert (staged / "till.new" / rel).read_bytes() == (built / rel).read_bytes()
+        assert (staged / "till" / rel).read_bytes() == (built / rel).read_bytes()
 
 
 def test_romfs_flash_on_firmware_without_romfs_says_what_to_do(flashed) -> None:
     device, keys, _ = flashed
     till_id = cbor2.loads((device.root / "identity").read_bytes())[1]
     with pytest.raises(fl.FlashError, match="no ROMFS partition"):
-        fl.flash(device.url, "testboard", till_id, keys_dir=keys, resume=True, romfs=True)
+        fl.flash(device.url, "testboard", till_id, keys_dir=keys, resume=True, romfs=True,
+                 restart=False)
     assert (device.root / "till" / "formats" / "journal.mpy").exists()  # the old firmware still stands
 
 
@@ -168,12 +174,7 @@ def test_every_secret_is_written_mode_600(tmp_path: Path, monkeypatch: pytest.Mo
     staged = tmp_path / "stage"
     staged.mkdir()
 
-    class NewBoard:
-        def read_file(self, name: str) -> bytes | None:
-            return None
-
-    written, key_path = fl._identity(NewBoard(), staged, "S001/till-7", None,  # type: ignore[arg-type]
-                                     keys, False)
+    written, key_path, _ = fl._identity(None, staged, "S001/till-7", None, keys, False, "", None)
     assert written and key_path == keys / "S001_till-7.key"
     assert _mode(staged / "identity") == 0o600 and _mode(key_path) == 0o600
     capsys.readouterr()

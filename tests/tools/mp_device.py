@@ -3,6 +3,12 @@
 Its REPL runs on a pseudo-terminal (raw mode, so mpremote sees the bytes a board
 sends); a TCP bridge makes it reachable as socket://127.0.0.1:PORT for mpremote
 and pyserial. Its current directory plays the board's flash filesystem.
+
+With reboot=True it acts as a board that resets: when the process ends (a soft
+reset from the raw REPL ends a unix-port process; machine.soft_reset() too), a
+new one starts on the same port, runs main.py if the directory has one (as a
+board boots it), then offers the REPL. Bytes still waiting from before the reset
+are dropped, as a board's USB port drops them.
 """
 from __future__ import annotations
 
@@ -13,21 +19,21 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import tty
 from pathlib import Path
 
 
 class UnixDevice:
-    def __init__(self, root: Path, heap: str = "192K") -> None:
+    def __init__(self, root: Path, heap: str = "192K", reboot: bool = False) -> None:
         self.root = root
+        self.heap = heap
+        self.boots = 0  # processes started
         root.mkdir(parents=True, exist_ok=True)
         master, slave = pty.openpty()
         tty.setraw(slave)  # no CR/LF translation: mpremote expects raw REPL bytes
-        exe = str(Path(sys.executable).with_name("micropython"))
-        env = {k: v for k, v in os.environ.items() if k != "MICROPYPATH"}
-        self.proc = subprocess.Popen([exe, "-X", f"heapsize={heap}"], stdin=slave, stdout=slave,
-                                     stderr=slave, cwd=root, env=env, close_fds=True)
-        os.close(slave)
+        self._slave = slave
+        self.proc = self._start(boot_main=False)
         self._master = master
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -38,6 +44,34 @@ class UnixDevice:
         self._stop = False
         self._thread = threading.Thread(target=self._bridge, daemon=True)
         self._thread.start()
+        self._rebooter = None
+        if reboot:
+            self._rebooter = threading.Thread(target=self._reboot, daemon=True)
+            self._rebooter.start()
+
+    def _start(self, boot_main: bool) -> subprocess.Popen:
+        exe = str(Path(sys.executable).with_name("micropython"))
+        env = {k: v for k, v in os.environ.items() if k != "MICROPYPATH"}
+        argv = [exe, "-X", f"heapsize={self.heap}"]
+        if boot_main and (self.root / "main.py").exists():
+            argv += ["-i", "main.py"]
+        self.boots += 1
+        return subprocess.Popen(argv, stdin=self._slave, stdout=self._slave,
+                                stderr=self._slave, cwd=self.root, env=env, close_fds=True)
+
+    def _reboot(self) -> None:
+        import termios
+
+        while not self._stop:
+            try:
+                self.proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
+            if self._stop:
+                return
+            time.sleep(0.3)  # what the host still sends after the reset is lost
+            termios.tcflush(self._slave, termios.TCIFLUSH)
+            self.proc = self._start(boot_main=True)
 
     def _bridge(self) -> None:
         while not self._stop:
@@ -65,11 +99,14 @@ class UnixDevice:
 
     def close(self) -> None:
         self._stop = True
+        if self._rebooter is not None:
+            self._rebooter.join(timeout=2)
         self.proc.kill()
         self.proc.wait()
         self._thread.join(timeout=2)
         self._server.close()
         os.close(self._master)
+        os.close(self._slave)
 
     def __enter__(self) -> UnixDevice:
         return self
