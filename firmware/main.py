@@ -10,13 +10,15 @@ import os
 # An update is staged beside what runs: NAME.new for each NAME of _UNIT it
 # replaces. Once every staged file is verified, the flasher writes the marker
 # _SWITCH (to a .tmp file, then renamed: whole or absent) listing those names,
-# and only then replaces them. A power cut anywhere leaves one of two states:
+# and only then moves them in. A power cut anywhere leaves one of two states:
 # no marker (the old firmware stands; its leftovers are removed here) or the
 # marker (the update is committed; what is still staged is moved in here). So a
 # till boots the old firmware or the new one, never a mix. Only the names in
 # _UNIT are ever touched: never the journal, the snapshot or the print queue.
+# A file is replaced by one rename (atomic on littlefs and POSIX: there is never
+# a moment without main.py); a directory is moved aside first, then removed.
 _SWITCH = "switch"
-_UNIT = ("till", "board.py", "main.py", "provision", "identity", "lib")
+_UNIT = ("till", "lib", "board.py", "provision", "identity", "main.py")
 
 
 def _rm(path):
@@ -38,22 +40,24 @@ def _finish_firmware_switch():
     replaced main.py itself (the caller must start over with the new one)."""
     names = os.listdir()
     _rm(_SWITCH + ".tmp")
-    if _SWITCH not in names:
-        for name in _UNIT:
-            if name + ".new" in names:
-                _rm(name + ".new")
-        return False
-    with open(_SWITCH) as f:
-        todo = f.read().split()
+    todo = ()
+    if _SWITCH in names:
+        with open(_SWITCH) as f:
+            todo = f.read().split()
     replaced_main = False
-    for name in todo:
-        # Remove-then-rename (rename over an existing name fails on FAT); a cut
-        # between the two is finished at the next boot, the marker still there.
-        if name in _UNIT and name + ".new" in names:
-            _rm(name)
-            os.rename(name + ".new", name)
-            replaced_main = replaced_main or name == "main.py"
-    os.remove(_SWITCH)
+    for name in _UNIT:
+        if name + ".new" in names:
+            if name not in todo:
+                _rm(name + ".new")  # never committed
+            else:
+                if name in names and os.stat(name)[0] & 0x4000:
+                    _rm(name + ".old")
+                    os.rename(name, name + ".old")
+                os.rename(name + ".new", name)
+                replaced_main = replaced_main or name == "main.py"
+        _rm(name + ".old")
+    if todo:
+        os.remove(_SWITCH)
     return replaced_main
 # ---- end of the firmware switch
 

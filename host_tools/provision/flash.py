@@ -41,8 +41,8 @@ PROVISION_FILE = provision.PROVISION_FILE
 KEY_BYTES = identity.SECRET_BYTES
 FIRMWARE_DIR = "till"
 LIB_DIR = "lib"  # micropython-lib packages, where mip puts them (on a board's sys.path)
-# The top-level files an update may replace, in the order they are switched
-# (main.py last: until it is replaced, the old one finishes a cut switch).
+# The top-level files an update may replace (firmware/main.py's _UNIT, with
+# till/ and lib/).
 TOP_FILES = ("board.py", PROVISION_FILE, IDENTITY_FILE, "main.py")
 Step = Callable[[str], None]
 
