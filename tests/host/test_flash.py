@@ -208,13 +208,13 @@ def test_a_damaged_identity_is_reported_and_restored_with_its_secret(tmp_path: P
     with pytest.raises(app.NotProvisioned, match="identity file .* is damaged: it is not CBOR"):
         app.read_identity(str(data / "identity"))
     assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
-                 "--key-file", str(keys / "S001_till-9.key"), "--replace-identity"]) == 0
+                 "--key-file", str(keys / "S001_till-9.key"), "--replace-identity", "--keys-dir", str(keys)]) == 0
     assert (data / "identity").read_bytes() == good  # same id, same secret: the chain goes on
     assert _mode(data / "identity") == 0o600
     # A key file that is not a till secret is refused, not flashed.
     (tmp_path / "short.key").write_text("00ff\n")
     assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
-                 "--key-file", str(tmp_path / "short.key"), "--replace-identity"]) == 1
+                 "--key-file", str(tmp_path / "short.key"), "--replace-identity", "--keys-dir", str(keys)]) == 1
     assert "a till's secret is 32 bytes (64 hex digits)" in capsys.readouterr().err
     assert (data / "identity").read_bytes() == good
 

@@ -12,12 +12,14 @@ are dropped, as a board's USB port drops them.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import select
 import socket
 import subprocess
 import sys
+import termios
 import threading
 import time
 import tty
@@ -32,6 +34,12 @@ class UnixDevice:
         root.mkdir(parents=True, exist_ok=True)
         master, slave = pty.openpty()
         tty.setraw(slave)  # no CR/LF translation: mpremote expects raw REPL bytes
+        # ...but Ctrl-C interrupts a running program, as on a board: the pty is
+        # the process's controlling terminal and sends it SIGINT (MicroPython's
+        # REPL reads Ctrl-C itself, in its own raw mode).
+        attrs = termios.tcgetattr(slave)
+        attrs[3] |= termios.ISIG
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
         self._slave = slave
         self.proc = self._start(boot_main=False)
         self._master = master
@@ -56,12 +64,16 @@ class UnixDevice:
         if boot_main and (self.root / "main.py").exists():
             argv += ["-i", "main.py"]
         self.boots += 1
+
+        def controlling_terminal() -> None:
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
         return subprocess.Popen(argv, stdin=self._slave, stdout=self._slave,
-                                stderr=self._slave, cwd=self.root, env=env, close_fds=True)
+                                stderr=self._slave, cwd=self.root, env=env, close_fds=True,
+                                preexec_fn=controlling_terminal)
 
     def _reboot(self) -> None:
-        import termios
-
         while not self._stop:
             try:
                 self.proc.wait(timeout=0.2)
