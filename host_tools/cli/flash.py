@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="a Raspberry Pi till's data directory: write its identity only "
                             "(the Pi runs the firmware from a checkout)")
     p.add_argument("--board", help=f"with --port, the board file: {', '.join(board_names()) or 'see boards/'}")
-    p.add_argument("--till-id", required=True, help="e.g. store-12/till-7")
+    p.add_argument("--till-id",
+                   help="SITE/TILL, e.g. S001/till-1; needed the first time (with --port, "
+                        "an update keeps the till's own)")
     p.add_argument("--key-file", type=Path, help="the till's secret (default: a new one in --keys-dir)")
     p.add_argument("--keys-dir", type=Path, default=Path("keys"),
                    help="where new till secrets are kept for head office (default ./keys)")
@@ -45,6 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.local is not None:
+        if args.till_id is None:
+            print("kassa flash: --local needs --till-id SITE/TILL (e.g. S001/till-1)",
+                  file=sys.stderr)
+            return 2
         try:
             result = provision_local(args.local, args.till_id, args.key_file, args.keys_dir,
                                      args.replace_identity, args.printer, args.relay_db)
@@ -66,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
     except FlashError as exc:
         print(f"kassa flash: {exc}", file=sys.stderr)
         return 1
-    site = args.till_id.split("/")[0]
-    print(f"{args.till_id} (site {site}): {result.files} firmware modules, {result.sent} sent, "
+    site = result.till_id.split("/")[0]
+    print(f"{result.till_id} (site {site}): {result.files} firmware modules, {result.sent} sent, "
           f"board {args.board}")
     if result.switched:
         print(f"switched in: {' '.join(result.switched)}; {result.verified} files checked by "

@@ -31,6 +31,8 @@ class Target(Protocol):
 
     def put_many(self, pairs: Sequence[tuple[str, str]]) -> None: ...
 
+    def mip_install(self, packages: Iterable[str], target: str, index: str | None) -> str: ...
+
 
 def switch_code(main_text: str) -> str:
     """main.py's firmware switch section: `import os` up to its end marker."""

@@ -179,6 +179,7 @@ def write_identity(path: Path, till_id: str, key: bytes) -> None:
 
 @dataclass
 class FlashResult:
+    till_id: str
     files: int  # firmware modules on the till
     identity_written: bool
     key_path: Path | None
@@ -206,13 +207,15 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def flash(port: str, board: str, till_id: str, key_file: Path | None = None,
+def flash(port: str, board: str, till_id: str | None, key_file: Path | None = None,
           keys_dir: Path = Path("keys"), resume: bool = False,
           replace_identity: bool = False, romfs: bool = False, printer: str | None = None,
           index: str | None = None, relay_db: str | None = None, restart: bool = True,
           step: Step = lambda text: None) -> FlashResult:
-    """Install the firmware; `step` hears what is being done (for a progress line)."""
-    check_till_id(till_id)
+    """Install the firmware; `step` hears what is being done (for a progress line).
+    No till_id: update a till that has its identity."""
+    if till_id is not None:
+        check_till_id(till_id)
     packages = mip_packages(board)
     with tempfile.TemporaryDirectory(prefix="kassa-flash-") as tmp:
         step("compiling the firmware with mpy-cross")
@@ -252,12 +255,23 @@ def _read_till(dev: Target, switch: str) -> tuple[dict[str, str], str, bytes | N
         bytes.fromhex(ident) if ident else None
 
 
-def _identity(current: bytes | None, dest: Path, till_id: str, key_file: Path | None,
+def _identity(current: bytes | None, dest: Path, till_id: str | None, key_file: Path | None,
               keys_dir: Path, replace_identity: bool, device: str,
-              relay_db: str | None) -> tuple[bool, Path | None, list[str]]:
+              relay_db: str | None) -> tuple[str, bool, Path | None, list[str]]:
     """Write the identity file to dest/ if the till needs one; refuse to change
     an identity, or to give an id or a key to a second till (nothing is
-    written then)."""
+    written then). No till_id: the till's own (an update)."""
+    if till_id is None:
+        if current is None or replace_identity:
+            raise FlashError("this till has no identity yet: give it one with --till-id SITE/TILL "
+                             "(e.g. S001/till-1)" if current is None else
+                             "--replace-identity needs --till-id")
+        try:
+            till_id = str(identity.decode(current)[0])
+        except identity.IdentityError as exc:
+            raise FlashError(f"the till's identity file is damaged ({exc}). Restore it with its "
+                             "secret from head office: --till-id SITE/TILL --key-file KEY "
+                             "--replace-identity") from exc
     writing = current is None or replace_identity
     key = b""
     key_path: Path | None = None
@@ -287,7 +301,7 @@ def _identity(current: bytes | None, dest: Path, till_id: str, key_file: Path | 
         dest.mkdir(parents=True, exist_ok=True)
         write_identity(dest / IDENTITY_FILE, till_id, key)
     registry.record(keys_dir, till_id, key, device)
-    return writing, key_path, notes
+    return till_id, writing, key_path, notes
 
 
 def plan(staged: Path, on_device: dict[str, str], with_lib: bool) -> _Plan:
@@ -358,7 +372,7 @@ def _mismatches(expected: dict[str, str], found: dict[str, str], prefix_exact: s
     return sorted(wrong + extra)
 
 
-def install(dev: Target, staged: Path, till_id: str, key_file: Path | None = None,
+def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | None = None,
             keys_dir: Path = Path("keys"), replace_identity: bool = False,
             relay_db: str | None = None, packages: Sequence[str] = (),
             index: str | None = None, step: Step = lambda text: None) -> FlashResult:
@@ -367,11 +381,11 @@ def install(dev: Target, staged: Path, till_id: str, key_file: Path | None = Non
     switch = switch_code((staged / "main.py").read_text())
     step("reading what the till holds")
     on_device, uid, current = _read_till(dev, switch)
-    written, key_path, notes = _identity(current, staged, till_id, key_file, keys_dir,
-                                         replace_identity, uid, relay_db)
+    till_id, written, key_path, notes = _identity(current, staged, till_id, key_file, keys_dir,
+                                                  replace_identity, uid, relay_db)
     p = plan(staged, on_device, with_lib=bool(packages))
     modules = len(compiled_modules(staged / FIRMWARE_DIR))
-    result = FlashResult(modules, written, key_path, notes=notes)
+    result = FlashResult(till_id, modules, written, key_path, notes=notes)
     if p.unit:
         step(f"staging the update: {len(p.send)} files cross the cable "
              f"({len(p.same)} modules unchanged); mpremote moves a few KB/s")
@@ -379,7 +393,7 @@ def install(dev: Target, staged: Path, till_id: str, key_file: Path | None = Non
         dev.put_many([(str(staged / path), _new_name(path)) for path in p.send])
         if packages:
             step(f"installing {', '.join(packages)} with mip")
-            out = dev.mip_install(packages, LIB_DIR + ".new", index)  # type: ignore[attr-defined]
+            out = dev.mip_install(packages, LIB_DIR + ".new", index)
             result.mip = tuple(packages)
             if "Installing:" not in out and "Exists:" not in out:
                 raise FlashError(f"mip installed nothing for {', '.join(packages)}: {out.strip()}")
@@ -417,7 +431,7 @@ def install(dev: Target, staged: Path, till_id: str, key_file: Path | None = Non
     return result
 
 
-def _flash_romfs(dev: Device, staged: Path, till_id: str, key_file: Path | None,
+def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path | None,
                  keys_dir: Path, replace_identity: bool, relay_db: str | None,
                  step: Step) -> FlashResult:
     """Firmware and board file as a ROMFS image (runs in place from flash)."""
@@ -425,8 +439,8 @@ def _flash_romfs(dev: Device, staged: Path, till_id: str, key_file: Path | None,
 
     switch = switch_code((staged / "main.py").read_text())
     _, uid, current = _read_till(dev, switch)
-    written, key_path, notes = _identity(current, staged, till_id, key_file, keys_dir,
-                                         replace_identity, uid, relay_db)
+    till_id, written, key_path, notes = _identity(current, staged, till_id, key_file, keys_dir,
+                                                  replace_identity, uid, relay_db)
     image = staged / "firmware.romfs"
     image.write_bytes(build_image(staged / "board.py"))
     step(f"deploying a {image.stat().st_size // 1024} KiB ROMFS image")
@@ -441,7 +455,7 @@ def _flash_romfs(dev: Device, staged: Path, till_id: str, key_file: Path | None,
     # Modules on the filesystem would shadow the image: remove old copies.
     dev.exec(switch + "_rm('till')\n_rm('till.new')\n_rm('board.py')\n")
     modules = len(compiled_modules(staged / FIRMWARE_DIR))
-    return FlashResult(modules, written, key_path, modules, notes=notes)
+    return FlashResult(till_id, modules, written, key_path, modules, notes=notes)
 
 
 def provision_local(root: Path, till_id: str, key_file: Path | None = None,
@@ -453,9 +467,9 @@ def provision_local(root: Path, till_id: str, key_file: Path | None = None,
     prov = printer_provision(printer) if printer is not None else None
     path = root / IDENTITY_FILE
     current = path.read_bytes() if path.exists() else None
-    written, key_path, notes = _identity(current, root, till_id, key_file, keys_dir,
-                                         replace_identity, "", relay_db)
-    result = FlashResult(0, written, key_path, notes=notes)
+    till_id, written, key_path, notes = _identity(current, root, till_id, key_file, keys_dir,
+                                                  replace_identity, "", relay_db)
+    result = FlashResult(till_id, 0, written, key_path, notes=notes)
     if prov is not None:
         tmp_prov = root / (PROVISION_FILE + ".tmp")
         tmp_prov.write_bytes(prov)

@@ -174,7 +174,7 @@ def test_every_secret_is_written_mode_600(tmp_path: Path, monkeypatch: pytest.Mo
     staged = tmp_path / "stage"
     staged.mkdir()
 
-    written, key_path, _ = fl._identity(None, staged, "S001/till-7", None, keys, False, "", None)
+    _, written, key_path, _ = fl._identity(None, staged, "S001/till-7", None, keys, False, "", None)
     assert written and key_path == keys / "S001_till-7.key"
     assert _mode(staged / "identity") == 0o600 and _mode(key_path) == 0o600
     capsys.readouterr()
@@ -235,3 +235,23 @@ def test_local_provisioning_of_a_pi_till(tmp_path: Path, capsys) -> None:
     assert "this till is 'S001/till-9'" in capsys.readouterr().err
     assert main(["flash", "--port", "/dev/null", "--till-id", "x"]) == 2
     assert "--port needs --board" in capsys.readouterr().err
+
+
+def test_make_flash_updates_a_till_keeping_its_own_id(flashed) -> None:
+    """`make flash BOARD=... PORT=...` (no TILL: an update keeps the till's id)."""
+    import subprocess
+
+    device, keys, _ = flashed
+    till_id = cbor2.loads((device.root / "identity").read_bytes())[1]
+    proc = subprocess.run(["make", "--no-print-directory", "flash", "BOARD=sim",
+                           f"PORT={device.url}",
+                           f"FLASH_ARGS=--resume --no-restart --keys-dir {keys}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{till_id} (site store-1):" in proc.stdout and ", 0 sent," in proc.stdout
+    assert "switched in: board.py;" in proc.stdout and "identity kept" in proc.stdout
+    assert (device.root / "board.py").read_bytes() == (ROOT / "boards" / "sim.py").read_bytes()
+    proc = subprocess.run(["make", "--no-print-directory", "flash", "BOARD=sim"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "usage: make flash BOARD=NAME PORT=PORT" in proc.stdout
+    assert "pico_w" in proc.stdout
