@@ -9,7 +9,7 @@ the journal goes on, and the restarted till sells again.
 The till here loads its modules from the filesystem into RAM (a board flashed
 without --romfs), so the device runs with a 512K heap: with the firmware in
 ROMFS a Pico W's 192K is enough (test_sim_till.py), loaded into RAM it is not
-(320K boots but cannot sell).
+(at 320K it booted but the sale did not complete).
 """
 from __future__ import annotations
 
