@@ -360,6 +360,14 @@ def _prepare_code(switch: str, p: _Plan) -> str:
     return "\n".join(lines)
 
 
+def _commit_code(names: Sequence[str]) -> str:
+    """Runs on the till after the switch section: commit the staged names (the
+    marker, whole or absent) and move them in."""
+    return (f"with open('switch.tmp', 'w') as f:\n    f.write({' '.join(names)!r})\n"
+            "os.rename('switch.tmp', 'switch')\n"
+            "print('SWITCHED', _finish_firmware_switch())\n")
+
+
 def _new_name(path: str) -> str:
     """Where a file of the update is staged on the till: till/x -> till.new/x."""
     top, sep, rest = path.partition("/")
@@ -409,10 +417,7 @@ def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | Non
                              "...): the update was not switched in, the old firmware stands. "
                              "Flash again")
         step("switching the new firmware in")
-        out = dev.exec(switch +
-                       f"with open('switch.tmp', 'w') as f:\n    f.write({' '.join(p.unit)!r})\n"
-                       "os.rename('switch.tmp', 'switch')\n"
-                       "print('SWITCHED', _finish_firmware_switch())\n")
+        out = dev.exec(switch + _commit_code(p.unit))
         if "SWITCHED" not in out:
             raise FlashError(f"could not switch the new firmware in: {out.strip()}")
         result.switched = tuple(p.unit)
@@ -449,11 +454,11 @@ def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path 
     except DeviceError as exc:
         raise FlashError(f"{exc}. This till's MicroPython has no ROMFS partition: flash a "
                          "MicroPython build with ROMFS enabled, or flash without --romfs") from exc
-    copies = [(str(staged / name), name) for name in ("main.py", PROVISION_FILE, IDENTITY_FILE)
-              if (staged / name).exists()]
-    dev.put_many(copies)
-    # Modules on the filesystem would shadow the image: remove old copies.
-    dev.exec(switch + "_rm('till')\n_rm('till.new')\n_rm('board.py')\n")
+    # main.py and the provisioning switch in as an update does; then the
+    # modules on the filesystem, which would shadow the image, are removed.
+    names = [n for n in TOP_FILES if n != "board.py" and (staged / n).exists()]
+    dev.put_many([(str(staged / n), n + ".new") for n in names])
+    dev.exec(switch + _commit_code(names) + "_rm('till')\n_rm('board.py')\n")
     modules = len(compiled_modules(staged / FIRMWARE_DIR))
     return FlashResult(till_id, modules, written, key_path, modules, notes=notes)
 
