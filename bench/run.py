@@ -257,6 +257,12 @@ def bench_engine() -> str:
     return run_engine_bench(mp, smallest_heap_kib)
 
 
+def bench_flash() -> str:
+    from bench_flash import bench_flashing
+
+    return bench_flashing()
+
+
 BENCHMARKS: list[Callable[[], str]] = [
     bench_record_size,
     bench_codec,
@@ -267,6 +273,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_engine,
     bench_till,
     bench_day,
+    bench_flash,
 ]
 
 
