@@ -73,6 +73,7 @@ if _finish_firmware_switch():
         machine.soft_reset()
     exec(open("main.py").read(), {"__name__": "__main__"})
     raise SystemExit
+del _rm, _finish_firmware_switch  # their bytecode is not needed after boot
 
 # Before anything else is imported, while the heap is whole (till/reserve.py).
 from till import reserve  # noqa: E402

@@ -296,3 +296,25 @@ def test_reflashing_after_a_cut_brings_the_new_firmware(versions: dict[str, Any]
             ] == ["create switch.tmp"]
     assert not [w for w in power.log if w.split()[1].startswith(("journal", "snapshot"))]
     assert data(root) == v["data"]
+
+
+@pytest.mark.parametrize("interpreter", ["cpython", "micropython"])
+def test_a_boot_that_replaces_main_py_runs_the_new_one(tmp_path: Path, interpreter: str) -> None:
+    """firmware/main.py finishing a committed update that replaces main.py
+    itself starts over with the new main.py (on a host it runs it in its place)."""
+    import subprocess
+    import sys
+
+    main_py = (fl.ROOT / "firmware" / "main.py").read_text()
+    (tmp_path / "main.py").write_text(main_py)
+    new = switch_code(main_py) + "print('NEW MAIN', _finish_firmware_switch())\n"
+    (tmp_path / "main.py.new").write_text(new)
+    (tmp_path / "switch").write_text("main.py")
+    exe = sys.executable if interpreter == "cpython" else \
+        str(Path(sys.executable).with_name("micropython"))
+    proc = subprocess.run([exe, "main.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == "NEW MAIN False\n"  # the old main.py imported nothing of the till
+    assert (tmp_path / "main.py").read_text() == new
+    assert sorted(os.listdir(tmp_path)) == ["main.py"]
