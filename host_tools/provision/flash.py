@@ -242,7 +242,7 @@ def flash(port: str, board: str, till_id: str | None, key_file: Path | None = No
 def _read_till(dev: Target, switch: str) -> tuple[dict[str, str], str, bytes | None]:
     """Finish a switch a cut left committed (or drop an uncommitted one), then
     (hashes of what the till holds, its board's unique id, its identity file)."""
-    names = (FIRMWARE_DIR,) + TOP_FILES
+    names = (FIRMWARE_DIR, LIB_DIR) + TOP_FILES
     out = dev.exec(switch + "_finish_firmware_switch()\n" + HASHES + UID +
                    "for n in %r:\n    _hashes(n)\n" % (names,) +
                    "try:\n"
@@ -360,6 +360,13 @@ def _prepare_code(switch: str, p: _Plan) -> str:
     return "\n".join(lines)
 
 
+def _same_tree(found: dict[str, str], on_device: dict[str, str], name: str) -> bool:
+    """Whether NAME.new/ holds what NAME/ held, file for file."""
+    new = {k[len(name) + 5:]: v for k, v in found.items() if k.startswith(name + ".new/")}
+    old = {k[len(name) + 1:]: v for k, v in on_device.items() if k.startswith(name + "/")}
+    return new == old
+
+
 def _commit_code(names: Sequence[str]) -> str:
     """Runs on the till after the switch section: commit the staged names (the
     marker, whole or absent) and move them in."""
@@ -406,16 +413,18 @@ def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | Non
             if "Installing:" not in out and "Exists:" not in out:
                 raise FlashError(f"mip installed nothing for {', '.join(packages)}: {out.strip()}")
         step("checking the staged files by SHA-256 on the till")
-        staged_names = [n for n in p.unit if n != LIB_DIR]
         found = parse_hashes(dev.exec(HASHES + "for n in %r:\n    _hashes(n + '.new')\n"
-                                      % (staged_names,)))
-        want = {_new_name(k): v for k, v in p.expected.items()
-                if k.partition("/")[0] in staged_names}
+                                      % (p.unit,)))
+        want = {_new_name(k): v for k, v in p.expected.items() if k.partition("/")[0] in p.unit}
         wrong = _mismatches(want, found, "till.new/")
         if wrong:
             raise FlashError(f"{len(wrong)} staged files differ on the till ({', '.join(wrong[:3])}"
                              "...): the update was not switched in, the old firmware stands. "
                              "Flash again")
+        if LIB_DIR in p.unit and _same_tree(found, on_device, LIB_DIR):
+            p.unit.remove(LIB_DIR)  # mip found every package file as it was
+            dev.exec(switch + "_rm('lib.new')\n")
+    if p.unit:
         step("switching the new firmware in")
         out = dev.exec(switch + _commit_code(p.unit))
         if "SWITCHED" not in out:
