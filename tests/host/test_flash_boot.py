@@ -170,3 +170,21 @@ def test_an_update_flashed_while_the_till_runs(till: dict[str, Any], capsys) -> 
     assert len(_sales(root)) == 2
     text = _receipt_ok(_printed(root / "printer.bin", len(before)), 48, 576)
     assert "Whole milk 1 l" in text
+
+
+def test_a_package_the_index_has_not_is_refused_and_the_till_keeps_its_firmware(
+        till: dict[str, Any], capsys) -> None:
+    root = till["root"]
+    before = {p.relative_to(root).as_posix(): p.read_bytes()
+              for d in ("till", "lib") for p in (root / d).rglob("*") if p.is_file()}
+    (fl.BOARDS / "nosuchpkg.py").write_text((ROOT / "boards" / "sim.py").read_text() +
+                                            "\nMIP_PACKAGES = ('kassa-no-such-pkg',)\n")
+    rc = main(["flash", "--port", till["dev"].url, "--resume", "--board", "nosuchpkg",
+               "--keys-dir", str(till["keys"]), "--index", till["index"], "--no-restart"])
+    out = capsys.readouterr()
+    assert rc == 1 and "Traceback" not in out.err
+    assert out.err.startswith("kassa flash: mpremote on socket://") and "not found" in out.err
+    after = {p.relative_to(root).as_posix(): p.read_bytes()
+             for d in ("till", "lib") for p in (root / d).rglob("*") if p.is_file()}
+    assert after == before and not (root / "switch").exists()
+    assert (root / "board.py").read_bytes() != (fl.BOARDS / "nosuchpkg.py").read_bytes()
