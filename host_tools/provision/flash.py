@@ -226,7 +226,7 @@ def flash(port: str, board: str, till_id: str | None, key_file: Path | None = No
         try:
             if romfs:
                 result = _flash_romfs(dev, staged, till_id, key_file, keys_dir,
-                                      replace_identity, relay_db, step)
+                                      replace_identity, relay_db, packages, index, step)
             else:
                 result = install(dev, staged, till_id, key_file, keys_dir, replace_identity,
                                  relay_db, packages, index, step)
@@ -304,7 +304,7 @@ def _identity(current: bytes | None, dest: Path, till_id: str | None, key_file: 
     return till_id, writing, key_path, notes
 
 
-def plan(staged: Path, on_device: dict[str, str], with_lib: bool) -> _Plan:
+def plan(staged: Path, on_device: dict[str, str]) -> _Plan:
     """What to stage on the till: the modules that differ cross the cable, the
     unchanged ones are copied there; a name is switched only if it changes."""
     expected: dict[str, str] = {}
@@ -328,14 +328,12 @@ def plan(staged: Path, on_device: dict[str, str], with_lib: bool) -> _Plan:
             if on_device.get(name) != expected[name]:
                 p.unit.append(name)
                 p.send.append(name)
-    if with_lib:
-        p.unit.insert(1 if p.unit[:1] == [FIRMWARE_DIR] else 0, LIB_DIR)
     return p
 
 
 def _prepare_code(switch: str, p: _Plan) -> str:
-    """Runs on the till: fresh NAME.new for the firmware (and lib), unchanged
-    modules (and packages) copied into them."""
+    """Runs on the till: a fresh till.new with the unchanged modules copied
+    into it (the changed ones are sent next)."""
     lines = [switch, COPY]
     if FIRMWARE_DIR in p.unit:
         dirs = sorted({"/".join(rel.split("/")[:i]) for rel in p.same + [s[len(FIRMWARE_DIR) + 1:]
@@ -344,19 +342,6 @@ def _prepare_code(switch: str, p: _Plan) -> str:
         lines.append("_rm('till.new')\nos.mkdir('till.new')\n"
                      f"for d in {dirs!r}:\n    os.mkdir('till.new/' + d)\n"
                      f"for n in {p.same!r}:\n    _copy('till/' + n, 'till.new/' + n)\n")
-    if LIB_DIR in p.unit:
-        # mip puts a package's files into lib.new, skipping those it holds already.
-        lines.append(
-            "def _copytree(s, d):\n"
-            "    os.mkdir(d)\n"
-            "    for n in os.listdir(s):\n"
-            "        if os.stat(s + '/' + n)[0] & 0x4000:\n"
-            "            _copytree(s + '/' + n, d + '/' + n)\n"
-            "        else:\n"
-            "            _copy(s + '/' + n, d + '/' + n)\n"
-            "_rm('lib.new')\n"
-            "try:\n    _copytree('lib', 'lib.new')\nexcept OSError:\n    _rm('lib.new')\n"
-            "    os.mkdir('lib.new')\n")
     return "\n".join(lines)
 
 
@@ -373,6 +358,43 @@ def _commit_code(names: Sequence[str]) -> str:
     return (f"with open('switch.tmp', 'w') as f:\n    f.write({' '.join(names)!r})\n"
             "os.rename('switch.tmp', 'switch')\n"
             "print('SWITCHED', _finish_firmware_switch())\n")
+
+
+# Runs on the till after the switch section and COPY: lib.new as a copy of
+# lib, into which mip puts the packages (skipping the files it holds already).
+_LIB_COPY = """
+def _copytree(s, d):
+    os.mkdir(d)
+    for n in os.listdir(s):
+        if os.stat(s + '/' + n)[0] & 0x4000:
+            _copytree(s + '/' + n, d + '/' + n)
+        else:
+            _copy(s + '/' + n, d + '/' + n)
+_rm('lib.new')
+try:
+    _copytree('lib', 'lib.new')
+except OSError:
+    _rm('lib.new')
+    os.mkdir('lib.new')
+"""
+
+
+def _mip(dev: Target, switch: str, packages: Sequence[str], index: str | None,
+         on_device: dict[str, str], result: FlashResult, step: Step) -> bool:
+    """Stage the board's micropython-lib packages in lib.new with mip. True if
+    lib/ must be switched; False if mip found every file as it was (lib.new is
+    removed)."""
+    step(f"installing {', '.join(packages)} with mip")
+    dev.exec(switch + COPY + _LIB_COPY)
+    out = dev.mip_install(packages, LIB_DIR + ".new", index)
+    if "Installing:" not in out and "Exists:" not in out:
+        raise FlashError(f"mip installed nothing for {', '.join(packages)}: {out.strip()}")
+    result.mip = tuple(packages)
+    found = parse_hashes(dev.exec(HASHES + "_hashes('lib.new')\n"))
+    if _same_tree(found, on_device, LIB_DIR):
+        dev.exec(switch + "_rm('lib.new')\n")
+        return False
+    return True
 
 
 def _new_name(path: str) -> str:
@@ -398,33 +420,26 @@ def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | Non
     on_device, uid, current = _read_till(dev, switch)
     till_id, written, key_path, notes = _identity(current, staged, till_id, key_file, keys_dir,
                                                   replace_identity, uid, relay_db)
-    p = plan(staged, on_device, with_lib=bool(packages))
+    p = plan(staged, on_device)
     modules = len(compiled_modules(staged / FIRMWARE_DIR))
     result = FlashResult(till_id, modules, written, key_path, notes=notes)
+    if packages and _mip(dev, switch, packages, index, on_device, result, step):
+        p.unit.insert(1 if p.unit[:1] == [FIRMWARE_DIR] else 0, LIB_DIR)
     if p.unit:
         step(f"staging the update: {len(p.send)} files cross the cable "
              f"({len(p.same)} modules unchanged); mpremote moves a few KB/s")
         dev.exec(_prepare_code(switch, p))
         dev.put_many([(str(staged / path), _new_name(path)) for path in p.send])
-        if packages:
-            step(f"installing {', '.join(packages)} with mip")
-            out = dev.mip_install(packages, LIB_DIR + ".new", index)
-            result.mip = tuple(packages)
-            if "Installing:" not in out and "Exists:" not in out:
-                raise FlashError(f"mip installed nothing for {', '.join(packages)}: {out.strip()}")
         step("checking the staged files by SHA-256 on the till")
+        staged_names = [n for n in p.unit if n != LIB_DIR]  # lib.new: checked by _mip
         found = parse_hashes(dev.exec(HASHES + "for n in %r:\n    _hashes(n + '.new')\n"
-                                      % (p.unit,)))
+                                      % (staged_names,)))
         want = {_new_name(k): v for k, v in p.expected.items() if k.partition("/")[0] in p.unit}
         wrong = _mismatches(want, found, "till.new/")
         if wrong:
             raise FlashError(f"{len(wrong)} staged files differ on the till ({', '.join(wrong[:3])}"
                              "...): the update was not switched in, the old firmware stands. "
                              "Flash again")
-        if LIB_DIR in p.unit and _same_tree(found, on_device, LIB_DIR):
-            p.unit.remove(LIB_DIR)  # mip found every package file as it was
-            dev.exec(switch + "_rm('lib.new')\n")
-    if p.unit:
         step("switching the new firmware in")
         out = dev.exec(switch + _commit_code(p.unit))
         if "SWITCHED" not in out:
@@ -447,14 +462,16 @@ def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | Non
 
 def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path | None,
                  keys_dir: Path, replace_identity: bool, relay_db: str | None,
-                 step: Step) -> FlashResult:
+                 packages: Sequence[str], index: str | None, step: Step) -> FlashResult:
     """Firmware and board file as a ROMFS image (runs in place from flash)."""
     from host_tools.provision.romfs import build_image
 
     switch = switch_code((staged / "main.py").read_text())
-    _, uid, current = _read_till(dev, switch)
+    on_device, uid, current = _read_till(dev, switch)
     till_id, written, key_path, notes = _identity(current, staged, till_id, key_file, keys_dir,
                                                   replace_identity, uid, relay_db)
+    result = FlashResult(till_id, len(compiled_modules(staged / FIRMWARE_DIR)), written,
+                         key_path, notes=notes)
     image = staged / "firmware.romfs"
     image.write_bytes(build_image(staged / "board.py"))
     step(f"deploying a {image.stat().st_size // 1024} KiB ROMFS image")
@@ -466,10 +483,13 @@ def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path 
     # main.py and the provisioning switch in as an update does; then the
     # modules on the filesystem, which would shadow the image, are removed.
     names = [n for n in TOP_FILES if n != "board.py" and (staged / n).exists()]
-    dev.put_many([(str(staged / n), n + ".new") for n in names])
+    if packages and _mip(dev, switch, packages, index, on_device, result, step):
+        names.insert(0, LIB_DIR)
+    dev.put_many([(str(staged / n), n + ".new") for n in names if n != LIB_DIR])
     dev.exec(switch + _commit_code(names) + "_rm('till')\n_rm('board.py')\n")
-    modules = len(compiled_modules(staged / FIRMWARE_DIR))
-    return FlashResult(till_id, modules, written, key_path, modules, notes=notes)
+    result.switched = tuple(names)
+    result.sent = result.files
+    return result
 
 
 def provision_local(root: Path, till_id: str, key_file: Path | None = None,
