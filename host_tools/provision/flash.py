@@ -482,7 +482,8 @@ def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path 
                          "MicroPython build with ROMFS enabled, or flash without --romfs") from exc
     # main.py and the provisioning switch in as an update does; then the
     # modules on the filesystem, which would shadow the image, are removed.
-    names = [n for n in TOP_FILES if n != "board.py" and (staged / n).exists()]
+    names = [n for n in TOP_FILES if n != "board.py" and (staged / n).exists()
+             and on_device.get(n) != _sha256(staged / n)]
     if packages and _mip(dev, switch, packages, index, on_device, result, step):
         names.insert(0, LIB_DIR)
     dev.put_many([(str(staged / n), n + ".new") for n in names if n != LIB_DIR])

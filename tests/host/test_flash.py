@@ -255,3 +255,33 @@ def test_make_flash_updates_a_till_keeping_its_own_id(flashed) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "usage: make flash BOARD=NAME PORT=PORT" in proc.stdout
     assert "pico_w" in proc.stdout
+
+
+def test_romfs_flash_switches_main_and_provisioning_and_removes_shadowing_modules(
+        flashed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--romfs on a board with a ROMFS partition (the unix port has none: the
+    deploy is recorded here, the rest runs on the device). Last in this file:
+    the device is left without /till."""
+    from host_tools.provision import device as dv
+
+    device, keys, _ = flashed
+    deployed: list[bytes] = []
+    real_run = dv.Device.run
+
+    def run(self: dv.Device, *args: str) -> str:
+        if args[:2] == ("romfs", "deploy"):
+            deployed.append(Path(args[2]).read_bytes())
+            return ""
+        return real_run(self, *args)
+
+    monkeypatch.setattr(dv.Device, "run", run)
+    journal = (device.root / "journal" / "seg0000000001.cbs").read_bytes()
+    result = fl.flash(device.url, "testboard", None, keys_dir=keys, resume=True, romfs=True,
+                      printer="TM-T88V", restart=False)
+    assert len(deployed) == 1 and b"journal.mpy" in deployed[0]
+    assert result.switched == ("provision",)  # main.py was there already, unchanged
+    assert not (device.root / "till").exists() and not (device.root / "board.py").exists()
+    assert (device.root / "main.py").read_bytes() == (ROOT / "firmware" / "main.py").read_bytes()
+    assert fl.provision.read(str(device.root / "provision"))["printer_model"] == "TM-T88V"
+    assert (device.root / "journal" / "seg0000000001.cbs").read_bytes() == journal
+    assert not [p for p in os.listdir(device.root) if p.endswith(".new") or p == "switch"]
