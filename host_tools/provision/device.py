@@ -6,7 +6,7 @@ after any write (tests/host/test_flash_atomic.py), with the same code.
 
 The code sent to the till is here, short and shared by every step: hashes of
 files, the copy of unchanged modules, and the firmware switch, which is the
-one in the staged main.py (so the till's boot and the flasher finish an update
+one in the staged boot.py (so the till's boot and the flasher finish an update
 with the same code).
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Protocol
 
 from host_tools.provision.mpy_build import ROOT
 
-MAIN = ROOT / "firmware" / "main.py"
+BOOT = ROOT / "firmware" / "boot.py"
 _SWITCH_END = "# ---- end of the firmware switch"
 
 
@@ -34,13 +34,13 @@ class Target(Protocol):
     def mip_install(self, packages: Iterable[str], target: str, index: str | None) -> str: ...
 
 
-def switch_code(main_text: str) -> str:
-    """main.py's firmware switch section: `import os` up to its end marker."""
-    end = main_text.find(_SWITCH_END)
-    start = main_text.find("import os\n")
+def switch_code(boot_text: str) -> str:
+    """boot.py's firmware switch section: `import os` up to its end marker."""
+    end = boot_text.find(_SWITCH_END)
+    start = boot_text.find("import os\n")
     if end < 0 or start < 0 or start > end:
-        raise ValueError("main.py has no firmware switch section")
-    return main_text[start:end]
+        raise ValueError("boot.py has no firmware switch section")
+    return boot_text[start:end]
 
 
 # Runs on the till: print "H path sha256" for every file under the given names

@@ -1,14 +1,15 @@
-"""Put Kassa on a till with mpremote: compiled firmware, the board file, main.py,
-the micropython-lib packages the board needs (mip), and the till's provisioning:
+"""Put Kassa on a till with mpremote: compiled firmware, the board file, boot.py
+and main.py, the micropython-lib packages the board needs (mip), and the till's provisioning:
 its identity (id and chain secret) and its printer profile chosen by name.
 
 mpremote is the provisioning channel (it stops whatever runs, and copies a few KB
 per second), never the sync channel. An update is staged beside what runs
-(till.new/, board.py.new, ...: firmware/main.py's switch section says how), its
+(till.new/, board.py.new, ...: firmware/boot.py says how), its
 hashes checked on the till against the staged files, and only then committed
-by one marker file and switched in; the till finishes a switch a power cut
-interrupted at its next boot, and drops an update that was never committed. So
-a till cut off mid-update boots the old firmware or the new one, never a mix.
+by one marker file and switched in; the till's boot.py finishes a switch a
+power cut interrupted, and the next flash drops an update that was never
+committed. So a till cut off mid-update boots the old firmware or the new one,
+never a mix.
 Only what changed crosses the cable; the journal, the snapshot and the print
 queue are never touched. After the switch every file is checked by hash again
 and the till is restarted.
@@ -41,9 +42,9 @@ PROVISION_FILE = provision.PROVISION_FILE
 KEY_BYTES = identity.SECRET_BYTES
 FIRMWARE_DIR = "till"
 LIB_DIR = "lib"  # micropython-lib packages, where mip puts them (on a board's sys.path)
-# The top-level files an update may replace (firmware/main.py's _UNIT, with
+# The top-level files an update may replace (firmware/boot.py's _UNIT, with
 # till/ and lib/).
-TOP_FILES = ("board.py", PROVISION_FILE, IDENTITY_FILE, "main.py")
+TOP_FILES = ("boot.py", "board.py", PROVISION_FILE, IDENTITY_FILE, "main.py")
 Step = Callable[[str], None]
 
 
@@ -116,7 +117,7 @@ def mip_packages(board: str) -> tuple[str, ...]:
 
 def stage(board: str, out: Path) -> Path:
     """Lay out what the firmware puts on the device: till/ (every compiled
-    module, its sub-packages included), board.py, main.py."""
+    module, its sub-packages included), board.py, boot.py, main.py."""
     src_board = board_file(board)
     mpy = ROOT / "build" / "mpy"
     errors = compile_tree(mpy)
@@ -129,7 +130,8 @@ def stage(board: str, out: Path) -> Path:
         (out / FIRMWARE_DIR / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(mpy / "till" / rel, out / FIRMWARE_DIR / rel)
     shutil.copy2(src_board, out / "board.py")
-    shutil.copy2(ROOT / "firmware" / "main.py", out / "main.py")
+    for name in ("boot.py", "main.py"):
+        shutil.copy2(ROOT / "firmware" / name, out / name)
     return out
 
 
@@ -243,7 +245,7 @@ def _read_till(dev: Target, switch: str) -> tuple[dict[str, str], str, bytes | N
     """Finish a switch a cut left committed (or drop an uncommitted one), then
     (hashes of what the till holds, its board's unique id, its identity file)."""
     names = (FIRMWARE_DIR, LIB_DIR) + TOP_FILES
-    out = dev.exec(switch + "_finish_firmware_switch()\n" + HASHES + UID +
+    out = dev.exec(switch + "_finish_firmware_switch(drop=True)\n" + HASHES + UID +
                    "for n in %r:\n    _hashes(n)\n" % (names,) +
                    "try:\n"
                    f"    f = open({IDENTITY_FILE!r}, 'rb'); d = f.read(); f.close()\n"
@@ -415,7 +417,7 @@ def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | Non
             index: str | None = None, step: Step = lambda text: None) -> FlashResult:
     """Bring the till to what is staged (stage() and the provisioning), through
     the two primitives of `dev`. Each step is one exec or one copy session."""
-    switch = switch_code((staged / "main.py").read_text())
+    switch = switch_code((staged / "boot.py").read_text())
     step("reading what the till holds")
     on_device, uid, current = _read_till(dev, switch)
     till_id, written, key_path, notes = _identity(current, staged, till_id, key_file, keys_dir,
@@ -466,7 +468,7 @@ def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path 
     """Firmware and board file as a ROMFS image (runs in place from flash)."""
     from host_tools.provision.romfs import build_image
 
-    switch = switch_code((staged / "main.py").read_text())
+    switch = switch_code((staged / "boot.py").read_text())
     on_device, uid, current = _read_till(dev, switch)
     till_id, written, key_path, notes = _identity(current, staged, till_id, key_file, keys_dir,
                                                   replace_identity, uid, relay_db)
@@ -480,7 +482,7 @@ def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path 
     except DeviceError as exc:
         raise FlashError(f"{exc}. This till's MicroPython has no ROMFS partition: flash a "
                          "MicroPython build with ROMFS enabled, or flash without --romfs") from exc
-    # main.py and the provisioning switch in as an update does; then the
+    # boot.py, main.py and the provisioning switch in as an update does; then the
     # modules on the filesystem, which would shadow the image, are removed.
     names = [n for n in TOP_FILES if n != "board.py" and (staged / n).exists()
              and on_device.get(n) != _sha256(staged / n)]

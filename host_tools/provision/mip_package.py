@@ -4,7 +4,7 @@ package.json at the top of the repository; any HTTP server of a checkout does as
 well: `mip.install("http://HOST:PORT/package.json", target="/")`).
 
 It names every module of the till (as source: the till compiles it at import),
-every board file and main.py, by URLs relative to package.json, so the same file
+every board file, boot.py and main.py, by URLs relative to package.json, so the same file
 serves from any host. `deps` is empty: the micropython-lib packages a board
 needs (its MIP_PACKAGES) come with `kassa flash` or `mip.install(NAME)`, so a
 board that needs none never has to reach micropython.org.
@@ -37,7 +37,7 @@ def package() -> dict[str, Any]:
     urls = [[p.relative_to(firmware).as_posix(), p.relative_to(ROOT).as_posix()]
             for p in sorted((firmware / "till").rglob("*.py"))]
     urls += [[p.relative_to(ROOT).as_posix()] * 2 for p in sorted((ROOT / "boards").glob("*.py"))]
-    urls.append(["main.py", "firmware/main.py"])
+    urls += [[name, f"firmware/{name}"] for name in ("boot.py", "main.py")]
     return {"urls": urls, "deps": [], "version": _version()}
 
 

@@ -65,7 +65,7 @@ def test_reflash_keeps_identity_and_journal_and_refuses_another_id(flashed) -> N
                       restart=False)
     assert not result.identity_written and result.sent == 0  # nothing changed: nothing sent
     assert result.switched == () and result.verified == len(fl.compiled_modules(
-        device.root / "till")) + 2  # and every file checked: the modules, board.py, main.py
+        device.root / "till")) + 3  # every file checked: the modules, board, boot and main
     assert (device.root / "identity").read_bytes() == ident
     assert (device.root / "journal" / "seg0000000001.cbs").read_bytes() == segment
     with pytest.raises(fl.FlashError, match="this till is 'store-1/till-1'"):

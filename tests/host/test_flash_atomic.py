@@ -4,8 +4,8 @@ The flasher's own steps (host_tools.provision.flash.install: the same code
 strings it sends through mpremote, the same copies) run against a directory
 that plays the till's flash, with the power cut after any write: a file
 created, a chunk written (torn in half), a directory made, a rename, a
-removal. Then firmware/main.py's switch section boots from what is left (and is
-itself cut once more at every step of its own, then boots again). Whatever the
+removal. Then firmware/boot.py's switch boots from what is left (and is itself
+cut once more at every step of its own, then boots again). Whatever the
 cut, the till holds one whole firmware version, old or new, and its journal and
 snapshot are untouched; a re-flash then brings it to the new one.
 """
@@ -27,7 +27,7 @@ from host_tools.provision import flash as fl
 from host_tools.provision.device import switch_code
 
 TILL_ID = "S001/till-1"
-FIRMWARE = ("till", "board.py", "main.py", "provision", "identity")
+FIRMWARE = ("till", "boot.py", "board.py", "main.py", "provision", "identity")
 
 
 class PowerCut(Exception):
@@ -148,13 +148,9 @@ class DirTill:
                         f.write(data[i:i + 256])
 
     def boot(self) -> None:
-        """What firmware/main.py does before it imports the till: finish or drop
-        an update; a replaced main.py starts over with the new one."""
-        for _ in range(2):
-            code = switch_code((self.root / "main.py").read_text())
-            if "REPLACED False" in self.exec(code + "print('REPLACED', _finish_firmware_switch())"):
-                return
-        raise AssertionError("main.py was replaced twice in one boot")
+        """What the till's boot.py does before main.py runs."""
+        self.exec(switch_code((self.root / "boot.py").read_text()) +
+                  "_finish_firmware_switch()\n")
 
 
 def firmware(root: Path) -> dict[str, str]:
@@ -189,8 +185,9 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (old / "till" / "formats" / "gone.mpy").write_bytes(b"M" * 700)
     with (old / "board.py").open("a") as f:
         f.write("# old board file\n")
-    with (old / "main.py").open("a") as f:
-        f.write("# old main.py\n")
+    for name in ("main.py", "boot.py"):
+        with (old / name).open("a") as f:
+            f.write(f"# old {name}\n")
     keys = tmp / "keys"
     root = tmp / "till"
     root.mkdir()
@@ -236,8 +233,9 @@ def test_a_cut_anywhere_boots_the_old_or_the_new_firmware(versions: dict[str, An
         got = firmware(root)
         assert got in (v["old_fw"], v["new_fw"]), (cut, v["writes"][cut])
         seen["old" if got == v["old_fw"] else "new"] += 1
-        assert data(root) == v["data"]
-        assert not [p for p in os.listdir(root) if p.endswith((".new", ".tmp")) or p == "switch"]
+        assert data(root) == v["data"] and "switch" not in os.listdir(root)
+        if got == v["new_fw"]:  # what was not committed stays until the next flash drops it
+            assert not [p for p in os.listdir(root) if p.endswith((".new", ".old"))]
         shutil.rmtree(root)
     assert seen["old"] and seen["new"]  # the sweep crossed the commit
 
@@ -278,7 +276,8 @@ def test_reflashing_after_a_cut_brings_the_new_firmware(versions: dict[str, Any]
     power = Power()
     result = fl.install(DirTill(root, power), v["new"], TILL_ID, keys_dir=v["keys"])
     assert firmware(root) == v["new_fw"] and data(root) == v["data"]
-    assert result.switched == ("till", "board.py", "provision", "main.py")
+    assert result.switched == ("till", "boot.py", "board.py", "provision", "main.py")
+    assert not [p for p in os.listdir(root) if p.endswith((".new", ".old", ".tmp"))]
     assert result.verified == len(v["new_fw"]) - 1  # all but the identity, which was kept
     # Re-flashing the same firmware writes nothing at all.
     power = Power()
@@ -299,22 +298,44 @@ def test_reflashing_after_a_cut_brings_the_new_firmware(versions: dict[str, Any]
 
 
 @pytest.mark.parametrize("interpreter", ["cpython", "micropython"])
-def test_a_boot_that_replaces_main_py_runs_the_new_one(tmp_path: Path, interpreter: str) -> None:
-    """firmware/main.py finishing a committed update that replaces main.py
-    itself starts over with the new main.py (on a host it runs it in its place)."""
+def test_boot_py_finishes_a_committed_update_and_leaves_an_uncommitted_one(
+        tmp_path: Path, interpreter: str) -> None:
+    """firmware/boot.py itself, as the till runs it at reset (a soft reset in the
+    middle of a flash runs it too: it must not drop what is being staged)."""
     import subprocess
     import sys
 
-    main_py = (fl.ROOT / "firmware" / "main.py").read_text()
-    (tmp_path / "main.py").write_text(main_py)
-    new = switch_code(main_py) + "print('NEW MAIN', _finish_firmware_switch())\n"
-    (tmp_path / "main.py.new").write_text(new)
-    (tmp_path / "switch").write_text("main.py")
+    boot = (fl.ROOT / "firmware" / "boot.py").read_text()
     exe = sys.executable if interpreter == "cpython" else \
         str(Path(sys.executable).with_name("micropython"))
-    proc = subprocess.run([exe, "main.py"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60, env={"PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout == "NEW MAIN False\n"  # the old main.py imported nothing of the till
-    assert (tmp_path / "main.py").read_text() == new
-    assert sorted(os.listdir(tmp_path)) == ["main.py"]
+
+    def lay_out(root: Path, committed: bool) -> None:
+        (root / "till").mkdir(parents=True)
+        (root / "till" / "old.mpy").write_bytes(b"old")
+        (root / "till.new" / "sub").mkdir(parents=True)
+        (root / "till.new" / "sub" / "new.mpy").write_bytes(b"new")
+        (root / "journal").mkdir()
+        (root / "journal" / "seg0000000001.cbs").write_bytes(b"J")
+        for name in ("boot.py", "main.py"):
+            (root / name).write_text(boot if name == "boot.py" else "print('old')\n")
+            (root / (name + ".new")).write_text(boot + "# new\n" if name == "boot.py"
+                                               else "print('new')\n")
+        if committed:
+            (root / "switch").write_text("till boot.py main.py")
+
+    def run(root: Path) -> dict[str, bytes]:
+        proc = subprocess.run([exe, "boot.py"], cwd=root, capture_output=True, text=True,
+                              timeout=60, env={"PATH": "/usr/bin:/bin"})
+        assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+        return {p.relative_to(root).as_posix(): p.read_bytes()
+                for p in sorted(root.rglob("*")) if p.is_file()}
+
+    lay_out(tmp_path / "c", committed=True)
+    assert run(tmp_path / "c") == {
+        "boot.py": (boot + "# new\n").encode(), "main.py": b"print('new')\n",
+        "till/sub/new.mpy": b"new", "journal/seg0000000001.cbs": b"J"}
+    lay_out(tmp_path / "u", committed=False)
+    run(tmp_path / "u")
+    got = run(tmp_path / "u")  # reset twice: the old firmware stands, the staged files too
+    assert got["main.py"] == b"print('old')\n" and got["till/old.mpy"] == b"old"
+    assert got["till.new/sub/new.mpy"] == b"new" and got["main.py.new"] == b"print('new')\n"

@@ -138,7 +138,7 @@ def _receipt_ok(data: bytes, columns: int, dots: int) -> str:
 def test_flash_installs_verifies_restarts_and_the_till_sells(till: dict[str, Any], capsys) -> None:
     root = till["root"]
     out = _flash(till, "TM-T88V", capsys)
-    assert "switched in: till lib board.py provision main.py" in out
+    assert "switched in: till lib boot.py board.py provision main.py" in out
     assert f"micropython-lib packages: {PACKAGE}" in out and "printer profile: TM-T88V" in out
     # mip put the package where a board's sys.path has it.
     assert (root / "lib" / "kassa_test_pkg.py").read_bytes() == PACKAGE_FILE

@@ -44,7 +44,7 @@ def test_package_json_names_every_module_the_boards_and_main() -> None:
         assert src.relative_to(ROOT / "firmware").as_posix() in installed
     for board in fl.board_names():
         assert f"boards/{board}.py" in installed
-    assert "main.py" in installed and "boards/__init__.py" in installed
+    assert {"boot.py", "main.py", "boards/__init__.py"} <= installed
     for _, url in pkg["urls"]:
         assert (ROOT / url).is_file(), url
     assert len(installed) == len(pkg["urls"])

@@ -6,8 +6,8 @@ and pyserial. Its current directory plays the board's flash filesystem.
 
 With reboot=True it acts as a board that resets: when the process ends (a soft
 reset from the raw REPL ends a unix-port process; machine.soft_reset() too), a
-new one starts on the same port, runs main.py if the directory has one (as a
-board boots it), then offers the REPL. Bytes still waiting from before the reset
+new one starts on the same port, runs boot.py and then main.py if the directory
+has them (as a board boots), then offers the REPL. Bytes still waiting from before the reset
 are dropped, as a board's USB port drops them.
 """
 from __future__ import annotations
@@ -24,6 +24,19 @@ import threading
 import time
 import tty
 from pathlib import Path
+
+
+# A board's boot: boot.py, then main.py, each run to its end in its own
+# namespace (MicroPython frees boot.py before main.py starts).
+_BOOT = """
+import os
+for _name in ('boot.py', 'main.py'):
+    if _name in os.listdir():
+        with open(_name) as _f:
+            _code = _f.read()
+        exec(_code, {'__name__': '__main__'})
+        del _code
+"""
 
 
 class UnixDevice:
@@ -61,8 +74,8 @@ class UnixDevice:
         exe = str(Path(sys.executable).with_name("micropython"))
         env = {k: v for k, v in os.environ.items() if k != "MICROPYPATH"}
         argv = [exe, "-X", f"heapsize={self.heap}"]
-        if boot_main and (self.root / "main.py").exists():
-            argv += ["-i", "main.py"]
+        if boot_main:
+            argv += ["-i", "-c", _BOOT]
         self.boots += 1
 
         def controlling_terminal() -> None:
