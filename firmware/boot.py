@@ -1,5 +1,5 @@
-# /boot.py on a board: MicroPython runs it at every reset, before main.py, and
-# frees it before main.py starts (so this code costs the till no heap while it
+# /boot.py on a board: MicroPython runs it at every reset, before main.py (its
+# names are deleted at the end, so this code costs the till no heap while it
 # sells). It finishes an update of the firmware that a power cut interrupted.
 #
 # `kassa flash` stages an update as NAME.new beside what runs, checks every
@@ -58,3 +58,6 @@ def _finish_firmware_switch(drop=False):
 
 
 _finish_firmware_switch()
+# boot.py and main.py share the __main__ namespace on a board: drop the names,
+# so that their code is freed before main.py starts.
+del _rm, _finish_firmware_switch, _UNIT
