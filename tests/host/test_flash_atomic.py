@@ -223,7 +223,7 @@ def test_a_cut_anywhere_boots_the_old_or_the_new_firmware(versions: dict[str, An
     v = versions
     seen = {"old": 0, "new": 0}
     log = v["writes"]
-    dense = (_first(log, "create board.py.new") - 3, _first(log, "remove till.old/") + 3)
+    dense = (_first(log, "create boot.py.new") - 3, _first(log, "remove till.old/") + 3)
     for n, cut in enumerate(_cut_points(log, dense)):
         root = v["tmp"] / f"cut{n}"
         shutil.copytree(v["root"], root)
