@@ -2,6 +2,8 @@
 #   make test   set up .venv if needed and run every test (CPython and MicroPython)
 #   make test-kill  the relay's long SIGKILL sweep (50 kills per database)
 #   make bench  run the benchmarks and rewrite docs/benchmarks.md
+#   make flash BOARD=pico_w PORT=/dev/ttyACM0 [TILL=S001/till-1] [FLASH_ARGS=...]
+#               install or update a till's firmware (kassa flash; docs/flashing.md)
 #   make demo   (arrives with the gateway/relay issue)
 
 PYTHON ?= python3
@@ -9,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv test test-kill postgres tmux chromium bench mpy demo clean
+.PHONY: all venv test test-kill postgres tmux chromium bench mpy demo clean flash
 
 all: test
 
@@ -60,6 +62,13 @@ test: $(STAMP) postgres tmux chromium
 # per database; make test runs a shorter one.
 test-kill: $(STAMP) postgres
 	KASSA_KILLS=50 $(BIN)/python -m pytest -q -m killrun tests/relay
+
+# A till's first flash needs TILL (its id); an update keeps the till's own.
+# FLASH_ARGS passes anything else to kassa flash (--printer MODEL, --romfs,
+# --index URL, --key-file KEY ...).
+flash: $(STAMP)
+	@test -n "$(BOARD)" -a -n "$(PORT)" || { echo "usage: make flash BOARD=NAME PORT=PORT [TILL=SITE/TILL] [FLASH_ARGS=...]; boards: $$(ls boards | sed -n 's/^\([a-z0-9_]*\)\.py$$/\1/p' | grep -v __init__ | tr '\n' ' ')"; exit 2; }
+	$(BIN)/kassa flash --board $(BOARD) --port $(PORT) $(if $(TILL),--till-id $(TILL)) $(FLASH_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

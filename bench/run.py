@@ -283,6 +283,12 @@ def bench_relay() -> str:
     return bench_relay_throughput()
 
 
+def bench_flash() -> str:
+    from bench_flash import bench_flashing
+
+    return bench_flashing()
+
+
 BENCHMARKS: list[Callable[[], str]] = [
     bench_record_size,
     bench_codec,
@@ -297,6 +303,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_gateway,
     bench_link,
     bench_relay,
+    bench_flash,
 ]
 
 

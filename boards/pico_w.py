@@ -55,6 +55,9 @@ SNAPSHOT_DIR = "snapshot"
 # A UART link ({"kind": "uart", "uart": n, "tx": .., "rx": .., "baud": 115200})
 # needs a UART the printer and scanner leave free: a Pico W has none.
 LINK = {"kind": "usb_cdc"}
+# micropython-lib packages `kassa flash` installs with mip (into /lib): a second
+# USB serial port beside the REPL for the gateway link.
+MIP_PACKAGES = ("usb-device-cdc",)
 WATCHDOG_MS = 8000  # the RP2040 watchdog's longest is 8388 ms
 
 

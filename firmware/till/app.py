@@ -32,7 +32,7 @@ import sys
 import till
 from till import reserve
 from till.drivers import periph
-from till.formats import escpos, identity
+from till.formats import escpos, identity, provision
 from till.formats import journal as J
 from till.formats.durable import exists
 from till.formats.snapshot import SnapshotError, SnapshotStore
@@ -514,6 +514,10 @@ def _log_exception(exc):
 def main(board, root=".", buffers=None, link_buffer=None):
     """Boot: build the board's devices, open the till, run. A board runs for
     ever; the sim board stops when its script (or terminal input) is over."""
+    try:
+        provision.apply(board, root)  # the printer chosen at `kassa flash --printer`
+    except provision.ProvisionError as exc:
+        print(exc)  # the board file's printer profile stands; selling goes on
     dev = board.build()
     try:
         till = Till(dev, root, buffers, link_buffer)

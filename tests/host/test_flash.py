@@ -31,7 +31,7 @@ def flashed(boards: Path, tmp_path_factory: pytest.TempPathFactory):
     with UnixDevice(tmp / "flash") as dev:
         keys = tmp / "keys"
         rc = main(["flash", "--port", dev.url, "--resume", "--board", "testboard",
-                   "--till-id", "store-1/till-1", "--keys-dir", str(keys)])
+                   "--till-id", "store-1/till-1", "--keys-dir", str(keys), "--no-restart"])
         yield dev, keys, rc
 
 
@@ -61,16 +61,21 @@ def test_reflash_keeps_identity_and_journal_and_refuses_another_id(flashed) -> N
     device, keys, _ = flashed
     ident = (device.root / "identity").read_bytes()
     segment = (device.root / "journal" / "seg0000000001.cbs").read_bytes()
-    result = fl.flash(device.url, "testboard", "store-1/till-1", keys_dir=keys, resume=True)
+    result = fl.flash(device.url, "testboard", "store-1/till-1", keys_dir=keys, resume=True,
+                      restart=False)
     assert not result.identity_written and result.sent == 0  # nothing changed: nothing sent
+    assert result.switched == () and result.verified == len(fl.compiled_modules(
+        device.root / "till")) + 3  # every file checked: the modules, board, boot and main
     assert (device.root / "identity").read_bytes() == ident
     assert (device.root / "journal" / "seg0000000001.cbs").read_bytes() == segment
     with pytest.raises(fl.FlashError, match="this till is 'store-1/till-1'"):
-        fl.flash(device.url, "testboard", "store-1/till-2", keys_dir=keys, resume=True)
+        fl.flash(device.url, "testboard", "store-1/till-2", keys_dir=keys, resume=True,
+                 restart=False)
     (device.root / "till" / "pos" / "money.mpy").write_bytes(b"stale")  # one module differs
     result = fl.flash(device.url, "testboard", "store-1/till-2", keys_dir=keys, resume=True,
-                      replace_identity=True)
+                      replace_identity=True, restart=False)
     assert result.identity_written and result.sent == 1
+    assert result.switched == ("till", "identity")
     assert (device.root / "till" / "pos" / "money.mpy").read_bytes()[:1] == b"M"
     assert cbor2.loads((device.root / "identity").read_bytes())[1] == "store-1/till-2"
 
@@ -80,17 +85,18 @@ def test_stage_holds_exactly_what_the_build_compiled(boards: Path, tmp_path: Pat
     built = fl.ROOT / "build" / "mpy" / "till"
     sources = sorted(p.relative_to(fl.ROOT / "firmware" / "till").with_suffix(".mpy").as_posix()
                      for p in (fl.ROOT / "firmware" / "till").rglob("*.py"))
-    assert fl.compiled_modules(staged / "till.new") == fl.compiled_modules(built) == sources
+    assert fl.compiled_modules(staged / "till") == fl.compiled_modules(built) == sources
     assert any("/" in rel for rel in sources)  # the sub-packages are there
     for rel in sources:
-        assert (staged / "till.new" / rel).read_bytes() == (built / rel).read_bytes()
+        assert (staged / "till" / rel).read_bytes() == (built / rel).read_bytes()
 
 
 def test_romfs_flash_on_firmware_without_romfs_says_what_to_do(flashed) -> None:
     device, keys, _ = flashed
     till_id = cbor2.loads((device.root / "identity").read_bytes())[1]
     with pytest.raises(fl.FlashError, match="no ROMFS partition"):
-        fl.flash(device.url, "testboard", till_id, keys_dir=keys, resume=True, romfs=True)
+        fl.flash(device.url, "testboard", till_id, keys_dir=keys, resume=True, romfs=True,
+                 restart=False)
     assert (device.root / "till" / "formats" / "journal.mpy").exists()  # the old firmware still stands
 
 
@@ -168,12 +174,7 @@ def test_every_secret_is_written_mode_600(tmp_path: Path, monkeypatch: pytest.Mo
     staged = tmp_path / "stage"
     staged.mkdir()
 
-    class NewBoard:
-        def read_file(self, name: str) -> bytes | None:
-            return None
-
-    written, key_path = fl._identity(NewBoard(), staged, "S001/till-7", None,  # type: ignore[arg-type]
-                                     keys, False)
+    _, written, key_path, _ = fl._identity(None, staged, "S001/till-7", None, keys, False, "", None)
     assert written and key_path == keys / "S001_till-7.key"
     assert _mode(staged / "identity") == 0o600 and _mode(key_path) == 0o600
     capsys.readouterr()
@@ -207,13 +208,13 @@ def test_a_damaged_identity_is_reported_and_restored_with_its_secret(tmp_path: P
     with pytest.raises(app.NotProvisioned, match="identity file .* is damaged: it is not CBOR"):
         app.read_identity(str(data / "identity"))
     assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
-                 "--key-file", str(keys / "S001_till-9.key"), "--replace-identity"]) == 0
+                 "--key-file", str(keys / "S001_till-9.key"), "--replace-identity", "--keys-dir", str(keys)]) == 0
     assert (data / "identity").read_bytes() == good  # same id, same secret: the chain goes on
     assert _mode(data / "identity") == 0o600
     # A key file that is not a till secret is refused, not flashed.
     (tmp_path / "short.key").write_text("00ff\n")
     assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
-                 "--key-file", str(tmp_path / "short.key"), "--replace-identity"]) == 1
+                 "--key-file", str(tmp_path / "short.key"), "--replace-identity", "--keys-dir", str(keys)]) == 1
     assert "a till's secret is 32 bytes (64 hex digits)" in capsys.readouterr().err
     assert (data / "identity").read_bytes() == good
 
@@ -234,3 +235,53 @@ def test_local_provisioning_of_a_pi_till(tmp_path: Path, capsys) -> None:
     assert "this till is 'S001/till-9'" in capsys.readouterr().err
     assert main(["flash", "--port", "/dev/null", "--till-id", "x"]) == 2
     assert "--port needs --board" in capsys.readouterr().err
+
+
+def test_make_flash_updates_a_till_keeping_its_own_id(flashed) -> None:
+    """`make flash BOARD=... PORT=...` (no TILL: an update keeps the till's id)."""
+    import subprocess
+
+    device, keys, _ = flashed
+    till_id = cbor2.loads((device.root / "identity").read_bytes())[1]
+    proc = subprocess.run(["make", "--no-print-directory", "flash", "BOARD=sim",
+                           f"PORT={device.url}",
+                           f"FLASH_ARGS=--resume --no-restart --keys-dir {keys}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{till_id} (site store-1):" in proc.stdout and ", 0 sent," in proc.stdout
+    assert "switched in: board.py;" in proc.stdout and "identity kept" in proc.stdout
+    assert (device.root / "board.py").read_bytes() == (ROOT / "boards" / "sim.py").read_bytes()
+    proc = subprocess.run(["make", "--no-print-directory", "flash", "BOARD=sim"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "usage: make flash BOARD=NAME PORT=PORT" in proc.stdout
+    assert "pico_w" in proc.stdout
+
+
+def test_romfs_flash_switches_main_and_provisioning_and_removes_shadowing_modules(
+        flashed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--romfs on a board with a ROMFS partition (the unix port has none: the
+    deploy is recorded here, the rest runs on the device). Last in this file:
+    the device is left without /till."""
+    from host_tools.provision import device as dv
+
+    device, keys, _ = flashed
+    deployed: list[bytes] = []
+    real_run = dv.Device.run
+
+    def run(self: dv.Device, *args: str) -> str:
+        if args[:2] == ("romfs", "deploy"):
+            deployed.append(Path(args[2]).read_bytes())
+            return ""
+        return real_run(self, *args)
+
+    monkeypatch.setattr(dv.Device, "run", run)
+    journal = (device.root / "journal" / "seg0000000001.cbs").read_bytes()
+    result = fl.flash(device.url, "testboard", None, keys_dir=keys, resume=True, romfs=True,
+                      printer="TM-T88V", restart=False)
+    assert len(deployed) == 1 and b"journal.mpy" in deployed[0]
+    assert result.switched == ("provision",)  # main.py was there already, unchanged
+    assert not (device.root / "till").exists() and not (device.root / "board.py").exists()
+    assert (device.root / "main.py").read_bytes() == (ROOT / "firmware" / "main.py").read_bytes()
+    assert fl.provision.read(str(device.root / "provision"))["printer_model"] == "TM-T88V"
+    assert (device.root / "journal" / "seg0000000001.cbs").read_bytes() == journal
+    assert not [p for p in os.listdir(device.root) if p.endswith(".new") or p == "switch"]

@@ -3,31 +3,58 @@
 Its REPL runs on a pseudo-terminal (raw mode, so mpremote sees the bytes a board
 sends); a TCP bridge makes it reachable as socket://127.0.0.1:PORT for mpremote
 and pyserial. Its current directory plays the board's flash filesystem.
+
+With reboot=True it acts as a board that resets: when the process ends (a soft
+reset from the raw REPL ends a unix-port process; machine.soft_reset() too), a
+new one starts on the same port, runs boot.py and then main.py if the directory
+has them (as a board boots), then offers the REPL. Bytes still waiting from before the reset
+are dropped, as a board's USB port drops them.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import select
 import socket
 import subprocess
 import sys
+import termios
 import threading
+import time
 import tty
 from pathlib import Path
 
 
+# A board's boot: boot.py, then main.py, each run to its end in its own
+# namespace (MicroPython frees boot.py before main.py starts).
+_BOOT = """
+import os
+for _name in ('boot.py', 'main.py'):
+    if _name in os.listdir():
+        with open(_name) as _f:
+            _code = _f.read()
+        exec(_code, {'__name__': '__main__'})
+        del _code
+"""
+
+
 class UnixDevice:
-    def __init__(self, root: Path, heap: str = "192K") -> None:
+    def __init__(self, root: Path, heap: str = "192K", reboot: bool = False) -> None:
         self.root = root
+        self.heap = heap
+        self.boots = 0  # processes started
         root.mkdir(parents=True, exist_ok=True)
         master, slave = pty.openpty()
         tty.setraw(slave)  # no CR/LF translation: mpremote expects raw REPL bytes
-        exe = str(Path(sys.executable).with_name("micropython"))
-        env = {k: v for k, v in os.environ.items() if k != "MICROPYPATH"}
-        self.proc = subprocess.Popen([exe, "-X", f"heapsize={heap}"], stdin=slave, stdout=slave,
-                                     stderr=slave, cwd=root, env=env, close_fds=True)
-        os.close(slave)
+        # ...but Ctrl-C interrupts a running program, as on a board: the pty is
+        # the process's controlling terminal and sends it SIGINT (MicroPython's
+        # REPL reads Ctrl-C itself, in its own raw mode).
+        attrs = termios.tcgetattr(slave)
+        attrs[3] |= termios.ISIG
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        self._slave = slave
+        self.proc = self._start(boot_main=False)
         self._master = master
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -38,6 +65,38 @@ class UnixDevice:
         self._stop = False
         self._thread = threading.Thread(target=self._bridge, daemon=True)
         self._thread.start()
+        self._rebooter = None
+        if reboot:
+            self._rebooter = threading.Thread(target=self._reboot, daemon=True)
+            self._rebooter.start()
+
+    def _start(self, boot_main: bool) -> subprocess.Popen:
+        exe = str(Path(sys.executable).with_name("micropython"))
+        env = {k: v for k, v in os.environ.items() if k != "MICROPYPATH"}
+        argv = [exe, "-X", f"heapsize={self.heap}"]
+        if boot_main:
+            argv += ["-i", "-c", _BOOT]
+        self.boots += 1
+
+        def controlling_terminal() -> None:
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        return subprocess.Popen(argv, stdin=self._slave, stdout=self._slave,
+                                stderr=self._slave, cwd=self.root, env=env, close_fds=True,
+                                preexec_fn=controlling_terminal)
+
+    def _reboot(self) -> None:
+        while not self._stop:
+            try:
+                self.proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
+            if self._stop:
+                return
+            time.sleep(0.3)  # what the host still sends after the reset is lost
+            termios.tcflush(self._slave, termios.TCIFLUSH)
+            self.proc = self._start(boot_main=True)
 
     def _bridge(self) -> None:
         while not self._stop:
@@ -65,11 +124,14 @@ class UnixDevice:
 
     def close(self) -> None:
         self._stop = True
+        if self._rebooter is not None:
+            self._rebooter.join(timeout=2)
         self.proc.kill()
         self.proc.wait()
         self._thread.join(timeout=2)
         self._server.close()
         os.close(self._master)
+        os.close(self._slave)
 
     def __enter__(self) -> UnixDevice:
         return self

@@ -1,0 +1,168 @@
+"""The till as `kassa flash` sees it: two primitives, run code on it (`exec`)
+and put files on it (`put_many`), as mpremote's own file commands are built on
+exec and eval. `Device` does both with mpremote over a serial port or a
+socket:// bridge; the tests do them against a directory, cutting the power
+after any write (tests/host/test_flash_atomic.py), with the same code.
+
+The code sent to the till is here, short and shared by every step: hashes of
+files, the copy of unchanged modules, and the firmware switch, which is the
+one in the staged boot.py (so the till's boot and the flasher finish an update
+with the same code).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from host_tools.provision.mpy_build import ROOT
+
+BOOT = ROOT / "firmware" / "boot.py"
+_SWITCH_END = "# ---- end of the firmware switch"
+
+
+class DeviceError(Exception):
+    """mpremote could not do what was asked; the message says what happened."""
+
+
+class Target(Protocol):
+    def exec(self, code: str) -> str: ...
+
+    def put_many(self, pairs: Sequence[tuple[str, str]]) -> None: ...
+
+    def mip_install(self, packages: Iterable[str], target: str, index: str | None) -> str: ...
+
+
+def switch_code(boot_text: str) -> str:
+    """boot.py's firmware switch section: `import os` up to its end marker."""
+    end = boot_text.find(_SWITCH_END)
+    start = boot_text.find("import os\n")
+    if end < 0 or start < 0 or start > end:
+        raise ValueError("boot.py has no firmware switch section")
+    return boot_text[start:end]
+
+
+# Runs on the till: print "H path sha256" for every file under the given names
+# (files or directory trees; missing ones print nothing).
+HASHES = """
+import os, hashlib, binascii
+def _hash(p):
+    h = hashlib.sha256()
+    with open(p, 'rb') as f:
+        while True:
+            b = f.read(512)
+            if not b:
+                break
+            h.update(b)
+    return binascii.hexlify(h.digest()).decode()
+def _hashes(p):
+    try:
+        st = os.stat(p)
+    except OSError:
+        return
+    if st[0] & 0x4000:
+        for n in os.listdir(p):
+            _hashes(p + '/' + n)
+    else:
+        print('H', p, _hash(p))
+"""
+
+# Runs on the till: copy a file on the till (unchanged modules need not cross
+# the cable, which moves a few KB/s).
+COPY = """
+def _copy(src, dst):
+    buf = bytearray(512)
+    with open(src, 'rb') as s, open(dst, 'wb') as d:
+        while True:
+            k = s.readinto(buf)
+            if not k:
+                break
+            d.write(buf[:k])
+"""
+
+# Runs on the till: its board's unique id ("-" where there is none).
+UID = """
+try:
+    import machine
+    print('UID', binascii.hexlify(machine.unique_id()).decode())
+except (ImportError, AttributeError):
+    print('UID -')
+"""
+
+# Runs on the till, not waited for: a board resets and boots main.py (a soft
+# reset from the raw REPL would not run it); the unix-port simulator has no
+# machine.reset, and its soft reset ends the process, which the test harness
+# starts again as a board would boot.
+RESTART = """
+import time, machine
+time.sleep_ms(100)
+try:
+    machine.reset()
+except AttributeError:
+    machine.soft_reset()
+"""
+
+
+def parse_hashes(out: str) -> dict[str, str]:
+    found = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "H":
+            found[parts[1]] = parts[2]
+    return found
+
+
+def parse_value(out: str, tag: str) -> str | None:
+    for line in out.splitlines():
+        if line.startswith(tag + " "):
+            value = line[len(tag) + 1:].strip()
+            return None if value == "-" else value
+    return None
+
+
+class Device:
+    """mpremote against one port; `resume` skips the soft reset (needed for a
+    unix-port device, harmless to leave off for a board)."""
+
+    def __init__(self, port: str, resume: bool = False, timeout_s: float = 300) -> None:
+        self.port = port
+        self.resume = resume
+        self.timeout_s = timeout_s
+
+    def run(self, *args: str) -> str:
+        connect = self.port if ":" not in self.port or self.port.startswith("port:") \
+            else f"port:{self.port}"
+        cmd = [sys.executable, "-m", "mpremote", "connect", connect]
+        if self.resume:
+            cmd.append("resume")
+        cmd.extend(args)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise DeviceError(f"the till on {self.port} did not answer within "
+                              f"{self.timeout_s:.0f} s") from exc
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise DeviceError(f"mpremote on {self.port} failed: {tail[0]}")
+        return proc.stdout
+
+    def exec(self, code: str) -> str:
+        return self.run("exec", code)
+
+    def put_many(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Copy local files to the till in one mpremote session."""
+        args: list[str] = []
+        for local, remote in pairs:
+            args += ["fs", "cp", local, f":{remote}", "+"]
+        if args:
+            self.run(*args[:-1])
+
+    def mip_install(self, packages: Iterable[str], target: str, index: str | None) -> str:
+        args = ["mip", "install", "--target", target]
+        if index:
+            args += ["--index", index]
+        return self.run(*args, *packages)
+
+    def restart(self) -> None:
+        self.run("exec", "--no-follow", RESTART)
