@@ -34,14 +34,14 @@ def test_ho_issues_the_key_flash_carries_it_and_no_key_serves_two_tills(
     assert code == 0 and f"--key-file {key_file}" in out
     till = tmp_path / "till-1"
     code, out, _ = kassa(capsys, "flash", "--local", str(till), "--till-id", "S001/till-1",
-                         "--key-file", str(key_file))
+                         "--key-file", str(key_file), "--keys-dir", str(keys))
     assert code == 0 and "identity written" in out
     till_id, secret = identity.read(str(till / "identity"))
     assert (till_id, secret) == ("S001/till-1", load_key(key_file))
 
     # another till handed till-1's key file: refused by flash and by HO
     code, _, err = kassa(capsys, "flash", "--local", str(tmp_path / "till-2"), "--till-id", "S001/till-2",
-                         "--key-file", str(key_file))
+                         "--key-file", str(key_file), "--keys-dir", str(keys))
     assert code == 1 and "is till S001/till-1's key, not S001/till-2's" in err
     assert not (tmp_path / "till-2" / "identity").exists()
     code, _, err = kassa(capsys, "ho", "till", "add", "S001/till-2", "--key-file", str(key_file), *db)
