@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the screen leaves the till's clock unset (default: set it from "
                         "this computer, as a sync would)")
     r.add_argument("--cpython", action="store_true",
-                   help="run under CPython as on a Raspberry Pi (default: MicroPython, 192K heap)")
+                   help="run under CPython as on a Raspberry Pi (default: MicroPython with a Pico W's "
+                        "heap: 256K on this 64-bit port)")
     r.set_defaults(func=run)
 
 

@@ -20,7 +20,7 @@ def run(root: Path, cpython: bool = False, set_clock: bool = True) -> int:
             name = "CPython (as a Pi)"
         else:
             till = TillProcess(root, sim.romfs_image(Path(tmp) / "firmware.romfs"))
-            name = f"MicroPython {sim.PICO_W_HEAP_KIB}K"
+            name = f"MicroPython {sim.SIM_HEAP_KIB}K"
         screen = SimScreen(root, till, board, name, set_clock=set_clock)
         interrupted = False
         try:

@@ -25,7 +25,7 @@ def make_till_root(tmp: Path, config: Path | None = None) -> Path:
 
 
 def boot(root: Path, script: str, image: Path, timeout_s: float = 120,
-         heap_beside_kib: int = sim.PICO_W_HEAP_KIB) -> subprocess.CompletedProcess:
+         heap_beside_kib: int = sim.SIM_HEAP_KIB) -> subprocess.CompletedProcess:
     """firmware/main.py under MicroPython from the ROMFS image, the script on stdin."""
     return sim.run_micropython(root, image, input_text=script, heap_beside_kib=heap_beside_kib,
                                timeout_s=timeout_s)
