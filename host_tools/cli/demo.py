@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -22,6 +23,10 @@ def demo(args: argparse.Namespace) -> int:
     from host_tools.demo.procs import DemoError
     from host_tools.demo.run import Demo, finish, prepare
 
+    def stopped(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM too ends the demo through its cleanup
+
+    signal.signal(signal.SIGTERM, stopped)
     console = Console()
     if args.sales < 3:
         print("kassa demo: --sales must be at least 3 (morning, offline, afternoon)", file=sys.stderr)

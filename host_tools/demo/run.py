@@ -9,6 +9,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -148,10 +149,16 @@ class Demo:
             time.sleep(0.1)
 
     def stop_all(self) -> None:
-        for child in self.tills.values():
-            child.stop()
-        self.tills = {}
-        self.stop_relay()
+        # A second Ctrl-C must not cut the cleanup short and leave a till or
+        # the relay running.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for child in self.tills.values():
+                child.stop()
+            self.tills = {}
+            self.stop_relay()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     # -- journals -----------------------------------------------------------
     def journal(self, name: str) -> list[dict[int, Any]]:

@@ -55,6 +55,13 @@ def processes_under(path: Path) -> list[str]:
     return found
 
 
+def journal(root: Path) -> list[dict[int, Any]]:
+    import cbor2
+
+    return [cbor2.loads(item.raw) for path in jr.segment_paths(root / "journal")
+            for item in list(jr.read_segment(path))[1:]]
+
+
 def ports(out: Path) -> list[int]:
     cfg = tomllib.loads((out / "gateway" / "gateway.toml").read_text())
     return [int(cfg["relay_url"].rsplit(":", 1)[1])] + [int(t["url"].rsplit(":", 1)[1])
@@ -128,6 +135,10 @@ def test_every_record_and_message_is_processed(demo) -> None:
         report = jr.verify(root / "journal", jr.load_key(root / "till.key"), f"S001/{name}")
         assert report.errors == [], report.errors
         assert (root / "snapshot" / "logo.ras").exists()  # HO's logo arrived
+        # The morning sold from snapshot 1, the afternoon from the delta's 2
+        # (a short day's journal is one segment, kept whole on the till).
+        versions = {rec[4].get(8) for rec in journal(root) if rec[3] == 1}
+        assert versions == {1, 2}, versions
         assert (out / "receipts" / f"{name}.png").stat().st_size > 1000
     # The offline period happened: a sync failed to reach HO, and the one after
     # the relay came back uploaded what had waited.
@@ -135,7 +146,8 @@ def test_every_record_and_message_is_processed(demo) -> None:
     assert re.search(r"did not answer.*records stay in\s+(│\s+)*the outbox", log, re.S)
 
 
-def test_ctrl_c_in_the_middle_stops_everything(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_in_the_middle_stops_everything(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "demo-out"
     proc = subprocess.Popen(KASSA + ["demo", "--out", str(out), "--sales", "60"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
@@ -145,7 +157,7 @@ def test_ctrl_c_in_the_middle_stops_everything(tmp_path: Path) -> None:
             assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.stdout else ""
             time.sleep(0.2)
         time.sleep(3)  # the tills run and sell
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         text, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
