@@ -27,6 +27,7 @@ from host_tools.demo import catalog, day
 from host_tools.demo.procs import Child, DemoError, free_port, port_free, tail, wait_listening
 from host_tools.hodata import journal_reader as jr
 from host_tools.provision import sim
+from host_tools.simui.paper import PaperWatcher
 
 SITE = "S001"
 TILLS = ("till-1", "till-2")
@@ -66,6 +67,7 @@ class Demo:
         self.log = self.out / "logs" / "commands.log"
         self.relay: Child | None = None
         self.tills: dict[str, Child] = {}
+        self.paper: dict[str, PaperWatcher] = {}
         self.relay_port = free_port()
         self.till_ports = {name: free_port() for name in TILLS}
         self.rnd = random.Random(2026)
@@ -119,6 +121,8 @@ class Demo:
             root = self.out / "tills" / name
             argv, env = sim.micropython_command(root, image, HEAP_KIB)
             env["KASSA_LINK_PORT"] = str(self.till_ports[name])
+            # Each receipt as a PNG beside printer.bin, as the sim's screen saves them.
+            self.paper[name] = PaperWatcher(root / "printer.bin")
             self.tills[name] = Child(argv, root / "console.txt", env=env, cwd=root, stdin_pipe=True)
         for name, child in self.tills.items():
             wait_listening(self.till_ports[name], child.proc, child.log)
@@ -223,9 +227,11 @@ class Demo:
             with self.step("Receipts rendered (PNG)"):
                 for name in TILLS:
                     printer = self.out / "tills" / name / "printer.bin"
-                    if printer.exists():
-                        self.kassa("receipt", "render", printer, "--png",
-                                   self.out / "receipts" / f"{name}.png")
+                    self.kassa("receipt", "render", printer, "--png",
+                               self.out / "receipts" / f"{name}.png")
+                    pngs = self.paper[name].poll()
+                    self.note(f"{name}: {len(pngs)} receipts, tills/{name}/receipt-0001.png ... "
+                              f"{pngs[-1].name if pngs else ''}")
         finally:
             self.stop_all()
         result.seconds = time.monotonic() - start
@@ -453,7 +459,8 @@ def finish(console: Console, result: Result) -> None:
     console.print(f"\n[bold green]The demo ran end to end in {result.seconds:.0f} s; "
                   "nothing is left running.[/]")
     console.print(f"""
-  Receipts (PNG)      {rel}/receipts/till-1.png, till-2.png (all of each till's paper)
+  Receipts (PNG)      {rel}/tills/till-N/receipt-*.png (one per receipt, as the sim's screen saves them)
+                      {rel}/receipts/till-1.png, till-2.png (all of each till's paper: kassa receipt render)
   Journals            {rel}/tills/till-N/journal/
                         {k} journal verify {rel}/tills/till-1/journal --key {rel}/tills/till-1/till.key --till-id {SITE}/till-1
   Relay database      {rel}/ho/relay.sqlite3 (SQLite); HO's views:

@@ -140,6 +140,8 @@ def test_every_record_and_message_is_processed(demo) -> None:
         versions = {rec[4].get(8) for rec in journal(root) if rec[3] == 1}
         assert versions == {1, 2}, versions
         assert (out / "receipts" / f"{name}.png").stat().st_size > 1000
+        # One PNG per receipt: the sales, the refund and the Z closing.
+        assert len(list(root.glob("receipt-*.png"))) == SALES + 2
     # The offline period happened: a sync failed to reach HO, and the one after
     # the relay came back uploaded what had waited.
     log = (out / "logs" / "commands.log").read_text()
