@@ -224,6 +224,8 @@ class Demo:
                 self._settle()
             with self.step("HO's report: consolidated sales against the tills' Z closings"):
                 self._report(result)
+            with self.step("HO's web console shows the same (the relay's /ho/sales page)"):
+                self._web_console(result)
             with self.step("Receipts rendered (PNG)"):
                 for name in TILLS:
                     printer = self.out / "tills" / name / "printer.bin"
@@ -321,6 +323,33 @@ class Demo:
             time.sleep(0.5)
         raise DemoError(f"HO did not process every record; `kassa ho received --db {self.db}` "
                         "shows which")
+
+    def _web_console(self, result: Result) -> None:
+        """An HO viewer signs in to the relay's pages, as in a browser, and
+        reads the sales page; the token is kept for the person to try it."""
+        import httpx
+
+        text = self.kassa("ho", "user", "add", "demo", "--role", "viewer", "--db", self.db)
+        token = re.search(r"user\.demo\.\S+", text)
+        if token is None:
+            raise DemoError(f"`kassa ho user add` printed no token:\n{text}")
+        token_file = self.out / "ho" / "demo-viewer.token"
+        token_file.write_text(token.group(0) + "\n")
+        token_file.chmod(0o600)
+        with httpx.Client(base_url=f"http://127.0.0.1:{self.relay_port}", timeout=30) as web:
+            form = web.get("/ho/signin").text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+            if csrf is None:
+                raise DemoError("the relay's sign-in page has no form token")
+            web.post("/ho/signin", data={"token": token.group(0), "csrf": csrf.group(1),
+                                         "next": "/ho/sales"})
+            page = web.get("/ho/sales")
+        shown = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+        total = f"{ho_totals(result.sales)['sales_total'] / 100:,.2f}"
+        if page.status_code != 200 or f"sales {total} sold" not in shown:
+            raise DemoError(f"the relay's /ho/sales page (status {page.status_code}) does not "
+                            f"show the sales total {total}")
+        self.note(f"signed in as HO viewer demo: /ho/sales shows {total} sold")
 
     def _report(self, result: Result) -> None:
         db = self.db
@@ -466,9 +495,10 @@ def finish(console: Console, result: Result) -> None:
   Relay database      {rel}/ho/relay.sqlite3 (SQLite); HO's views:
                         {k} ho sales --db {rel}/ho/relay.sqlite3
                         {k} ho sent --db {rel}/ho/relay.sqlite3
-  HO web console      start the relay on the demo's database, then open http://127.0.0.1:8470/ho/
-                        {k} ho user add demo --role admin --db {rel}/ho/relay.sqlite3   (prints a token to sign in)
+  HO web console      start the relay again on the demo's database:
                         {k} relay serve --db {rel}/ho/relay.sqlite3
+                      open http://127.0.0.1:8470/ho/ and sign in with the token in
+                        {rel}/ho/demo-viewer.token (an HO viewer; `kassa ho user add NAME --role admin` for an admin)
   Gateway             {rel}/gateway/gateway.toml; its runs: {k} gateway status {rel}/gateway/gateway.toml
   Try a till by hand  {k} sim run {rel}/tills/till-1
                         (sign on: 1 s, PIN 1111 Enter; a scale label: F2 {catalog.weight_label(1, 1234)})

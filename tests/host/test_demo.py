@@ -84,8 +84,12 @@ def test_the_demo_runs_end_to_end_and_leaves_nothing_running(demo) -> None:
     assert all(port_free(p) for p in ports(out)), ports(out)
     # What it says at the end: where things are, and why 288K.
     for where in ("receipts/till-1.png", "ho/relay.sqlite3", "8470/ho/", "sim run",
-                  "tills/till-N/journal", "288K"):
+                  "tills/till-N/journal", "288K", "ho/demo-viewer.token"):
         assert where in proc.stdout, where
+    # The web console was read signed in, and its token kept for a person.
+    assert re.search(r"/ho/sales shows [\d,]+\.\d\d sold", proc.stdout), proc.stdout
+    token = out / "ho" / "demo-viewer.token"
+    assert token.read_text().startswith("user.demo.") and token.stat().st_mode & 0o077 == 0
 
 
 def test_ho_totals_equal_the_tills_z_closings_to_the_cent(demo) -> None:
