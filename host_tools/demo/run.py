@@ -24,10 +24,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from host_tools.demo import catalog, day
-from host_tools.demo.procs import Child, DemoError, free_port, port_free, tail, wait_listening
+from host_tools.demo.procs import Child, DemoError, free_port, tail, wait_listening
 from host_tools.hodata import journal_reader as jr
 from host_tools.provision import sim
 from host_tools.simui.paper import PaperWatcher
+from till.formats import journal as J
+from till.formats import records as R
 
 SITE = "S001"
 TILLS = ("till-1", "till-2")
@@ -37,7 +39,6 @@ TILLS = ("till-1", "till-2")
 # tests/host/test_link_till.py).
 HEAP_KIB = 288
 MARKER = ".kassa-demo"  # in an output directory the demo made (and may clear)
-KIND_SALE, KIND_STORNO, KIND_CLOSING = 1, 2, 4
 
 
 @dataclass
@@ -81,7 +82,8 @@ class Demo:
         start = time.monotonic()
         with self.console.status(f"[bold]{self.step_no}. {title}[/]"):
             yield
-        self.console.print(f"[green]✓[/] {self.step_no}. {title} [dim]({time.monotonic() - start:.1f} s)[/]")
+        took = time.monotonic() - start
+        self.console.print(f"[green]✓[/] {self.step_no}. {title} [dim]({took:.1f} s)[/]")
 
     def note(self, text: str) -> None:
         self.console.print(f"   [dim]{escape(text)}[/]", highlight=False, soft_wrap=True)
@@ -285,7 +287,7 @@ class Demo:
 
     def _first_sale(self, name: str) -> int:
         for rec in self.journal(name):
-            if rec.get(jr.K_KIND) == KIND_SALE:
+            if rec.get(jr.K_KIND) == J.KIND_SALE:
                 return int(rec[jr.K_SEQ])
         raise DemoError(f"{name}'s journal holds no sale to refund")
 
@@ -302,7 +304,7 @@ class Demo:
     def _closings(self) -> Result:
         result = Result(self.out, self.relay_port, dict(self.till_ports))
         for name in TILLS:
-            closings = [r[jr.K_BODY] for r in self.journal(name) if r.get(jr.K_KIND) == KIND_CLOSING]
+            closings = [r[jr.K_BODY] for r in self.journal(name) if r.get(jr.K_KIND) == J.KIND_CLOSING]
             if len(closings) != 1:
                 raise DemoError(f"{name}'s journal holds {len(closings)} Z closings, not 1: "
                                 f"see {self.tills[name].log}")
@@ -362,7 +364,8 @@ class Demo:
         for m in result.sent:
             for d in m["sites"]:
                 if d["status"] != "PROCESSED":
-                    result.mismatches.append(f"message {m['id']} ({m['kind']}) is {d['status']} at {d['site']}")
+                    result.mismatches.append(
+                        f"message {m['id']} ({m['kind']}) is {d['status']} at {d['site']}")
         for status, count in result.statuses.items():
             if status != "PROCESSED":
                 result.mismatches.append(f"{count} records are {status} at HO")
@@ -373,24 +376,19 @@ class Demo:
             raise DemoError("HO's figures and the tills' do not agree:\n" + "\n".join(result.mismatches))
 
 
-# Keys of a Z closing's body (firmware/till/formats/records.py, P_* and C_*).
-P_TAXES, P_TENDERS, P_COUNTS, P_SALES, P_REFUNDS = 4, 5, 6, 7, 8
-C_SALES, C_STORNOS = 1, 2
-
-
 def z_totals(closings: dict[str, dict[int, Any]]) -> dict[str, Any]:
     """The tills' Z closings added up, in the shape of HO's sales report."""
     tot: dict[str, Any] = {"sales": 0, "sales_total": 0, "refunds": 0, "refunds_total": 0,
                            "tenders": {}, "taxes": {}}
     for body in closings.values():
-        counts = body.get(P_COUNTS, {})
-        tot["sales"] += counts.get(C_SALES, 0)
-        tot["refunds"] += counts.get(C_STORNOS, 0)
-        tot["sales_total"] += body.get(P_SALES, 0)
-        tot["refunds_total"] += body.get(P_REFUNDS, 0)
-        for tender, amount in body.get(P_TENDERS, []):
+        counts = body.get(R.P_COUNTS, {})
+        tot["sales"] += counts.get(R.C_SALES, 0)
+        tot["refunds"] += counts.get(R.C_STORNOS, 0)
+        tot["sales_total"] += body.get(R.P_SALES, 0)
+        tot["refunds_total"] += body.get(R.P_REFUNDS, 0)
+        for tender, amount in body.get(R.P_TENDERS, []):
             tot["tenders"][str(tender)] = tot["tenders"].get(str(tender), 0) + amount
-        for cls, _rate, net, tax, gross in body.get(P_TAXES, []):
+        for cls, _rate, net, tax, gross in body.get(R.P_TAXES, []):
             have = tot["taxes"].setdefault(cls, [0, 0, 0])
             for i, v in enumerate((net, tax, gross)):
                 have[i] += v
