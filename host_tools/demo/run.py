@@ -315,16 +315,29 @@ class Demo:
         return result
 
     def _settle(self, tries: int = 20) -> None:
+        """Sync until HO has processed every record, then once more to carry
+        HO's PROCESSED back to the tills, and wait for HO to process what that
+        last run brought (the tills journal the clock it sets)."""
         for _ in range(tries):
             self.sync()
-            rows = json.loads(self.kassa("ho", "received", "--json", "--limit", "100000", "--db", self.db))
-            waiting = [r for r in rows if r["status"] != "PROCESSED"]
-            if not waiting and rows:
-                self.sync()  # carries HO's PROCESSED back to the tills
+            if self._all_processed():
+                break
+            time.sleep(0.5)
+        else:
+            raise DemoError(f"HO did not process every record; `kassa ho received --db {self.db}` "
+                            "shows which")
+        self.sync()
+        for _ in range(tries):
+            if self._all_processed():
                 return
             time.sleep(0.5)
         raise DemoError(f"HO did not process every record; `kassa ho received --db {self.db}` "
                         "shows which")
+
+    def _all_processed(self) -> bool:
+        rows = json.loads(self.kassa("ho", "received", "--json", "--limit", "100000", "--db", self.db,
+                                     quiet=True))
+        return bool(rows) and all(r["status"] == "PROCESSED" for r in rows)
 
     def _web_console(self, result: Result) -> None:
         """An HO viewer signs in to the relay's pages, as in a browser, and

@@ -224,3 +224,18 @@ def test_the_comparison_finds_one_cent() -> None:
     ho[0]["tenders"] = {"1": 500, "2": 300}
     ho[0]["sales_total"] = 1001
     assert compare(ho, closings) == ["sales_total: HO 1001, Z closings 1000"]
+
+
+def test_the_demo_refuses_a_directory_it_did_not_make_and_a_day_too_short(
+        tmp_path: Path, capsys) -> None:
+    from host_tools.cli import main
+
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("not the demo's")
+    assert main(["demo", "--out", str(mine)]) == 1
+    assert "was not made by kassa demo" in capsys.readouterr().out
+    assert sorted(p.name for p in mine.iterdir()) == ["keep.txt"]
+    assert main(["demo", "--out", str(tmp_path / "x"), "--sales", "2"]) == 2
+    assert "--sales must be at least 3" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
