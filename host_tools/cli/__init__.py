@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "host_tools.cli.relay",
     "host_tools.cli.ho",
     "host_tools.cli.gateway",
+    "host_tools.cli.demo",
 )
 
 

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--logo", type=Path, help="an image for the receipt header")
     i.add_argument("--hash-pins", action="store_true",
                    help="store.json gives cashiers' PINs in plain: hash them (PBKDF2) into the snapshot")
+    i.add_argument("--no-data", action="store_true",
+                   help="the identity only, no HO data: the till waits for its first sync "
+                        "(`kassa gateway sync`) to bring the catalog, as a flashed board does")
     i.set_defaults(func=init)
     r = ssub.add_parser("run", help="boot the till on a screen with its keypad, display, "
                                     "receipts and drawer (or run a script)")
@@ -53,16 +56,21 @@ def init(args: argparse.Namespace) -> int:
         except ImageConvertError as exc:
             print(f"kassa sim init: {exc}", file=sys.stderr)
             return 2
+    if args.no_data and (args.items or args.config or args.logo or args.hash_pins):
+        print("kassa sim init: --no-data makes a till without HO data; --items, --config, "
+              "--logo and --hash-pins give HO data: use one or the other", file=sys.stderr)
+        return 2
     try:
         sim.init(args.directory, args.till_id, key, args.items, args.config, logo=logo,
-                 hash_pins=args.hash_pins)
+                 hash_pins=args.hash_pins, data=not args.no_data)
     except (IdentityError, sim.SimInitError) as exc:
         print(f"kassa sim init: {exc}", file=sys.stderr)
         return 1
     except BuildError as exc:
         print(f"kassa sim init: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.directory}: till {args.till_id} with HO's data installed; its secret is "
+    what = "without HO's data (its first sync brings it)" if args.no_data else "with HO's data installed"
+    print(f"{args.directory}: till {args.till_id} {what}; its secret is "
           f"in {args.directory / sim.KEY_FILE}. Run: kassa sim run {args.directory}")
     return 0
 

@@ -38,10 +38,12 @@ class SimInitError(Exception):
 
 def init(root: Path, till_id: str, key: bytes, items: Path | None = None,
          config: Path | None = None, version: int = 1, created: int | None = None,
-         logo: bytes | None = None, hash_pins: bool = False) -> Path:
+         logo: bytes | None = None, hash_pins: bool = False, data: bool = True) -> Path:
     """What `kassa flash` and a first sync leave on a till: identity, HO snapshot,
     and optionally a printer-ready logo; beside them the secret as head office
-    keeps it (KEY_FILE). Both secret files are mode 0600.
+    keeps it (KEY_FILE). Both secret files are mode 0600. With data False only
+    the identity: what `kassa flash` alone leaves, a till that waits for its
+    first sync to bring HO's data.
 
     A till's identity is never replaced: its journal is chained to it, so a new
     secret would leave a journal that no longer verifies (new HO data reaches an
@@ -63,7 +65,10 @@ def init(root: Path, till_id: str, key: bytes, items: Path | None = None,
     root.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.init-", dir=root.parent))
     try:
-        _fill(stage, till_id, key, items, config, version, created, logo, hash_pins)
+        if data:
+            _fill(stage, items, config, version, created, logo, hash_pins)
+        write_identity(stage / identity.IDENTITY_FILE, till_id, key)
+        write_key_file(stage / KEY_FILE, key)
         if root.exists():
             root.rmdir()  # empty, checked above
         os.rename(stage, root)
@@ -73,7 +78,7 @@ def init(root: Path, till_id: str, key: bytes, items: Path | None = None,
     return root
 
 
-def _fill(root: Path, till_id: str, key: bytes, items: Path | None, config: Path | None,
+def _fill(root: Path, items: Path | None, config: Path | None,
           version: int, created: int | None, logo: bytes | None, hash_pins: bool) -> None:
     cfg = sb.load_config(config or EXAMPLE_STORE / "store.json", hash_pins=hash_pins)
     loaded = sb.load_items(items or EXAMPLE_STORE / "items.csv", cfg)
@@ -87,8 +92,6 @@ def _fill(root: Path, till_id: str, key: bytes, items: Path | None, config: Path
         store.close()
     if logo is not None:
         (root / "snapshot" / "logo.ras").write_bytes(logo)
-    write_identity(root / identity.IDENTITY_FILE, till_id, key)
-    write_key_file(root / KEY_FILE, key)
 
 
 def romfs_image(out: Path) -> Path:

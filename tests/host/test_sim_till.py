@@ -208,3 +208,25 @@ def test_ctrl_c_stops_the_sim_with_one_line_and_no_traceback(tmp_path: Path,
     assert "Stopped (Ctrl-C). Every sale is in the journal." in out
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
     assert jr.verify(root / "journal", KEY, TILL_ID).records >= 2
+
+
+def test_sim_init_no_data_makes_a_till_that_waits_for_its_first_sync(
+        tmp_path: Path, romfs_image: Path, capsys) -> None:
+    """--no-data: the identity only, as `kassa flash` leaves a board; the till
+    boots, refuses to sell and says to sync (make demo's first sync brings the
+    catalog)."""
+    from host_tools.cli import main
+
+    till = tmp_path / "t"
+    assert main(["sim", "init", str(till), "--till-id", "S001/till-2", "--no-data"]) == 0
+    assert "without HO's data" in capsys.readouterr().out
+    assert sorted(p.name for p in till.iterdir()) == ["identity", "till.key"]
+    proc = boot(till, "key 1 SIGN\ntype 1111\nkey TOTAL\nscan 4006381333931\n", romfs_image)
+    assert proc.returncode == 0, proc.stdout
+    assert "No HO data: sync the" in proc.stdout and "Traceback" not in proc.stdout
+    key = bytes.fromhex((till / "till.key").read_text())
+    report = jr.verify(till / "journal", key, "S001/till-2")
+    assert report.errors == [] and "sale" not in report.kinds
+    # HO data and --no-data together: refused, nothing made.
+    assert main(["sim", "init", str(tmp_path / "u"), "--no-data", "--items", "x.csv"]) == 2
+    assert "--no-data" in capsys.readouterr().err and not (tmp_path / "u").exists()
