@@ -45,16 +45,6 @@ def _when(t: float | None) -> str:
     return "-" if not t else datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def link_open_till() -> OpenTill | None:
-    """The serial link's open_till, or None when this kassa has no link client."""
-    try:
-        from host_tools.gateway import link_client  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
-    opener: OpenTill = link_client.open_till
-    return opener
-
-
 def _rich_events(quiet: bool) -> Any:
     from rich.markup import escape
 
@@ -128,10 +118,9 @@ def sync(args: argparse.Namespace, open_till: OpenTill | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         return _err(str(exc))
     if open_till is None:
-        open_till = link_open_till()
-        if open_till is None:
-            return _err("this kassa has no till link yet (host_tools/gateway/link_client.py is "
-                        "missing): install a kassa that has it to sync tills")
+        from host_tools.gateway.link_client import open_till as link_open_till
+
+        open_till = link_open_till
     failed = [False]
     try:
         with exclusive(config.outbox):

@@ -90,15 +90,6 @@ def test_ctrl_c_ends_a_scheduled_gateway_with_one_line(site: Site) -> None:
         "kassa gateway: stopped (Ctrl-C); what was read stays in the outbox for the next run"]
 
 
-def test_without_the_link_client_the_cli_says_so(site: Site, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    site.add_till("till-1")
-    cfg = write_config(site, ["till-1"])
-    monkeypatch.setitem(sys.modules, "host_tools.gateway.link_client", None)  # an import that fails
-    assert main(["gateway", "sync", str(cfg)]) == 2
-    assert "this kassa has no till link yet" in capsys.readouterr().err
-
-
 BAD = {
     "not toml": ("site = ", "is not valid TOML"),
     "missing site": ("relay_url = 'http://x'", "site: missing"),

@@ -49,8 +49,14 @@ def test_a_till_id_is_never_given_to_two_tills(tmp_path: Path, capsys) -> None:
 def test_a_journal_key_is_never_used_for_two_tills(tmp_path: Path, capsys) -> None:
     keys = tmp_path / "keys"
     assert _flash(capsys, tmp_path / "a", "S001/till-1", keys)[0] == 0
+    # Under its own name the key file is refused for its name (check_key_owner) ...
     rc, out = _flash(capsys, tmp_path / "b", "S001/till-2", keys,
                      "--key-file", str(keys / "S001_till-1.key"))
+    assert rc == 1 and "is till S001/till-1's key, not S001/till-2's" in out
+    # ... and copied under another name, by the register, which knows the key.
+    spare = tmp_path / "spare.key"
+    spare.write_bytes((keys / "S001_till-1.key").read_bytes())
+    rc, out = _flash(capsys, tmp_path / "b", "S001/till-2", keys, "--key-file", str(spare))
     assert rc == 1 and "was given to till S001/till-1" in out and "never used for two tills" in out
     assert not (tmp_path / "b").exists() and not (keys / "S001_till-2.key").exists()
     # The register refuses an id flashed with another key, too.
