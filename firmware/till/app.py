@@ -119,6 +119,10 @@ class Till:
                                  low_free_bytes=jc.get("low_free_bytes", 262144),
                                  full_free_bytes=jc.get("full_free_bytes", 24576),
                                  encode_buffer=record_buf)
+        # What the recovery did that a person should know (a refused boot
+        # checkpoint, a torn record cut): on the console/log, never silent.
+        for notice in self.journal.notices:
+            print("JOURNAL", notice)
         cols = getattr(self.display.cashier, "cols", 20)
         self.clock = clock
         # Booted but for the engine, whose state (dozens of attributes, the

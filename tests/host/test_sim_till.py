@@ -230,3 +230,21 @@ def test_sim_init_no_data_makes_a_till_that_waits_for_its_first_sync(
     # HO data and --no-data together: refused, nothing made.
     assert main(["sim", "init", str(tmp_path / "u"), "--no-data", "--items", "x.csv"]) == 2
     assert "--no-data" in capsys.readouterr().err and not (tmp_path / "u").exists()
+
+
+def test_a_refused_journal_checkpoint_is_said_at_boot(tmp_path: Path, romfs_image: Path) -> None:
+    # The journal falls back to verifying every record; the console says why.
+    root = make_till_root(tmp_path)
+    many = "".join(f"scan 4006381333931\ntype 5.00\nkey CASH\n" for _ in range(150))
+    proc = boot(root, SALE + many + "wait 1000\n", romfs_image, timeout_s=120)
+    assert proc.returncode == 0, proc.stderr
+    checkpoint = root / "journal" / "checkpoint"
+    assert checkpoint.exists()  # 150 sales roll at least one segment
+    data = bytearray(checkpoint.read_bytes())
+    data[-1] ^= 1
+    checkpoint.write_bytes(bytes(data))
+    proc = boot(root, "wait 200\n", romfs_image)
+    assert proc.returncode == 0 and "Traceback" not in proc.stdout + proc.stderr
+    said = [line for line in proc.stdout.splitlines() if line.startswith("JOURNAL ")]
+    assert said and "checkpoint" in said[0] and "verifying every record" in said[0], said
+    assert jr.verify(root / "journal", KEY, TILL_ID).errors == []
