@@ -66,18 +66,27 @@ def compiled_firmware() -> tuple[str, ...]:
 def romfs_image() -> bytes:
     """firmware/till, the device tests and their data as one ROMFS image, built
     once per session with mpremote's builder (build/romfs/tests.romfs)."""
-    from mpremote.romfs import make_romfs
+    from host_tools.provision.mpy_build import compile_file
+    from host_tools.provision.romfs import pack
 
+    compiled_firmware()
     with tempfile.TemporaryDirectory(prefix="kassa-romfs-tests-") as tmp:
         stage = Path(tmp) / "rom"
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-        shutil.copytree(FIRMWARE / "till", stage / "till", ignore=ignore)
-        shutil.copytree(DEVICE_TESTS, stage, ignore=ignore, dirs_exist_ok=True)
-        import contextlib
-        import io
-
-        with contextlib.redirect_stdout(io.StringIO()):  # its file tree listing
-            image = make_romfs(str(stage), mpy_cross=True)
+        shutil.copytree(MPY_DIR / "till", stage / "till")
+        # The tests and their helpers, compiled as the firmware is (short
+        # source names, which stay in the heap); their data files as they are.
+        for src in sorted(DEVICE_TESTS.rglob("*")):
+            rel = src.relative_to(DEVICE_TESTS)
+            if "__pycache__" in rel.parts or src.is_dir() or src.suffix == ".pyc":
+                continue
+            if src.suffix == ".py":
+                error = compile_file(src, stage / rel.with_suffix(".mpy"), str(rel))
+                if error is not None:
+                    raise RuntimeError("mpy-cross failed:\n" + error)
+            else:
+                (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, stage / rel)
+        image = pack(stage)
     out = ROOT / "build" / "romfs" / "tests.romfs"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_suffix(f".{os.getpid()}.tmp")

