@@ -22,9 +22,8 @@ def mpy_cross() -> str:
 def compile_file(src: Path, dst: Path, name: str) -> str | None:
     """Compile one module; None, or the error text.
 
-    `name` is the source name the .mpy carries (-s): tracebacks show it, and
-    under MicroPython it is an interned string that stays in the heap for as
-    long as the till runs, so it is the short path inside the firmware
+    `name` is the source name the .mpy carries (-s): tracebacks and the
+    journal's crash records show it, so it is the path inside the firmware
     ("till/pos/engine.py"), never the build directory's."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([mpy_cross(), "-s", name, "-o", str(dst), str(src)],

@@ -41,10 +41,9 @@ def build_image(board_file: Path | None = None) -> bytes:
 
 
 def pack(stage: Path) -> bytes:
-    """A ROMFS image of a folder of already compiled files. The files are
-    compiled first, each with its short source name (mpy_build.compile_file):
-    mpremote's builder would name every module by the build's temporary path,
-    about 50 interned bytes per module in the till's heap for good."""
+    """A ROMFS image of a folder of already compiled files, each with its short
+    source name (mpy_build.compile_file): mpremote's builder compiles in its
+    temporary folder, and every traceback would name that."""
     # make_romfs prints a listing of every file it packs: a build detail
     # that buried what a person running the sim wanted to see.
     with contextlib.redirect_stdout(io.StringIO()):
