@@ -32,14 +32,13 @@ import sys
 import till
 from till import reserve
 from till.drivers import periph
-from till.formats import escpos, identity, provision
+from till.formats import escpos
 from till.formats import journal as J
 from till.formats.durable import exists
 from till.formats.snapshot import SnapshotError, SnapshotStore
 from till.pos import receipt
 from till.pos.engine import Engine, describe_exception
 
-IDENTITY_FILE = identity.IDENTITY_FILE  # written by `kassa flash`; format in identity.py
 LOGO_FILE = "logo.ras"  # in the snapshot root: HO's logo, printer-ready
 _INPUT_MS = 10
 _TICK_MS = 1000
@@ -51,7 +50,8 @@ _LINK_READS = 4  # reads per pass (of the reserved read buffer): bounded work
 _ONLINE_MS = 60000  # the gateway is "online" while it asked within this
 _LINK_WINDOW = 4  # frames in flight: what reserve.LINK_BYTES holds
 _LINK_RETRY_MS = 10000  # after the link's code found no room
-_LINK_MODULES = ("server", "ops", "wire")  # loaded while a gateway is connected
+# Loaded while a gateway is connected (reserve.unload).
+_LINK_MODULES = ("till.link.server", "till.link.ops", "till.link.wire")
 _LOGO_PREFIX = b"\x1b@\x1ba\x01"  # ESC @ (reset), ESC a 1 (centre) before the logo
 
 
@@ -66,9 +66,13 @@ async def sleep_ms(ms):
         await asyncio.sleep(ms / 1000)
 
 
-def read_identity(path):
+def read_identity(root):
+    # Written by `kassa flash`; its format is in identity.py (let go after the
+    # boot: reserve.BOOT_ONLY).
+    from till.formats import identity
+
     try:
-        return identity.read(path)
+        return identity.read(root + "/" + identity.IDENTITY_FILE)
     except identity.IdentityError as exc:  # missing or damaged: the message says which
         raise NotProvisioned(str(exc))
 
@@ -84,7 +88,7 @@ class Till:
         self.profile = dev.get("profile") or {}
         self.stopping = False
         self._later = []  # events for the engine found while carrying out actions
-        till_id, key = read_identity(root + "/" + IDENTITY_FILE)
+        till_id, key = read_identity(root)
         self.till_id = till_id
         clock = dev["clock"]
         jc = dev["journal"]
@@ -327,6 +331,9 @@ class Till:
 
     def tick(self):
         self.handle(("tick",))
+        # What a segment roll loaded again (the journal's checkpoint) goes
+        # back to flash between events (reserve.OCCASIONAL).
+        reserve.unload(reserve.OCCASIONAL)
 
     async def link_task(self):
         """Bytes between the transport and the link server, a bounded amount
@@ -368,11 +375,7 @@ class Till:
         # for the sales (the frame buffers stay reserved for the next sync).
         self.link = None
         self._link_pending = None
-        pkg = sys.modules.get("till.link")
-        for name in _LINK_MODULES:
-            sys.modules.pop("till.link." + name, None)
-            if pkg is not None and hasattr(pkg, name):
-                delattr(pkg, name)
+        reserve.unload(_LINK_MODULES)
         gc.collect()
 
     def link_pass(self):
@@ -518,10 +521,13 @@ def _log_exception(exc):
 def main(board, root=".", buffers=None, link_buffer=None):
     """Boot: build the board's devices, open the till, run. A board runs for
     ever; the sim board stops when its script (or terminal input) is over."""
+    from till.formats import provision
+
     try:
         provision.apply(board, root)  # the printer chosen at `kassa flash --printer`
     except provision.ProvisionError as exc:
         print(exc)  # the board file's printer profile stands; selling goes on
+    provision = None
     dev = board.build()
     try:
         till = Till(dev, root, buffers, link_buffer)
@@ -529,6 +535,8 @@ def main(board, root=".", buffers=None, link_buffer=None):
         dev["display"].show(["Not provisioned", "Run kassa flash"])
         print(exc)
         return
+    reserve.unload(reserve.BOOT_ONLY + reserve.OCCASIONAL)
+    gc.collect()
     sim = dev.get("sim_input")
     if sim is not None:
         sim.on_clock = till.set_clock  # the script's `clock`: what a sync does

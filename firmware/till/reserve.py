@@ -51,3 +51,30 @@ def hold(n=ROOM_BYTES):
 def release():
     global _held
     _held = None
+
+
+# Code the till needs only now and then. The heap is fixed and never compacted:
+# a module that only the boot (the identity, the printer provisioning, the
+# profiles table) or an occasional step (the journal's checkpoint at a segment
+# roll, a snapshot install, the link while a gateway is connected) uses would otherwise stay loaded
+# all day. Such a module is imported inside the function that uses it, never
+# kept in another module's globals, and let go here; the next import loads it
+# again from flash (ROMFS: its bytecode never left). CPython (a Pi) has memory
+# to spare, and there a module loaded twice would make two sets of its classes.
+BOOT_ONLY = ("till.formats.identity", "till.formats.provision", "till.drivers.profiles")
+OCCASIONAL = ("till.formats.journal_checkpoint", "till.formats.snapshot_install",
+              "till.formats.catalog_writer")
+
+
+def unload(names):
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return
+    for name in names:
+        if sys.modules.pop(name, None) is None:
+            continue
+        package, _, leaf = name.rpartition(".")
+        parent = sys.modules.get(package)
+        if parent is not None and hasattr(parent, leaf):
+            delattr(parent, leaf)

@@ -25,7 +25,7 @@ import cbor2
 # The device package is the format's one implementation; the host reuses it.
 from till.formats import barcode as tbarcode
 from till.formats import catalog as tcatalog
-from till.formats import catalog_writer as tw
+from till.formats import snapshot_files as tw
 from till.formats import package_writer as pw
 
 # Permissions, role limits, policies and their defaults have one source, the

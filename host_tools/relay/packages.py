@@ -20,7 +20,7 @@ from host_tools.relay.publish import DELTA, SNAPSHOT, PublishError, blob_bytes, 
 from host_tools.relay.store import Store
 from till.formats import package_writer as pw
 from till.formats.catalog import SnapshotError
-from till.formats.catalog_writer import PACKAGE_MAGIC
+from till.formats.snapshot_files import PACKAGE_MAGIC
 from till.formats.snapshot import SnapshotStore
 
 _MAX_CHAIN = 64  # deltas after a full snapshot that a base may be rebuilt from

@@ -11,6 +11,7 @@ import support
 from test_app import BUFFERS, devices, records, till_root
 from engine_fixture import PINS, items, meta
 from till import app
+from till.formats import identity
 from till.formats import journal as J
 from till.formats import records as R
 from till.formats.package_writer import build_dir, write_full_package
@@ -126,7 +127,7 @@ def test_damage_found_while_selling_is_reported_not_sold():
 
 def test_a_damaged_identity_is_reported_with_what_to_do():
     root = till_root()
-    path = root + "/" + app.IDENTITY_FILE
+    path = root + "/" + identity.IDENTITY_FILE
     support.write_file(path, support.read_file(path)[:20])  # torn
     err = support.raises(app.NotProvisioned, app.Till, devices(root, []), root, BUFFERS)
     assert "identity file" in str(err) and "is damaged: it is not CBOR" in str(err)

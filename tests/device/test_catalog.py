@@ -5,7 +5,8 @@ import io
 import support
 from till.formats import catalog, cbor
 from till.formats.catalog import Catalog, SnapshotError, encode_item, gtin_key, item_from_record
-from till.formats.catalog_writer import CatalogWriter, content_hash, read_hash
+from till.formats.catalog_writer import CatalogWriter
+from till.formats.snapshot_files import content_hash, read_hash
 from till.formats.package_writer import build_dir
 
 

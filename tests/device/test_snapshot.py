@@ -8,7 +8,7 @@ import os
 import support
 from test_catalog import sample_items, sample_meta
 from till.formats import cbor
-from till.formats.catalog_writer import read_hash
+from till.formats.snapshot_files import read_hash
 from till.formats.package_writer import (PackageWriter, build_dir, write_delta_package,
                                          write_full_package)
 from till.formats.snapshot import (HashMismatchError, PackageError, SnapshotError, SnapshotStore,

@@ -280,7 +280,7 @@ def test_a_damaged_meta_that_hashes_right_is_still_refused():
     # Meta written by something other than HO's builder (the hash file made to
     # match): the shape the engine relies on is checked too.
     from till.formats import cbor
-    from till.formats.catalog_writer import content_hash, hex_hash
+    from till.formats.snapshot_files import content_hash, hex_hash
 
     fx = Installed()
     try:

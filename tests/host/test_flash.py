@@ -206,7 +206,7 @@ def test_a_damaged_identity_is_reported_and_restored_with_its_secret(tmp_path: P
     from till import app
 
     with pytest.raises(app.NotProvisioned, match="identity file .* is damaged: it is not CBOR"):
-        app.read_identity(str(data / "identity"))
+        app.read_identity(str(data))
     assert main(["flash", "--local", str(data), "--till-id", "S001/till-9",
                  "--key-file", str(keys / "S001_till-9.key"), "--replace-identity", "--keys-dir", str(keys)]) == 0
     assert (data / "identity").read_bytes() == good  # same id, same secret: the chain goes on

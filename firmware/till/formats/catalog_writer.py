@@ -1,17 +1,14 @@
-# Writes the files of a snapshot directory in streaming order, with bounded
-# memory, and hashes one. The till uses it to install a package; the host
+# Writes the catalog files of a snapshot directory in streaming order, with
+# bounded memory (their names and the content hash: snapshot_files.py). The till
+# uses it to install a package; the host
 # builder (host_tools/hodata/snapshot_builder.py) uses the same code, so a
 # snapshot built at head office and one installed on the till are the same
 # bytes and hash alike. Writing packages is HO's side (package_writer.py): the
 # till never imports it, which keeps its names out of the till's fixed heap.
 # Formats: docs/snapshot.md.
-import binascii
-import hashlib
-import os
-
 from till.formats.catalog import (GTIN_BYTES, GTIN_INDEX_FILE, ITEMS_FILE, MAX_GTIN_DIGITS,
                                   MAX_PLU, MAX_RECORD_BYTES, OFFSET_BYTES, PLU_BYTES,
-                                  PLU_INDEX_FILE, READ_ERRORS, damaged, encode_item)
+                                  PLU_INDEX_FILE, encode_item)
 from till.formats.durable import sync_file
 
 try:
@@ -20,21 +17,7 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-META_FILE = "meta"
-HASH_FILE = "hash"
-# The content hash covers these files, in this order (docs/snapshot.md).
-HASHED_FILES = (META_FILE, ITEMS_FILE, PLU_INDEX_FILE, GTIN_INDEX_FILE)
-PACKAGE_FORMAT = const(1)
-PACKAGE_MAGIC = "kassa-snapshot"
 _OUT_BUFFER_BYTES = const(512)
-_HASH_CHUNK_BYTES = const(512)
-
-
-def write_file(path, data):
-    """Write a whole small file and make it durable."""
-    with open(path, "wb") as f:
-        f.write(data)
-        sync_file(f)
 
 
 class _Out:
@@ -142,42 +125,3 @@ class CatalogWriter:
                 out.close(sync=False)
             except OSError:
                 pass
-
-
-def content_hash(path, mv=None):
-    """SHA-256 of a snapshot directory (docs/snapshot.md, "Content hash").
-
-    For each of meta, items, plu.idx, gtin.idx in that order: its length as 4
-    bytes big-endian, then its bytes. mv: a scratch buffer (memoryview) to read
-    into; the till passes one it already holds, so that hashing at boot leaves
-    no new hole in its heap."""
-    h = hashlib.sha256()
-    if mv is None:
-        mv = memoryview(bytearray(_HASH_CHUNK_BYTES))
-    for name in HASHED_FILES:
-        full = path + "/" + name
-        h.update(os.stat(full)[6].to_bytes(4, "big"))
-        with open(full, "rb") as f:
-            while True:
-                n = f.readinto(mv)
-                if not n:
-                    break
-                h.update(mv[:n])
-    return h.digest()
-
-
-def hex_hash(digest):
-    return binascii.hexlify(digest).decode()
-
-
-def read_hash(path):
-    """The content hash recorded in a snapshot directory (bytes), from its hash
-    file; SnapshotError if the file is missing or is not 64 hex digits."""
-    try:
-        with open(path + "/" + HASH_FILE, "rb") as f:
-            text = f.read(80).strip()
-        if len(text) == 64:
-            return binascii.unhexlify(text)
-    except READ_ERRORS:  # missing, unreadable, or not hex (binascii.Error)
-        pass
-    raise damaged(path, "its hash file is missing or is not 64 hex digits")

@@ -6,10 +6,10 @@
 # board, even from ROMFS. Formats: docs/snapshot.md.
 from till.formats import cbor
 from till.formats.catalog import Catalog, gtin_key, next_or_none
-from till.formats.catalog_writer import (HASH_FILE, META_FILE, PACKAGE_FORMAT, PACKAGE_MAGIC,
-                                         CatalogWriter, content_hash, hex_hash, read_hash,
-                                         write_file)
+from till.formats.catalog_writer import CatalogWriter
 from till.formats.durable import sync_dir
+from till.formats.snapshot_files import (HASH_FILE, META_FILE, PACKAGE_FORMAT, PACKAGE_MAGIC,
+                                         content_hash, hex_hash, read_hash, write_file)
 
 
 def build_dir(path, meta, items, encode_meta=cbor.dumps):
