@@ -1,5 +1,5 @@
 """Link throughput under `make bench`: the sim till (firmware/main.py under
-MicroPython from ROMFS, 288K beside it: see tests/host/test_link_till.py) rings
+MicroPython from ROMFS, a Pico W's 192K beside it) rings
 a day's worth of sales, then the gateway's client reads its whole journal over
 pyserial's socket:// URL, straight and through a proxy that limits the line to
 11,520 B/s (a 115200-baud UART). Journal bytes per second are the records'
@@ -21,7 +21,7 @@ from host_tools.provision import sim
 ROOT = Path(__file__).resolve().parent.parent
 SALES = 2000
 LINE_BYTES_PER_S = 11520
-HEAP_KIB = 288
+HEAP_KIB = sim.SIM_HEAP_KIB
 
 
 def _read_all(url: str) -> tuple[int, int, float, int]:

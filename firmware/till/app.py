@@ -49,9 +49,6 @@ _LINK_WAIT_MS = 250  # between looks for a gateway while none is connected
 _LINK_READS = 4  # reads per pass (of the reserved read buffer): bounded work
 _ONLINE_MS = 60000  # the gateway is "online" while it asked within this
 _LINK_WINDOW = 4  # frames in flight: what reserve.LINK_BYTES holds
-_LINK_RETRY_MS = 10000  # after the link's code found no room
-# Loaded while a gateway is connected (reserve.unload).
-_LINK_MODULES = ("till.link.server", "till.link.ops", "till.link.wire")
 _LOGO_PREFIX = b"\x1b@\x1ba\x01"  # ESC @ (reset), ESC a 1 (centre) before the logo
 
 
@@ -89,6 +86,10 @@ class Till:
         self.stopping = False
         self._later = []  # events for the engine found while carrying out actions
         till_id, key = read_identity(root)
+        # What only the boot needed is let go before the till's long-lived
+        # objects are placed, so they take its holes (till/reserve.py).
+        reserve.unload(reserve.BOOT_ONLY)
+        gc.collect()
         self.till_id = till_id
         clock = dev["clock"]
         jc = dev["journal"]
@@ -98,13 +99,12 @@ class Till:
         self._link_port = None
         self._link_pending = None
         self._link_seen_ms = None
-        self._link_retry_ms = None
-        self._link_active_ms = 0
         self.link_pass_max_ms = 0
         self._link_conns = 0
         # The record buffer is free while a snapshot opens: its meta is read
         # through it.
-        self.store = SnapshotStore(dev["snapshot_dir"], scratch=record_buf)
+        self.store = SnapshotStore(dev["snapshot_dir"], scratch=record_buf,
+                                   scratch_bytes=reserve.RECORD_BYTES)
         try:
             snapshot = self.store.open()
         except SnapshotError as exc:
@@ -138,16 +138,28 @@ class Till:
         self.engine = Engine(self.journal, snapshot, till_id, clock.now, display_cols=cols)
         self._receipt_buf = escpos.EscPos(buffer=record_buf)
         self.printer.use_buffer(job_buf)
-        # The link's frame buffers are one block main.py reserved first
-        # thing. Its code (till/link: about 10 KB of heap on the 64-bit unix
-        # port, half that on a board) is loaded while a gateway is connected
-        # and let go when it leaves (_link_server, _link_unload): on the
-        # 64-bit port the whole till has no room to keep it all day.
+        # The link to the store's gateway: its frame buffers are one block
+        # main.py reserved first thing, and its code and state are loaded
+        # now and kept all day. Loaded only when a gateway connected, it
+        # found no room after a day of sales had cut the heap into small
+        # holes (an object of 30 attributes needs 592 bytes in one piece),
+        # and a till that cannot sync loses nothing but reaches HO never.
         self.link = None
         self._record_buf = record_buf
-        self._link_mem = None
         if dev.get("link"):
-            self._link_mem = link_buffer or reserve.link_buffer()
+            try:
+                from till.link.server import LinkServer
+                # HO's packages come over the link: the snapshot installer is
+                # kept loaded with it, for the same reason.
+                from till.formats import snapshot_install  # noqa: F401
+
+                # The journal is read through the record buffer, between the
+                # engine's events (till/link/server.py).
+                self.link = LinkServer(self, root, read_buf=record_buf, window=_LINK_WINDOW,
+                                       mem=link_buffer or reserve.link_buffer())
+            except MemoryError:
+                self.link = None
+                print("LINK no memory for the link: this till cannot sync until it restarts")
         if snapshot is not None and self.engine.config_hash != snapshot.hash:
             # A power cut between an install and its record left a snapshot
             # in force that the journal does not name: the engine records it.
@@ -215,11 +227,17 @@ class Till:
         try:
             info = self.store.install(stream)
         except MemoryError:
-            # The old snapshot stays in force (installs are atomic); a restart,
-            # with its whole heap, installs the package.
-            gc.collect()
-            raise SnapshotError("Not enough memory to install HO's data now: "
-                                "restart the till, then sync again")
+            if self.store.current is not None:
+                # The old snapshot stays in force (installs are atomic); a
+                # restart, with its whole heap, installs the package.
+                raise SnapshotError("Not enough memory to install HO's data now: "
+                                    "restart the till, then sync again")
+            # The new snapshot is in force on flash but could not be read
+            # into memory: the till sells nothing from the old one (its files
+            # are gone) and asks for the restart that opens the new one.
+            self.handle(("snapshot_lost",))
+            raise SnapshotError("HO's data was installed but the till needs a restart "
+                                "to use it: restart the till")
         self.handle(("config", info, False))
         self.handle(("snapshot", self.store.current))
         return info
@@ -275,7 +293,7 @@ class Till:
     def link_status(self):
         e = self.engine
         j = self.journal.status()
-        ch = self._link_server().channel
+        ch = self.link.channel
         return {"online": e.link_up, "last_sync": e.last_sync, "sale": e.sale is not None,
                 "offline": e.offline_reason(), "printer": self.printer.state,
                 "head": j["last_seq"], "processed": j["processed_seq"],
@@ -331,9 +349,6 @@ class Till:
 
     def tick(self):
         self.handle(("tick",))
-        # What a segment roll loaded again (the journal's checkpoint) goes
-        # back to flash between events (reserve.OCCASIONAL).
-        reserve.unload(reserve.OCCASIONAL)
 
     async def link_task(self):
         """Bytes between the transport and the link server, a bounded amount
@@ -358,51 +373,16 @@ class Till:
             if took > self.link_pass_max_ms:
                 self.link_pass_max_ms = took
             await sleep_ms(_LINK_BUSY_MS if busy else
-                           _LINK_IDLE_MS if self.link is not None else _LINK_WAIT_MS)
-
-    def _link_server(self):
-        if self.link is None:
-            from till.link.server import LinkServer  # noqa: F811 - loaded on demand
-
-            # The journal is read through the record buffer, between the
-            # engine's events (till/link/server.py).
-            self.link = LinkServer(self, self.root, read_buf=self._record_buf,
-                                   window=_LINK_WINDOW, mem=self._link_mem)
-        return self.link
-
-    def _link_unload(self):
-        # The link's modules go with the server: the heap they took comes back
-        # for the sales (the frame buffers stay reserved for the next sync).
-        self.link = None
-        self._link_pending = None
-        reserve.unload(_LINK_MODULES)
-        gc.collect()
+                           _LINK_IDLE_MS if self._link_port.connected() else _LINK_WAIT_MS)
 
     def link_pass(self):
         """One pass of the link; True while frames flow."""
         port = self._link_port
         now = periph.ticks_ms()
         if not port.connected():
-            if self.link is not None:  # the gateway left (a package resumes from flash)
-                self._link_unload()
+            self._link_pending = None  # for a gateway that left
             self._link_state(now)
             return False
-        if self.link is None:
-            if self._link_retry_ms is not None and \
-                    periph.ticks_diff(now, self._link_retry_ms) < 0:
-                return False
-            try:
-                self._link_server()
-            except MemoryError:
-                # No room for the link's code now (a long day fragments the
-                # heap): the till sells on, and the gateway gets no answer
-                # and tries again later. Not a crash to journal.
-                self._link_unload()
-                self._link_retry_ms = periph.ticks_add(now, _LINK_RETRY_MS)
-                print("LINK no memory for the link now: trying again in 10 s")
-                return False
-            self._link_retry_ms = None
-            self._link_active_ms = now
         server = self.link
         conns = getattr(port, "connections", 0)
         if conns != self._link_conns:
@@ -437,12 +417,7 @@ class Till:
         if server.requests != asked:
             self._link_seen_ms = now
         self._link_state(now)
-        busy = moved or pending is not None or server.busy()
-        if busy:
-            self._link_active_ms = now
-        elif periph.ticks_diff(now, self._link_active_ms) >= _ONLINE_MS:
-            self._link_unload()  # a gateway that went quiet
-        return busy
+        return moved or pending is not None or server.busy()
 
     def _link_state(self, now):
         seen = self._link_seen_ms
@@ -469,7 +444,7 @@ class Till:
         tasks = [asyncio.create_task(self.supervise("inputs", self.inputs)),
                  asyncio.create_task(self.supervise("printer", self.printer.run)),
                  asyncio.create_task(self.supervise("ticks", self.ticks))]
-        if self._link_mem is not None:
+        if self.link is not None:
             tasks.append(asyncio.create_task(self.supervise("link", self.link_task)))
         if until is None:
             await asyncio.gather(*tasks)
@@ -535,8 +510,6 @@ def main(board, root=".", buffers=None, link_buffer=None):
         dev["display"].show(["Not provisioned", "Run kassa flash"])
         print(exc)
         return
-    reserve.unload(reserve.BOOT_ONLY + reserve.OCCASIONAL)
-    gc.collect()
     sim = dev.get("sim_input")
     if sim is not None:
         sim.on_clock = till.set_clock  # the script's `clock`: what a sync does

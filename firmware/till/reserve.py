@@ -53,17 +53,18 @@ def release():
     _held = None
 
 
-# Code the till needs only now and then. The heap is fixed and never compacted:
-# a module that only the boot (the identity, the printer provisioning, the
-# profiles table) or an occasional step (the journal's checkpoint at a segment
-# roll, a snapshot install, the link while a gateway is connected) uses would otherwise stay loaded
-# all day. Such a module is imported inside the function that uses it, never
-# kept in another module's globals, and let go here; the next import loads it
-# again from flash (ROMFS: its bytecode never left). CPython (a Pi) has memory
-# to spare, and there a module loaded twice would make two sets of its classes.
+# Code the till needs only at boot: the identity, the printer provisioning,
+# the profiles table. The heap is fixed and never compacted, so such a module
+# is imported inside the function that uses it, never kept in another module's
+# globals, and let go here once the till has booted (ROMFS: its bytecode never
+# left the flash). Code needed later in the day stays loaded from the boot:
+# loading it then needs blocks of a few hundred bytes that a day of sales has
+# cut into smaller holes (measured: the journal's checkpoint reloaded at a
+# segment roll failed after sale 69, and with it every sale after; the link
+# and the snapshot installer loaded when a gateway connected found no room
+# after 30 sales). CPython (a Pi) has memory to spare, and there a module
+# loaded twice would make two sets of its classes.
 BOOT_ONLY = ("till.formats.identity", "till.formats.provision", "till.drivers.profiles")
-OCCASIONAL = ("till.formats.journal_checkpoint", "till.formats.snapshot_install",
-              "till.formats.catalog_writer")
 
 
 def unload(names):

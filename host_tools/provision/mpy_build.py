@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from host_tools.provision.mpy_strings import intern_strings
+
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware"
 
@@ -31,6 +33,8 @@ def compile_file(src: Path, dst: Path, name: str) -> str | None:
     if proc.returncode != 0:
         dst.unlink(missing_ok=True)
         return f"{name}: {proc.stderr.strip() or proc.stdout.strip()}"
+    # Its string constants become qstrs: no heap object each (mpy_strings.py).
+    dst.write_bytes(intern_strings(dst.read_bytes()))
     return None
 
 

@@ -28,7 +28,7 @@ PICO_W_HEAP_KIB = 192  # a Pico W's free heap, for its 32-bit objects
 # after sales at 192K; this port has 77 KB at 256K and only 13 KB at 192K,
 # docs/benchmarks.md "The whole till"). Device tests of single modules still
 # run at 192K (tests/conftest.py).
-SIM_HEAP_KIB = 256
+SIM_HEAP_KIB = 192
 KEY_FILE = "till.key"  # the sim till's secret, for `kassa journal verify --key-file`
 
 

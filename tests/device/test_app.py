@@ -1,7 +1,4 @@
 # micropython-romfs
-# micropython-heap: +256K
-# The whole main loop with its link: as the sim till, a Pico W's heap on this
-# 64-bit port is 256K beside the image (host_tools/provision/sim.py SIM_HEAP_KIB).
 # micropython-isolated
 # The main loop (till.app) with fakes for the devices and the real printer
 # driver on a fake serial printer: a sale goes keypad -> engine -> journal ->

@@ -302,6 +302,23 @@ def test_cashier_removed_by_a_new_snapshot_is_signed_off():
         till.close()
 
 
+def test_a_snapshot_installed_but_not_readable_signs_off_and_asks_for_a_restart():
+    # The main loop's install switched to the new snapshot on flash but had no
+    # heap to read it: the old one's files are gone, so nothing is sold from it.
+    till = Till()
+    try:
+        till.sign_on()
+        acts = till.send(("snapshot_lost",))
+        assert till.engine.snap is None and till.engine.cashier is None
+        assert display(acts) == ("HO data installed:", "restart the till")
+        assert records_of(acts)[0][3] == {R.E_TYPE: R.EV_SIGN_OFF, R.E_CASHIER: 1}
+        acts = till.keys("CLEAR 1 SIGN")
+        assert display(acts) == ("No HO data: sync the", "till")
+        assert not records_of(acts)
+    finally:
+        till.close()
+
+
 def test_manager_locked_out_during_an_override():
     till = Till()
     try:

@@ -1,8 +1,4 @@
 # micropython-romfs
-# micropython-heap: +256K
-# The engine, and HO's package writer run on the device to build each shift's
-# snapshot (test equipment): 256K beside the image on this 64-bit port, as the
-# sim till (host_tools/provision/sim.py SIM_HEAP_KIB).
 # (Loads the engine and all it imports: under MicroPython it runs from ROMFS
 # with a Pico W's 192K of heap beside the image, see tests/conftest.py.)
 #

@@ -18,14 +18,15 @@ except ImportError:  # CPython
         return x
 
 _OUT_BUFFER_BYTES = const(512)
+SCRATCH_BYTES = 3 * _OUT_BUFFER_BYTES  # items, plu.idx, gtin.idx
 
 
 class _Out:
     # MicroPython files are unbuffered: 50,000 eight-byte index writes would
     # each be a call into the filesystem.
-    def __init__(self, path):
+    def __init__(self, path, buf=None):
         self.f = open(path, "wb")
-        self.buf = bytearray(_OUT_BUFFER_BYTES)
+        self.buf = buf if buf is not None else bytearray(_OUT_BUFFER_BYTES)
         self.n = 0
         self.size = 0
 
@@ -59,10 +60,14 @@ class CatalogWriter:
 
     Records come in strictly ascending PLU order, then barcodes in strictly
     ascending order; anything else is a ValueError (the files must stay sorted
-    for the binary search). close() makes the files durable."""
+    for the binary search). close() makes the files durable. scratch: a
+    buffer of at least SCRATCH_BYTES to write through instead of allocating
+    (the till passes a part of its record buffer: a long day leaves its heap
+    in holes too small for three new buffers)."""
 
-    def __init__(self, path):
+    def __init__(self, path, scratch=None):
         self.path = path
+        self._scratch = scratch
         self._outs = []
         self._items = self._open(ITEMS_FILE)
         self._plu = self._open(PLU_INDEX_FILE)
@@ -73,8 +78,12 @@ class CatalogWriter:
         self.gtins = 0
 
     def _open(self, name):
+        buf = None
+        if self._scratch is not None:
+            at = len(self._outs) * _OUT_BUFFER_BYTES
+            buf = memoryview(self._scratch)[at:at + _OUT_BUFFER_BYTES]
         try:
-            out = _Out(self.path + "/" + name)
+            out = _Out(self.path + "/" + name, buf)
         except OSError:
             self.abort()
             raise

@@ -29,6 +29,7 @@ from till.formats.snapshot_files import HASH_FILE, META_FILE, content_hash, read
 CURRENT_FILE = "current"
 _CURRENT_TMP = "current.tmp"
 DIR_PREFIX = "snap-"
+_PAD = b"\0" * 64  # grows the scratch buffer to its room without a new object
 
 
 class PackageError(SnapshotError):
@@ -194,12 +195,29 @@ class Snapshot:
 class SnapshotStore:
     """The snapshots under one root directory; .current is the one in force."""
 
-    def __init__(self, root, scratch=None):
-        """scratch: a buffer the store may read meta files through while it
-        opens a snapshot (the till's record buffer, free at those moments)."""
+    def __init__(self, root, scratch=None, scratch_bytes=None):
+        """scratch: a bytearray the store may read meta files and packages
+        through while it opens or installs a snapshot (the till's record
+        buffer, free at those moments), with room for scratch_bytes (default:
+        its length now). The journal and the receipt layout use the till's as
+        a growable buffer, emptied but still holding its room, so its length
+        says nothing of that room."""
         self.root = root
         self.scratch = scratch
+        self.scratch_bytes = len(scratch) if scratch_bytes is None and scratch is not None \
+            else scratch_bytes
         self.current = None
+
+    def scratch_view(self):
+        """The scratch buffer at its full room (grown in place, never beyond
+        what it holds allocated), or None."""
+        buf = self.scratch
+        if buf is None:
+            return None
+        n = self.scratch_bytes
+        while len(buf) < n:
+            buf.extend(memoryview(_PAD)[:n - len(buf)])
+        return memoryview(buf)[:n]
 
     def _p(self, name):
         return self.root + "/" + name
@@ -221,7 +239,7 @@ class SnapshotStore:
                                 "if this stays, sync it with head office"
                                 % (self.root, exc_text(exc)))
         if name is not None:
-            self.current = Snapshot(self._p(name), scratch=self.scratch)
+            self.current = Snapshot(self._p(name), scratch=self.scratch_view())
         return self.current
 
     def close(self):
@@ -309,8 +327,8 @@ class SnapshotStore:
         package). A refused package raises SnapshotError and changes nothing.
         A damaged snapshot in force counts as none: only a full package
         replaces it, and its directory is removed before the new one is written."""
-        # The installer and the catalog writer are loaded for an install only
-        # (the till lets them go after it: till/reserve.py, OCCASIONAL).
+        # The installer and the catalog writer are code a till that never
+        # installs (the host's tools reading a snapshot) does not load.
         from till.formats import snapshot_install
 
         return snapshot_install.install(self, stream, allow_older)
@@ -330,9 +348,13 @@ class SnapshotStore:
         self.current = None
         if old is not None:
             old.close()
+            # Its tables go before the new ones are decoded, into the holes
+            # they leave: a till that has sold all day may have no room for
+            # two metas at once. Whoever held it is handed the new one next.
+            old.meta = None
             rmtree(old.path)
             sync_dir(self.root)
-        self.current = Snapshot(self._p(name), digest, self.scratch)
+        self.current = Snapshot(self._p(name), digest, self.scratch_view())
 
 
 def meta_error(meta):

@@ -1,14 +1,14 @@
 # Installing a snapshot package on the till (docs/snapshot.md): a full package
 # written out, or a delta merged with the snapshot in force, checked against
-# head office's content hash before the switch. SnapshotStore.install() loads
-# this module (and the catalog writer) for an install only; the till lets both
-# go after it (till/reserve.py), so a day's selling does not carry their code.
+# head office's content hash before the switch. Apart from snapshot.py so that
+# what only reads a snapshot (a till without a link, the host's tools) does
+# not load it; a till with a link loads it at boot (till/app.py says why).
 # It works on the store's state, as a part of SnapshotStore kept in another file.
 import os
 
 from till.formats import cbor
 from till.formats.catalog import SnapshotError, next_or_none, record_error
-from till.formats.catalog_writer import CatalogWriter
+from till.formats.catalog_writer import SCRATCH_BYTES, CatalogWriter
 from till.formats.durable import rmtree, sync_dir
 from till.formats.snapshot import (DIR_PREFIX, HashMismatchError, PackageError, WrongBaseError,
                                    meta_error)
@@ -42,7 +42,15 @@ def install(store, stream, allow_older=False):
         except SnapshotError:
             pass  # damaged: unusable, so nothing is lost by replacing it
     store._cleanup(store._in_force_name())
-    rd = cbor.SequenceReader(stream, max_item_bytes=_MAX_ITEM_BYTES)
+    # Through the store's scratch buffer (the till's record buffer, free
+    # during an install) when it has one: the package's items are read into
+    # its front, the catalog files written from its tail, and the heap of a
+    # till that has sold all day needs no block of its own for either.
+    read_buf = write_buf = None
+    mv = store.scratch_view()
+    if mv is not None and len(mv) >= 2 * SCRATCH_BYTES:
+        read_buf, write_buf = mv[:len(mv) - SCRATCH_BYTES], mv[len(mv) - SCRATCH_BYTES:]
+    rd = cbor.SequenceReader(stream, max_item_bytes=_MAX_ITEM_BYTES, buffer=read_buf)
     try:
         header = _next(rd, "header")
     except cbor.CBORError as exc:
@@ -56,7 +64,11 @@ def install(store, stream, allow_older=False):
         meta = _next(rd, "meta")
         _check_meta(meta, header)
         write_file(path + "/" + META_FILE, rd.last_raw_view())
-        writer = CatalogWriter(path)
+        # Only its counts are needed from here: the decoded meta (a few KB of
+        # small objects) is let go before the catalog is written.
+        counts = meta.get("items"), meta.get("gtins")
+        meta = None
+        writer = CatalogWriter(path, write_buf)
         if header["kind"] == "full":
             _copy_items(writer, rd, header["items"])
             _copy_gtins(writer, rd, header["gtins"])
@@ -70,12 +82,11 @@ def install(store, stream, allow_older=False):
         if _next(rd, None) is not None:
             raise PackageError("The snapshot package has data after its last entry")
         writer.close()
-        if meta.get("items", writer.items) != writer.items or \
-                meta.get("gtins", writer.gtins) != writer.gtins:
+        if counts[0] not in (None, writer.items) or counts[1] not in (None, writer.gtins):
             raise PackageError("The snapshot has %d items and %d barcodes but its meta "
                                "says %r and %r" % (writer.items, writer.gtins,
-                                                   meta.get("items"), meta.get("gtins")))
-        digest = content_hash(path)
+                                                   counts[0], counts[1]))
+        digest = content_hash(path, write_buf)
         if digest != header["hash"]:
             raise HashMismatchError(
                 "Snapshot %d does not match what head office built (content hash %s, "

@@ -3,7 +3,8 @@
 #   actions = engine.handle(event)
 #
 # Events are tuples: ("key", name), ("scan", digits), ("tick",),
-# ("printer", status), ("link", up, synced_at), ("snapshot", snapshot), and
+# ("printer", status), ("link", up, synced_at), ("snapshot", snapshot),
+# ("snapshot_lost",) when an install could not be read after its switch, and
 # from the main loop ("config", info, at_boot) when HO's data was installed,
 # ("crash", task, detail) when a task failed, ("clock_set", old, new) when the
 # clock was set, ("not_printed", seq) when receipt seq could not wait to print,
@@ -301,6 +302,11 @@ class Engine:
         elif what == "snapshot":
             self.pending_snapshot = event[1]
             self._apply_snapshot()
+        elif what == "snapshot_lost":  # installed on flash, but not readable until a restart
+            self.snap = self.pending_snapshot = None
+            if self.cashier is not None:
+                self._sign_off_now()
+            self._info("HO data installed:", "restart the till")
         elif what == "config":
             self._config(event[1], event[2])
         elif what == "crash":
