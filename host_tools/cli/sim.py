@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "this computer, as a sync would)")
     r.add_argument("--cpython", action="store_true",
                    help="run under CPython as on a Raspberry Pi (default: MicroPython with a Pico W's "
-                        "heap: 256K on this 64-bit port)")
+                        "192K heap)")
     r.set_defaults(func=run)
 
 

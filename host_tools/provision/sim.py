@@ -20,14 +20,10 @@ from till.formats import identity
 from till.formats.snapshot import SnapshotStore
 
 EXAMPLE_STORE = ROOT / "tests" / "data" / "store"
-PICO_W_HEAP_KIB = 192  # a Pico W's free heap, for its 32-bit objects
-# The heap the sim till gets beside its image on this 64-bit unix port, where
-# every object and pointer is twice its RP2040 size: as much free heap while
-# selling as a Pico W has (measured 2026-12-06 with the whole till, link
-# included, firmware from ROMFS: a 32-bit build of the port has 80 KB free
-# after sales at 192K; this port has 77 KB at 256K and only 13 KB at 192K,
-# docs/benchmarks.md "The whole till"). Device tests of single modules still
-# run at 192K (tests/conftest.py).
+# The heap the sim till gets beside its image: a Pico W's free heap. On this
+# 64-bit unix port objects are twice their RP2040 size, and the whole till
+# still fits (docs/benchmarks.md, "The whole till"); device tests of single
+# modules run at 192K too (tests/conftest.py).
 SIM_HEAP_KIB = 192
 KEY_FILE = "till.key"  # the sim till's secret, for `kassa journal verify --key-file`
 

@@ -135,6 +135,41 @@ def test_the_till_sells_after_the_sync_and_its_heap_is_flat(till: RunningTill) -
     assert heap["after"][1] >= 256, heap
 
 
+QSTR_ROOM = 150  # interned names a firmware change may add before the pool grows
+
+
+def qstr_pool_steps() -> list[int]:
+    """The counts of interned strings at which this MicroPython grows its
+    qstr pool (each step doubles it: some 28 KB at the step above 2,500 on
+    this port), measured by interning names in a fresh interpreter."""
+    import re
+    import subprocess
+    import sys
+
+    script = ("import gc, micropython\nmicropython.qstr_info()\nprev = gc.mem_alloc()\n"
+              "for i in range(6000):\n    getattr(gc, 'q%d' % i, None)\n"
+              "    a = gc.mem_alloc()\n    if a - prev > 1000: print('STEP', i)\n    prev = a\n")
+    out = subprocess.run([str(Path(sys.executable).with_name("micropython")), "-X", "heapsize=4M",
+                          "-c", script], capture_output=True, text=True, check=True).stdout
+    base = int(re.search(r"n_qstr=(\d+)", out).group(1))
+    return [base + int(i) for i in re.findall(r"STEP (\d+)", out)]
+
+
+def test_the_qstr_pool_has_room_for_growth(till: RunningTill) -> None:
+    """Every module of the till is loaded from the boot (the link and the
+    snapshot installer included) and each string constant is an interned
+    string (host_tools/provision/mpy_strings.py): their count must stay well
+    below the pool's next step, where MicroPython would need one block of
+    some 28 KB that a selling till never has."""
+    import re
+
+    till.send("qstrs")
+    till.wait_for("qstr pool:")
+    n = int(re.findall(r"n_qstr=(\d+)", till.console())[-1])
+    step = min(s for s in qstr_pool_steps() if s > n)
+    assert n + QSTR_ROOM < step, (n, step)
+
+
 def test_a_till_that_is_not_there() -> None:
     from linktill import free_port
 

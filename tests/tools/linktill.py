@@ -31,7 +31,7 @@ class RunningTill:
     open: the till runs until stop()), the console in root/console.txt."""
 
     def __init__(self, root: Path, image: Path | None, port: int | None = None,
-                 heap_beside_kib: int = sim.PICO_W_HEAP_KIB) -> None:
+                 heap_beside_kib: int = sim.SIM_HEAP_KIB) -> None:
         """image None: the till under CPython (as on a Raspberry Pi)."""
         self.root = root
         self.port = port or free_port()

@@ -15,7 +15,8 @@ _STATUS_OFFLINE = b"\x10\x04\x02"
 _FIFO_BYTES = 256  # what a slow printer takes ahead of printing it
 _KEEP_ERRORS = 8
 _COMMANDS = ("scan CODE | key NAME... | type TEXT | paper out|low|ok | cover open|closed | "
-             "printer off|on|speed BYTES_PER_S | wait MS | clock UNIX_S | heap LABEL | # comment")
+             "printer off|on|speed BYTES_PER_S | wait MS | clock UNIX_S | heap LABEL | qstrs | "
+             "# comment")
 
 
 class SimPrinterPort:
@@ -216,6 +217,16 @@ class SimInput:
             # "HEAP <label> <free bytes> <largest block>" on stdout.
             free, largest = periph.heap_stats()
             print("HEAP %s %s %s" % (rest.strip() or "-", free, largest))
+        elif word == "qstrs":
+            # MicroPython's interned strings: its own line "qstr pool: ...
+            # n_qstr=N ..." (the pool grows by doubling: tests keep N below
+            # the next step, docs/benchmarks.md).
+            try:
+                import micropython
+
+                micropython.qstr_info()
+            except (ImportError, AttributeError):
+                print("qstr pool: none (CPython)")
         else:
             self._refuse(line, "the commands are " + _COMMANDS)
 
