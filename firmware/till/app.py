@@ -164,6 +164,7 @@ class Till:
             # A power cut between an install and its record left a snapshot
             # in force that the journal does not name: the engine records it.
             self.engine.handle(("config", snapshot.journal_info(), True))
+        reserve.keep_spare()
 
     # ---- actions -----------------------------------------------------------
 
@@ -224,6 +225,8 @@ class Till:
         """Install an HO snapshot or delta package, journal it, and hand it to
         the engine (which switches after the sale in progress). A bad package
         raises SnapshotError and leaves the old snapshot in force."""
+        reserve.use_spare()
+        gc.collect()
         try:
             info = self.store.install(stream)
         except MemoryError:
@@ -306,6 +309,7 @@ class Till:
     async def inputs(self):
         keypad = self.dev["keypad"]
         scanner = self.dev["scanner"]
+        sim = self.dev.get("sim_input")
         while not self.stopping:
             for key in keypad.poll():
                 if key == "FEED":  # paper feed is the printer's, not a sale's
@@ -318,6 +322,8 @@ class Till:
                 else:
                     self.display.show(["Scanner:", value])
             self.printer_events()
+            if sim is not None:
+                sim.settle()  # the sim's measurements, after what came before them
             await sleep_ms(_INPUT_MS)
 
     def printer_events(self):
@@ -349,6 +355,7 @@ class Till:
 
     def tick(self):
         self.handle(("tick",))
+        reserve.keep_spare()  # after an install, once there is room again
 
     async def link_task(self):
         """Bytes between the transport and the link server, a bounded amount

@@ -53,8 +53,9 @@ def outage(tmp_path_factory, romfs_image) -> td.Day:
     # before the next sales, whatever the machine's load (without the pause a
     # loaded machine let the sales overtake the drain, and receipts kept for
     # the printer's return were dropped by newer ones: correct behaviour, but
-    # not what this check is about).
-    faults = {100: ["paper out"], 300: ["paper ok", "wait 3500"], 400: ["printer off"],
+    # not what this check is about). The pause before the first fault lets the
+    # receipts before it print, also on a loaded machine.
+    faults = {100: ["wait 3500", "paper out"], 300: ["paper ok", "wait 3500"], 400: ["printer off"],
               450: ["printer on", "wait 3500"], 550: ["cover open"],
               600: ["cover closed", "wait 3500"]}
     script = td.day_script(OUTAGE_SALES, printer_speed=0, gap_ms=30, faults=faults,

@@ -14,6 +14,7 @@ _STATUS_PAPER = b"\x10\x04\x04"
 _STATUS_OFFLINE = b"\x10\x04\x02"
 _FIFO_BYTES = 256  # what a slow printer takes ahead of printing it
 _KEEP_ERRORS = 8
+_MEASURING = ("heap", "qstrs")  # commands that report on the till: see pump()
 _COMMANDS = ("scan CODE | key NAME... | type TEXT | paper out|low|ok | cover open|closed | "
              "printer off|on|speed BYTES_PER_S | wait MS | clock UNIX_S | heap LABEL | qstrs | "
              "# comment")
@@ -147,6 +148,7 @@ class SimInput:
         self.keys = _Pipe(self)
         self.errors = []  # the last _KEEP_ERRORS refused lines (a sim runs for days too)
         self._ended = False  # the script (or terminal) has no more lines
+        self._held = None  # a measuring command, run by settle() (see pump)
         self.clock = None  # set by build(): the `clock` command sets it,
         self.on_clock = None  # or, in a running till, hands the time to this
 
@@ -154,13 +156,13 @@ class SimInput:
     def finished(self):
         """All input read and consumed: a scripted run (or Ctrl-D) is over."""
         self.pump()
-        return (self._ended and self._resume_at is None
+        return (self._ended and self._resume_at is None and self._held is None
                 and not self.scans.data and not self.keys.data)
 
     def pump(self):
         # The next line only once the scanner and keypad have taken everything
         # routed so far: a scan and the keys after it reach the till in order.
-        while not self.scans.data and not self.keys.data:
+        while not self.scans.data and not self.keys.data and self._held is None:
             if self._resume_at is not None:
                 if ticks_diff(self._ticks_ms(), self._resume_at) < 0:
                     return
@@ -171,7 +173,21 @@ class SimInput:
                 self._ended = (self._lines.closed if isinstance(self._lines, TerminalLines)
                                else True)
                 return
-            self._command(line.strip())
+            line = line.strip()
+            if line.split(" ", 1)[0] in _MEASURING:
+                # The keypad takes lines faster than the main loop handles
+                # their keys: a measurement waits for the main loop's
+                # settle(), after the keys and scans before it were handled.
+                self._held = line
+                return
+            self._command(line)
+
+    def settle(self):
+        """Called by the main loop after it handled a pass of keys and scans:
+        runs a measuring command (heap, qstrs) that waited for them."""
+        line, self._held = self._held, None
+        if line is not None:
+            self._command(line)
 
     def _command(self, line):
         if not line or line.startswith("#"):
