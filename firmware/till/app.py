@@ -178,9 +178,12 @@ class Till:
             self.execute(self.engine.handle(self._later.pop(0)))
 
     def execute(self, actions):
+        recorded = False
         for action in actions:
             kind = action[0]
-            if kind == "print":
+            if kind == "record":
+                recorded = True
+            elif kind == "print":
                 self.print_job(action[1])
             elif kind == "drawer":
                 self.printer.open_drawer()
@@ -188,7 +191,16 @@ class Till:
                 self.display.show([action[1], action[2]])
             elif kind == "wipe_credentials":
                 self.store.discard()
-            # "record" (already durable) and "beep" (no buzzer wired) need nothing here.
+            # "beep" (no buzzer wired) needs nothing here.
+        if recorded:
+            # A record ends a step (a sale, a sign-on): its garbage goes now,
+            # so what lives on after it (the receipt in the printer's buffer,
+            # the engine's state) is placed low in the heap beside the rest
+            # instead of among the step's dead objects, which would leave the
+            # free space in holes too small for a dict's table by the end of
+            # a day (measured on the 64-bit port after 30 sales: 20 KB free,
+            # no 272-byte block).
+            gc.collect()
 
     def _render(self, job):
         """The receipt's bytes, in the buffer reserved at boot (reused; the

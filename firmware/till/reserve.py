@@ -60,7 +60,7 @@ def release():
 # is (measured on the 64-bit port: 20 KB free, no 272-byte block). The block
 # is given back for the install and taken again after it, and at each tick
 # until there is room for it.
-SPARE_BYTES = 2048
+SPARE_BYTES = 4096
 _spare = None
 
 

@@ -33,7 +33,7 @@ from till.formats import records as R
 
 SITE = "S001"
 TILLS = ("till-1", "till-2")
-HEAP_KIB = sim.SIM_HEAP_KIB  # a Pico W's heap beside the firmware image
+HEAP_KIB = sim.SYNC_HEAP_KIB  # HO's data installed after sales: sim.py says why not 192K
 MARKER = ".kassa-demo"  # in an output directory the demo made (and may clear)
 
 
@@ -265,8 +265,9 @@ class Demo:
             self._gateway_config(cred_file)
         with self.step(f"Two sim tills start (MicroPython, {HEAP_KIB}K heap), links on "
                        + ", ".join(str(p) for p in self.till_ports.values())):
-            self.note(f"{HEAP_KIB}K beside the firmware image: a Pico W's free heap "
-                      "(the firmware runs in place from ROMFS, as on the board)")
+            self.note(f"{HEAP_KIB}K beside the firmware image (it runs in place from ROMFS): "
+                      "a Pico W's 192K and 32K for installing HO's data after sales on "
+                      "this 64-bit port")
             image = sim.romfs_image(self.out / "firmware.romfs")
             self.start_tills(image)
 
@@ -512,5 +513,6 @@ def finish(console: Console, result: Result) -> None:
   Logs                {rel}/logs/ (every command and its output), tills/till-N/console.txt
   Report              {rel}/report/ (Z closings, HO's sales and sent data as JSON)
 
-  The sim tills ran with {HEAP_KIB}K of heap beside their firmware, a Pico W's.""", highlight=False,
+  The sim tills ran with {HEAP_KIB}K of heap beside their firmware: a Pico W's 192K
+  and 32K for installing HO's data after sales on this 64-bit port.""", highlight=False,
                   soft_wrap=True)

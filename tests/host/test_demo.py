@@ -86,7 +86,7 @@ def test_the_demo_runs_end_to_end_and_leaves_nothing_running(demo) -> None:
     assert all(port_free(p) for p in ports(out)), ports(out)
     # What it says at the end: where things are, and the tills' heap.
     for where in ("receipts/till-1.png", "ho/relay.sqlite3", "8470/ho/", "sim run",
-                  "tills/till-N/journal", "192K of heap", "ho/demo-viewer.token"):
+                  "tills/till-N/journal", "224K of heap", "ho/demo-viewer.token"):
         assert where in proc.stdout, where
     # The web console was read signed in, and its token kept for a person.
     assert re.search(r"/ho/sales shows [\d,]+\.\d\d sold", proc.stdout), proc.stdout
