@@ -40,10 +40,8 @@ class _PgTx(Tx):
         self.cur.execute(_pg(sql), params)
         return self.cur.fetchall() if self.cur.description is not None else []
 
-    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        if not rows:
-            return 0
-        self.cur.executemany(_pg(sql), rows)
+    def changed(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self.cur.execute(_pg(sql), params)
         return self.cur.rowcount
 
 

@@ -100,6 +100,38 @@ def test_uploads_are_idempotent_and_conflicts_are_kept_beside_hos_copy(store: St
     assert store.ho_journal()[0]["action"] == "clear-flag"
 
 
+def test_a_batch_longer_than_one_insert_statement_is_stored_whole_and_answered_in_order(
+        store: Store, clock) -> None:
+    """Records go in as multi-row INSERTs of store._ROWS_PER_INSERT rows: a
+    batch over several of them, with some records already held, is stored
+    whole and each record answered for itself, in the order sent."""
+    from host_tools.relay import store as store_module
+
+    count = store_module._ROWS_PER_INSERT * 2 + 7
+    records = registered(store, count=count)
+    some = store.store_batch(TILL, records[10:20], head=count)
+    clock.t += 60
+    result = store.store_batch(TILL, records, head=count)
+    assert [a.seq for a in result.acks] == list(range(1, count + 1))
+    assert [a.outcome for a in result.acks] == ["stored"] * 10 + ["duplicate"] * 10 + ["stored"] * (count - 20)
+    assert [a.received_at for a in result.acks[10:20]] == [a.received_at for a in some.acks]
+    assert len(store.received(TILL, limit=10_000)) == count
+    assert store.record_raw(TILL, count) == records[-1][1]
+
+
+def test_an_acks_json_text_is_its_json(store: Store) -> None:
+    """The upload's answer writes each ack as text directly (Ack.json_text);
+    it must be exactly as_json(), for every outcome."""
+    import json
+
+    records = registered(store, count=3)
+    acks = store.store_batch(TILL, records[:2], head=3).acks
+    acks += store.store_batch(TILL, [records[0], (2, _altered(records[1][1]))], head=3).acks
+    assert {a.outcome for a in acks} == {"stored", "duplicate", "conflict"}
+    for ack in acks:
+        assert json.loads(ack.json_text()) == ack.as_json()
+
+
 def test_a_till_reporting_a_head_below_hos_is_flagged_at_once(store: Store) -> None:
     records = registered(store, count=10)
     store.store_batch(TILL, records, head=10)
