@@ -200,6 +200,60 @@ def test_sign_out_ends_the_session(client: TestClient, setup: tuple[Store, web_d
         assert client.get(page).status_code == 303
 
 
+def test_a_cookie_copied_before_sign_out_no_longer_works(setup: tuple[Store, web_data.Chain]) -> None:
+    """The session lives in the database: signing out ends it for every copy
+    of the cookie, in any relay process with the same key."""
+    store, chain = setup
+    with TestClient(app_for(store), follow_redirects=False) as mine, \
+            TestClient(app_for(store), follow_redirects=False) as thief:
+        csrf = signed_in(mine, chain.admin)
+        thief.cookies.set("kassa_ho", mine.cookies["kassa_ho"], path="/ho")
+        assert thief.get("/ho/tills").status_code == 200  # the copy works while the session lives
+        assert mine.post("/ho/signout", data={"csrf": csrf}).status_code == 303
+        for page in PAGES:
+            assert thief.get(page).status_code == 303, page
+        assert thief.post("/ho/tills/S001/till-1/clear-flag", data={"csrf": csrf, "note": "x"}).status_code == 303
+    with store.transaction(write=False) as tx:
+        assert tx.one("SELECT COUNT(*) FROM web_sessions") == (0,)
+
+
+def test_an_admin_signs_everyone_out_and_a_viewer_may_not(setup: tuple[Store, web_data.Chain]) -> None:
+    store, chain = setup
+    with TestClient(app_for(store), follow_redirects=False) as admin, \
+            TestClient(app_for(store), follow_redirects=False) as viewer, \
+            TestClient(app_for(store), follow_redirects=False) as admin_elsewhere:
+        admin_csrf = signed_in(admin, chain.admin)
+        viewer_csrf = signed_in(viewer, chain.viewer)
+        signed_in(admin_elsewhere, chain.admin)
+        assert 'id="signout-everywhere"' in admin.get("/ho/tills").text
+        assert 'id="signout-everywhere"' not in viewer.get("/ho/tills").text
+        r = viewer.post("/ho/signout-everywhere", data={"csrf": viewer_csrf})
+        assert r.status_code == 403 and "needs an admin" in r.text
+        assert admin.post("/ho/signout-everywhere", data={"csrf": "forged"}).status_code == 403
+        assert admin_elsewhere.get("/ho/tills").status_code == 200  # nothing ended yet
+        r = admin.post("/ho/signout-everywhere", data={"csrf": admin_csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/ho/signin"
+        for client in (admin, viewer, admin_elsewhere):
+            assert client.get("/ho/tills").status_code == 303
+        signed_in(viewer, chain.viewer)  # signing in again works
+    entry = store.ho_journal()[-1]
+    assert (entry["actor"], entry["action"]) == ("alice", "sign-out-everywhere")
+    assert "3 web session(s) of every HO user" in entry["note"]
+
+
+def test_expired_sessions_end_and_are_cleared_at_the_next_sign_in(
+        setup: tuple[Store, web_data.Chain], clock: Any) -> None:
+    store, chain = setup
+    with TestClient(app_for(store), follow_redirects=False) as old, \
+            TestClient(app_for(store), follow_redirects=False) as new:
+        signed_in(old, chain.viewer)
+        clock.t += SESSION_S
+        assert old.get("/ho/tills").status_code == 303
+        signed_in(new, chain.admin)
+    with store.transaction(write=False) as tx:
+        assert tx.one("SELECT COUNT(*) FROM web_sessions") == (1,)  # only the new one is kept
+
+
 # -- acting: CSRF and roles --------------------------------------------------
 
 def test_a_post_without_the_sessions_csrf_token_changes_nothing(client: TestClient,
