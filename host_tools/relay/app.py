@@ -293,9 +293,12 @@ def create_app(config: RelayConfig, store: Store | None = None) -> FastAPI:
 
     @app.get("/v1/ho/tills", summary="every till's health (HO)",
              responses=errors(*SIGNED_IN))
-    def ho_tills(request: Request, who: Who) -> Any:
+    def ho_tills(request: Request, who: Who, site: SiteFilter = None,
+                 after: Annotated[str | None, Query(pattern=ids.TILL_PATTERN,
+                                                    description="the last till id of the previous page")] = None,
+                 limit: Annotated[int, Query(ge=1)] = 1000) -> Any:
         _ho(who)
-        return _store(request).tills()
+        return _store(request).tills(after or "", min(limit, limits.max_page), site)
 
     @app.get("/v1/ho/received", summary="received records with their statuses (HO)",
              responses=errors(*SIGNED_IN))

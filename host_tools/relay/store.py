@@ -415,17 +415,23 @@ class Store(ABC):
         return [{"till": r[0], "seq": r[1], "sha256": bytes(r[2]).hex(), "received_at": r[3],
                  "held_sha256": bytes(r[4]).hex()} for r in rows]
 
-    def tills(self) -> list[dict[str, Any]]:
-        """Each till's health: contact, acknowledgement, gaps, quarantine."""
-        acks = {a.till_id: a for a in self.acks()}
+    def tills(self, after: str = "", limit: int | None = None, site_id: str | None = None) -> list[dict[str, Any]]:
+        """Each till's health: contact, acknowledgement, gaps, quarantine; in
+        till id order, those after the till id `after`, at most `limit` (a
+        page of the web console: a chain has thousands of tills)."""
+        where, params = _where([("t.till_id > ?", after or None), ("t.site_id = ?", site_id)])
+        tail, tail_params = ("", []) if limit is None else (" LIMIT ?", [limit])
         with self.transaction(write=False) as tx:
+            acks = {a.till_id: a for a in map(_till_ack, tx.all(
+                _ACKS_SQL + where + " ORDER BY t.till_id" + tail, [*params, *tail_params]))}
             rows = tx.all(
                 "SELECT t.till_id, t.site_id, c.last_contact, c.reported_head, c.clock_offset_s, c.flag, "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.status = 'UPLOADED'), "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.status = 'QUARANTINED'), "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.reason_code = 'verify'), "
                 "(SELECT COUNT(*) FROM conflicts x WHERE x.till_id = t.till_id) "
-                "FROM tills t LEFT JOIN till_contact c ON c.till_id = t.till_id ORDER BY t.till_id")
+                "FROM tills t LEFT JOIN till_contact c ON c.till_id = t.till_id" + where
+                + " ORDER BY t.till_id" + tail, [*params, *tail_params])
             out = []
             for r in rows:
                 ack = acks[r[0]]
@@ -434,6 +440,19 @@ class Store(ABC):
                             "held": ack.held, "waiting": r[6], "quarantined": r[7],
                             "chain_breaks": r[8], "conflicts": r[9], "gaps": self._gaps(tx, r[0])})
         return out
+
+    def names(self, table: str, limit: int) -> list[str]:
+        """The first `limit` site ids ("sites") or till ids ("tills"), in order:
+        suggestions for the pages' filter fields, bounded however big the chain."""
+        column = {"sites": "site_id", "tills": "till_id"}[table]
+        with self.transaction(write=False) as tx:
+            return [str(r[0]) for r in tx.all(f"SELECT {column} FROM {table} ORDER BY {column} LIMIT ?", (limit,))]
+
+    def till_count(self, site_id: str | None = None) -> int:
+        where, params = _where([("site_id = ?", site_id)])
+        with self.transaction(write=False) as tx:
+            row = tx.one("SELECT COUNT(*) FROM tills" + where, params)
+        return int(row[0]) if row else 0
 
     def _gaps(self, tx: Tx, till_id: str) -> list[list[int]]:
         """Missing sequence ranges [first, last] below the highest record held."""

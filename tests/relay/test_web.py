@@ -491,3 +491,45 @@ def test_relays_behind_one_address_share_a_session_key_file(tmp_path: Path,
     assert main(["relay", "serve", "--db", str(tmp_path / "r.db"),
                  "--session-key-file", str(tmp_path / "missing")]) == 2
     assert "No such file" in capsys.readouterr().err
+
+
+def test_the_tills_page_is_paged_by_till_id_and_filtered_by_site(setup: tuple[Store, web_data.Chain],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from host_tools.relay.web import tills as tills_module
+
+    store, chain = setup
+    every = [t["till"] for t in store.tills()]
+    assert len(every) >= 3
+    monkeypatch.setattr(tills_module, "PAGE_ROWS", 2)
+    with TestClient(app_for(store), follow_redirects=False) as client:
+        signed_in(client, chain.viewer)
+        seen, url, pages = [], "/ho/tills", 0
+        while url:
+            page = client.get(url)
+            assert page.status_code == 200
+            shown = re.findall(r'<tr class="level-\w+" data-till="([^"]+)"', page.text)
+            assert 1 <= len(shown) <= 2
+            assert f'id="till-total">{len(every)}<' in page.text
+            seen += shown
+            pages += 1
+            found = re.search(r'href="([^"]+)" id="next-page"', page.text)
+            url = found.group(1).replace("&amp;", "&") if found else ""
+            assert pages == 1 or 'id="first-page"' in page.text
+        assert seen == every and pages == (len(every) + 1) // 2
+        site = every[0].split("/")[0]
+        page = client.get("/ho/tills", params={"site": site})
+        assert set(re.findall(r'data-till="([^"]+)"', page.text)) <= {t for t in every if t.startswith(site + "/")}
+        for bad in ({"site": "no such/site"}, {"after": "not a till"}):
+            page = client.get("/ho/tills", params=bad)
+            assert page.status_code == 422 and 'class="notice bad error"' in page.text
+
+
+def test_the_api_pages_tills_too(setup: tuple[Store, web_data.Chain]) -> None:
+    store, chain = setup
+    every = [t["till"] for t in store.tills()]
+    with TestClient(app_for(store)) as client:
+        headers = {"Authorization": f"Bearer {chain.viewer}"}
+        first = client.get("/v1/ho/tills", params={"limit": 2}, headers=headers).json()
+        rest = client.get("/v1/ho/tills", params={"after": first[-1]["till"]}, headers=headers).json()
+        assert [t["till"] for t in first + rest] == every
+        assert client.get("/v1/ho/tills", params={"after": "x"}, headers=headers).status_code == 422

@@ -21,6 +21,7 @@ NAV = ("Received Data", "/ho/received")
 
 STATUSES = (UPLOADED, PROCESSED, QUARANTINED, REJECTED)
 PAGE_ROWS = 50
+SUGGESTIONS = 500  # till ids offered in the filter field; any other can be typed
 _MAX_SEQ = 2**63 - 1  # a BIGINT: beyond it PostgreSQL would refuse the query
 
 
@@ -62,6 +63,6 @@ def received_page(request: Request, who: StaffDep, till: str = "", status: str =
     first_url = "/ho/received" + ("?" + urlencode(filters) if filters else "") if after else None
     response: Response = render(
         request, "received.html", who, status_code=422 if errors else 200, rows=rows, errors=errors,
-        till=till, status=status, statuses=STATUSES, till_ids=[a.till_id for a in store.acks()],
+        till=till, status=status, statuses=STATUSES, till_ids=store.names("tills", SUGGESTIONS),
         next_url=next_url, first_url=first_url)
     return response
