@@ -108,7 +108,8 @@ FROM tills t LEFT JOIN till_contact c ON c.till_id = t.till_id
 # Tills a processor can make progress on: a record waits at the chain's next
 # sequence (new, or set aside for a gap that has now closed), or records wait
 # beyond a gap not yet set aside (processing then quarantines the first of
-# them, so the gap shows). Records behind a gap already set aside only wait.
+# them, so the gap shows), or a record declared lost has arrived where its
+# declaration's chain stands. Records behind a gap already set aside only wait.
 WORK_SQL = """
 SELECT t.till_id FROM tills t WHERE
   EXISTS (SELECT 1 FROM records r WHERE r.till_id = t.till_id AND r.seq = t.next_seq
@@ -117,6 +118,8 @@ SELECT t.till_id FROM tills t WHERE
               AND r.seq > t.next_seq)
       AND NOT EXISTS (SELECT 1 FROM records r WHERE r.till_id = t.till_id
                       AND r.status = 'QUARANTINED' AND r.reason_code = 'gap' AND r.seq > t.next_seq))
+  OR EXISTS (SELECT 1 FROM losses l JOIN records r ON r.till_id = l.till_id AND r.seq = l.next_seq
+             WHERE l.till_id = t.till_id AND l.resolved_at IS NULL AND r.status = 'UPLOADED')
 """
 
 
@@ -438,8 +441,17 @@ class Store(ABC):
                 out.append({"till": r[0], "site": r[1], "last_contact": r[2], "reported_head": r[3],
                             "clock_offset_s": r[4], "flag": r[5], "processed": ack.processed,
                             "held": ack.held, "waiting": r[6], "quarantined": r[7],
-                            "chain_breaks": r[8], "conflicts": r[9], "gaps": self._gaps(tx, r[0])})
+                            "chain_breaks": r[8], "conflicts": r[9], "gaps": self._gaps(tx, r[0]),
+                            "losses": self._losses(tx, r[0])})
         return out
+
+    def _losses(self, tx: Tx, till_id: str) -> list[dict[str, Any]]:
+        """Records a person declared lost (processing.resolve), and what became
+        of them: open while HO waits for them, resolved once all arrived."""
+        rows = tx.all("SELECT first_seq, last_seq, declared_at, declared_by, next_seq, resolved_at, resolution "
+                      "FROM losses WHERE till_id = ? ORDER BY first_seq", (till_id,))
+        keys = ("first", "last", "declared_at", "declared_by", "arrived_to", "resolved_at", "resolution")
+        return [dict(zip(keys, (*r[:4], int(r[4]) - 1, *r[5:]))) for r in rows]
 
     def names(self, table: str, limit: int) -> list[str]:
         """The first `limit` site ids ("sites") or till ids ("tills"), in order:

@@ -533,3 +533,33 @@ def test_the_api_pages_tills_too(setup: tuple[Store, web_data.Chain]) -> None:
         rest = client.get("/v1/ho/tills", params={"after": first[-1]["till"]}, headers=headers).json()
         assert [t["till"] for t in first + rest] == every
         assert client.get("/v1/ho/tills", params={"after": "x"}, headers=headers).status_code == 422
+
+
+def test_the_tills_page_shows_records_declared_lost_until_they_arrive(client: TestClient,
+                                                                       setup: tuple[Store, web_data.Chain]) -> None:
+    from journals import batch
+
+    store, chain = setup
+    till, seq = web_data.GAP
+    csrf = signed_in(client, chain.admin)
+    r = client.post(resolve_url(GAP_RECORD), data={"csrf": csrf, "action": "accept", "note": "lost"})
+    assert r.status_code == 303
+    processing.process(store)
+
+    def loss_text() -> str:
+        row = re.search(rf'<tr class="level-\w+" data-till="{till}">(.*?)</tr>', client.get("/ho/tills").text, re.S)
+        assert row
+        found = re.search(r'<div class="small loss (\w+)">(.*?)</div>', row.group(1), re.S)
+        assert found
+        return found.group(1) + ": " + " ".join(re.sub(r"<[^>]+>", " ", found.group(2)).split())
+
+    assert loss_text().startswith(f"open: {seq}–{seq} declared lost by alice") and "not arrived" in loss_text()
+    site, name = till.split("/")
+    raw = dict(chain.journals[till])[seq]
+    r = client.post(f"/v1/sites/{site}/tills/{name}/records", content=batch([(seq, raw)]),
+                    headers={"Authorization": f"Bearer {chain.site_tokens[site]}",
+                             "Content-Type": "application/cbor-seq"})
+    assert r.status_code == 200, r.text
+    assert processing.process(store).processed == 1
+    text = loss_text()
+    assert text.startswith("resolved: ") and "arrived" in text and f"the chain joins record {seq + 1}" in text
