@@ -79,8 +79,14 @@ class SqliteStore(Store):
         if not write:
             yield from self._run(conn, "BEGIN")
             return
-        with self._write_lock:
+        # As long as the busy handler would wait, and then the same error, which
+        # the app answers with 503 and Retry-After.
+        if not self._write_lock.acquire(timeout=_BUSY_TIMEOUT_MS / 1000):
+            raise sqlite3.OperationalError("database is locked (another writer of this relay holds it)")
+        try:
             yield from self._run(conn, "BEGIN IMMEDIATE")
+        finally:
+            self._write_lock.release()
 
     @staticmethod
     def _run(conn: sqlite3.Connection, begin: str) -> Iterator[Tx]:

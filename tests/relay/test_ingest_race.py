@@ -86,3 +86,48 @@ def test_an_upload_that_cannot_get_sqlite_s_write_lock_is_a_503_to_retry(
     finally:
         other.close()
         store.close()
+
+
+def test_an_upload_waiting_behind_a_long_writer_of_the_same_relay_is_a_503_to_retry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writers of one relay queue on a lock rather than SQLite's busy handler;
+    one held past the busy timeout (the relay's own worker in a long round)
+    still answers 503 with Retry-After, and the retry is stored."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from host_tools.relay import sqlite_store
+    from host_tools.relay.app import create_app
+    from host_tools.relay.config import RelayConfig
+
+    monkeypatch.setattr(sqlite_store, "_BUSY_TIMEOUT_MS", 200)
+    path = str(tmp_path / "relay.sqlite3")
+    store = open_store(path)
+    token = store.add_site("S001", "Main street")
+    key, records = make_journal("S001/till-1", 5)
+    store.add_till("S001/till-1", key)
+    app = create_app(RelayConfig(database_url=path, worker_interval_s=None), store)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/cbor-seq"}
+    holding, done = threading.Event(), threading.Event()
+
+    def long_writer() -> None:
+        with store.transaction():
+            holding.set()
+            done.wait(10)
+
+    writer = threading.Thread(target=long_writer)
+    writer.start()
+    try:
+        holding.wait(10)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            r = client.post("/v1/sites/S001/tills/till-1/records", content=batch(records), headers=headers)
+            assert r.status_code == 503 and r.headers["Retry-After"] == "5" and "retry" in r.json()["detail"]
+            done.set()
+            writer.join()
+            r = client.post("/v1/sites/S001/tills/till-1/records", content=batch(records), headers=headers)
+            assert r.status_code == 200 and [a["outcome"] for a in r.json()["acks"]] == ["stored"] * 5
+    finally:
+        done.set()
+        writer.join()
+        store.close()
