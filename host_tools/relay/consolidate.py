@@ -16,7 +16,7 @@ from typing import Any
 
 from host_tools.hodata.journal_reader import to_json
 from host_tools.relay.schema import MAX_BIGINT
-from host_tools.relay.store import Tx, insert_rows
+from host_tools.relay.store import Tx
 
 # docs/journal.cddl: envelope, kinds, flags.
 SEQ, TIME, KIND, BODY, FLAGS = 1, 2, 3, 4, 5
@@ -131,7 +131,7 @@ class Consolidation:
             top = tx.one("UPDATE feed_clock SET n = n + ? RETURNING n", (len(self.feed),))
             assert top is not None
             first = int(top[0]) - len(self.feed) + 1
-            insert_rows(tx, "INSERT INTO feed (id, till_id, seq, site_id, day, kind, body) VALUES ",
-                        "(?, ?, ?, ?, ?, ?, ?)", "",
-                        [(first + n, self.till_id, seq, self.site_id, day, kind, body)
-                         for n, (seq, day, kind, body) in enumerate(self.feed)])
+            tx.insert_rows("INSERT INTO feed (id, till_id, seq, site_id, day, kind, body) VALUES ",
+                           "(?, ?, ?, ?, ?, ?, ?)", "",
+                           [(first + n, self.till_id, seq, self.site_id, day, kind, body)
+                            for n, (seq, day, kind, body) in enumerate(self.feed)])

@@ -18,6 +18,9 @@ from typing import Any, NamedTuple
 from host_tools.relay import auth, ids, schema
 
 Row = tuple[Any, ...]
+# Rows per multi-row INSERT (Tx.insert_rows): at 5 to 7 parameters each, far
+# below SQLite's 32,766 parameters per statement.
+ROWS_PER_INSERT = 250
 Clock = Callable[[], float]
 
 UPLOADED, PROCESSED, QUARANTINED, REJECTED = "UPLOADED", "PROCESSED", "QUARANTINED", "REJECTED"
@@ -43,6 +46,21 @@ class Tx(ABC):
     @abstractmethod
     def changed(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it inserted, updated or deleted."""
+
+    def insert_rows(self, head: str, row_sql: str, tail: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Rows inserted by `head` + `row_sql` once per row + `tail`, as few
+        statements of ROWS_PER_INSERT rows. Not executemany: on SQLite a
+        statement per row gives up and retakes Python's GIL around each row's
+        step, and with the relay's other threads busy (decoding the next
+        upload) each retake can wait out a 5 ms switch interval, which held
+        ingest to a fraction of what the database does (bench/bench_relay.py).
+        (PostgreSQL's transaction does it another way: postgres_store.py.)"""
+        changed = 0
+        for i in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[i:i + ROWS_PER_INSERT]
+            changed += self.changed(head + ", ".join([row_sql] * len(chunk)) + tail,
+                                    [value for row in chunk for value in row])
+        return changed
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.all(sql, params)
@@ -311,7 +329,7 @@ class Store(ABC):
         held = {int(r[0]) for r in tx.all("SELECT seq FROM records WHERE till_id = ? AND seq >= ? AND seq <= ?",
                                           (till_id, items[0][0], items[-1][0]))}
         new = [(seq, raw, hashlib.sha256(raw).digest()) for seq, raw in items if seq not in held]
-        stored = insert_rows(tx, "INSERT INTO records (till_id, seq, raw, sha256, received_at, status) VALUES ",
+        stored = tx.insert_rows("INSERT INTO records (till_id, seq, raw, sha256, received_at, status) VALUES ",
                               "(?, ?, ?, ?, ?, 'UPLOADED')", " ON CONFLICT (till_id, seq) DO NOTHING",
                               [(till_id, seq, raw, digest, now) for seq, raw, digest in new])
         if stored != len(new):
@@ -534,27 +552,6 @@ class Store(ABC):
             rows = tx.all("SELECT at, actor, action, till_id, seq, note FROM ho_journal ORDER BY at")
         keys = ("at", "actor", "action", "till", "seq", "note")
         return [dict(zip(keys, r)) for r in rows]
-
-
-# Rows per multi-row INSERT: at 5 to 7 parameters each, far below SQLite's
-# 32,766 and PostgreSQL's 65,535 parameters per statement.
-_ROWS_PER_INSERT = 250
-
-
-def insert_rows(tx: Tx, head: str, row_sql: str, tail: str, rows: Sequence[Sequence[Any]]) -> int:
-    """Rows inserted by `head` + `row_sql` once per row + `tail`, as few
-    statements of many rows (on PostgreSQL one round trip each, not one per
-    row). Not executemany: on SQLite a statement per row gives up
-    and retakes Python's GIL around each row's step, and with the relay's
-    other threads busy (decoding the next upload) each retake can wait out
-    a 5 ms switch interval, which held ingest to a fraction of what the
-    database does (bench/bench_relay.py, docs/benchmarks.md)."""
-    changed = 0
-    for i in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[i:i + _ROWS_PER_INSERT]
-        changed += tx.changed(head + ", ".join([row_sql] * len(chunk)) + tail,
-                              [value for row in chunk for value in row])
-    return changed
 
 
 def _where(filters: Sequence[tuple[str, Any]]) -> tuple[str, list[Any]]:

@@ -1,7 +1,7 @@
 """Uploads meeting other writers.
 
-A batch is stored with multi-row INSERTs of the records HO does not hold
-(store._store_records). Between its look-up and its INSERT another relay may
+A batch is stored with one insert_rows of the records HO does not hold
+(store._store_records: one executemany on PostgreSQL). Between its look-up and its INSERT another relay may
 commit some of the same records (a gateway's retry on a second relay process,
 PostgreSQL): the batch must then still answer each record truthfully and keep
 a differing copy as a conflict, never report it stored."""
@@ -31,19 +31,20 @@ def test_records_committed_by_another_relay_meanwhile_are_answered_as_held(
         other = cbor2.loads(records[2][1])
         other[2] += 1
         forged = cbor2.dumps(other, canonical=True)  # a different record 3
-        original = postgres_store._PgTx.changed
+        original = postgres_store._PgTx.insert_rows
 
-        def other_relay_first(self: Any, sql: str, params: Sequence[Any] = ()) -> int:
-            if not sql.startswith("INSERT INTO records"):
-                return original(self, sql, params)
+        def other_relay_first(self: Any, head: str, row_sql: str, tail: str,
+                              rows: Sequence[Sequence[Any]]) -> int:
+            if not head.startswith("INSERT INTO records"):
+                return original(self, head, row_sql, tail, rows)
             with psycopg.connect(pg_url, autocommit=True) as conn:  # commits before our INSERT
                 for seq, raw in ((3, forged), (4, records[3][1])):
                     conn.execute("INSERT INTO records (till_id, seq, raw, sha256, received_at, status) "
                                  "VALUES (%s, %s, %s, sha256(%s), 1, 'UPLOADED')",
                                  ("S001/till-1", seq, raw, raw))
-            return original(self, sql, params)
+            return original(self, head, row_sql, tail, rows)
 
-        monkeypatch.setattr(postgres_store._PgTx, "changed", other_relay_first)
+        monkeypatch.setattr(postgres_store._PgTx, "insert_rows", other_relay_first)
         result = store.store_batch("S001/till-1", records, head=6)
         outcomes = {a.seq: a.outcome for a in result.acks}
         assert outcomes[3] == "conflict" and outcomes[4] == "duplicate"

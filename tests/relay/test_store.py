@@ -102,12 +102,12 @@ def test_uploads_are_idempotent_and_conflicts_are_kept_beside_hos_copy(store: St
 
 def test_a_batch_longer_than_one_insert_statement_is_stored_whole_and_answered_in_order(
         store: Store, clock) -> None:
-    """Records go in as multi-row INSERTs of store._ROWS_PER_INSERT rows: a
+    """Records go in as multi-row INSERTs of store.ROWS_PER_INSERT rows: a
     batch over several of them, with some records already held, is stored
     whole and each record answered for itself, in the order sent."""
     from host_tools.relay import store as store_module
 
-    count = store_module._ROWS_PER_INSERT * 2 + 7
+    count = store_module.ROWS_PER_INSERT * 2 + 7
     records = registered(store, count=count)
     some = store.store_batch(TILL, records[10:20], head=count)
     clock.t += 60
