@@ -240,6 +240,8 @@ _V3 = [
         resolved_at BIGINT,
         resolution TEXT,
         PRIMARY KEY (till_id, first_seq))""",
+    # The quarantine page reads the newest decisions of a journal that only grows.
+    "CREATE INDEX ho_journal_by_at ON ho_journal (at)",
 ]
 
 MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}

@@ -547,9 +547,20 @@ class Store(ABC):
         return [{"id": r[0], "till": r[1], "seq": r[2], "site": r[3], "day": r[4], "kind": r[5],
                  "body": json.loads(r[6])} for r in rows]
 
-    def ho_journal(self) -> list[dict[str, Any]]:
+    def ho_journal(self, actions: Sequence[str] = (), newest: int | None = None) -> list[dict[str, Any]]:
+        """HO's journal in time order: every entry, or those of `actions`;
+        with `newest`, only the newest that many (and any of the same second
+        as the oldest of them): a page shows the last few decisions of a
+        journal that only grows."""
+        where = f" WHERE action IN ({', '.join('?' * len(actions))})" if actions else ""
+        params: list[Any] = list(actions)
+        if newest is not None:
+            where += (" AND" if where else " WHERE") + (
+                f" at >= (SELECT MIN(at) FROM (SELECT at FROM ho_journal{where} ORDER BY at DESC LIMIT ?) n)")
+            params += [*actions, newest]
         with self.transaction(write=False) as tx:
-            rows = tx.all("SELECT at, actor, action, till_id, seq, note FROM ho_journal ORDER BY at")
+            rows = tx.all("SELECT at, actor, action, till_id, seq, note FROM ho_journal" + where
+                          + " ORDER BY at", params)
         keys = ("at", "actor", "action", "till", "seq", "note")
         return [dict(zip(keys, r)) for r in rows]
 

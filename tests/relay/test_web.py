@@ -563,3 +563,33 @@ def test_the_tills_page_shows_records_declared_lost_until_they_arrive(client: Te
     assert processing.process(store).processed == 1
     text = loss_text()
     assert text.startswith("resolved: ") and "arrived" in text and f"the chain joins record {seq + 1}" in text
+
+
+def test_the_quarantine_page_is_paged_and_reads_only_the_newest_decisions(
+        setup: tuple[Store, web_data.Chain], monkeypatch: pytest.MonkeyPatch, clock: Any) -> None:
+    from host_tools.relay.web import quarantine as quarantine_module
+
+    store, chain = setup
+    every = sorted(quarantined(store))
+    assert len(every) >= 2
+    monkeypatch.setattr(quarantine_module, "PAGE_ROWS", 1)
+    monkeypatch.setattr(quarantine_module, "RECENT_DECISIONS", 2)
+    for n in range(4):  # decisions in HO's journal, a second apart
+        clock.t += 1
+        with store.transaction() as tx:
+            store.log(tx, "alice", "clear-flag", "S001/till-1", None, f"decision {n}")
+    with TestClient(app_for(store), follow_redirects=False) as client:
+        signed_in(client, chain.viewer)
+        seen, url = [], "/ho/quarantine"
+        while url:
+            page = client.get(url)
+            assert page.status_code == 200
+            seen += [(t, int(s)) for t, s in re.findall(r'data-record="([^"|]+)\|(\d+)"', page.text)]
+            assert re.findall(r"decision (\d)", page.text) == ["3", "2"]  # the newest two, newest first
+            found = re.search(r'href="([^"]+)" id="next-page"', page.text)
+            url = found.group(1).replace("&amp;", "&") if found else ""
+        assert seen == every
+        assert client.get("/ho/quarantine", params={"after": "broken"}).status_code == 422
+    assert [d["note"] for d in store.ho_journal(("clear-flag",), newest=3)] == [
+        "decision 1", "decision 2", "decision 3"]
+    assert len(store.ho_journal()) == 4
