@@ -49,6 +49,8 @@ SALES_PER_TILL = 1250
 BATCH = 500           # records per upload (a gateway catching up after a day offline)
 CLIENTS = 4           # concurrent uploading gateways
 GOAL_SQLITE = 5000    # issue 8: sales/s ingest on SQLite, and half the plain INSERT's rate
+GOAL_SHARE = 0.5
+GOAL_PROCESS = 1400   # issue 8's scale: the peak of 10,000 stores (_peak), on both databases
 
 Journals = dict[str, list[tuple[int, bytes]]]
 
@@ -198,6 +200,15 @@ def _database(kind: str, tmp: Path) -> Iterator[str]:
         cluster.stop()
 
 
+def _cpu_s(pid: int) -> float:
+    """A process's user + system CPU time so far (Linux /proc), 0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(kind: str, keys: dict[str, bytes], journals: Journals, tmp: Path) -> dict[str, float]:
     with _database(kind, tmp) as url:
         store = open_store(url)
@@ -206,25 +217,35 @@ def measure(kind: str, keys: dict[str, bytes], journals: Journals, tmp: Path) ->
             plain_before = plain_insert(url, journals)
             relay = RelayProcess(url, worker_interval_s=None, log=tmp / f"relay-{kind}.log").start()
             try:
+                assert relay.proc is not None
+                cpu0, client0 = _cpu_s(relay.proc.pid), time.process_time()
                 ingest = upload_all(relay.url, tokens, journals)
+                relay_cpu, client_cpu = _cpu_s(relay.proc.pid) - cpu0, time.process_time() - client0
             finally:
                 relay.stop()
             plain_after = plain_insert(url, journals)
             process = process_all(store, journals)
         finally:
             store.close()
+    total = sum(map(len, journals.values()))
     return {"plain": (plain_before + plain_after) / 2, "plain_min": min(plain_before, plain_after),
-            "plain_max": max(plain_before, plain_after), "ingest": ingest, "process": process}
+            "plain_max": max(plain_before, plain_after), "ingest": ingest, "process": process,
+            "relay_cpu_us": relay_cpu / total * 1e6, "client_cpu_us": client_cpu / total * 1e6}
 
 
 def cddl_us_per_sale(journals: Journals, sample: int = 2000) -> float:
-    """pycddl's share of processing: engine_record_problems on a sample of the sales."""
+    """pycddl's share of processing: engine_record_problems on a sample of the
+    sales, called as processing calls it (decoded, deterministic encoding
+    already checked)."""
+    import cbor2
+
     from host_tools.hodata.journal_schema import engine_record_problems
 
     raws = [raw for records in journals.values() for _, raw in records][:sample]
+    decoded = [cbor2.loads(raw) for raw in raws]
     t0 = time.perf_counter()
-    for raw in raws:
-        engine_record_problems(raw)
+    for raw, rec in zip(raws, decoded):
+        engine_record_problems(raw, rec, canonical=True)
     return (time.perf_counter() - t0) / len(raws) * 1e6
 
 
@@ -246,11 +267,18 @@ def bench_relay_throughput() -> str:
             rows.append(f"| {kind} | **{m['ingest']:,.0f}** | {m['plain']:,.0f} "
                         f"({m['plain_min']:,.0f}-{m['plain_max']:,.0f}) | {share:.0%} | "
                         f"**{m['process']:,.0f}** |")
+            met = m["process"] >= GOAL_PROCESS
+            notes.append(f"{kind} processing {'meets' if met else 'MISSES'} the issue's peak "
+                         f"({m['process']:,.0f} against {GOAL_PROCESS:,} sales/s)")
             if kind == "SQLite":
-                met = m["ingest"] >= GOAL_SQLITE and share >= 0.5
+                met = m["ingest"] >= GOAL_SQLITE and share >= GOAL_SHARE
                 notes.append(f"SQLite ingest {'meets' if met else 'MISSES'} issue 8's goal "
                              f"(at least {GOAL_SQLITE:,} sales/s: {'yes' if m['ingest'] >= GOAL_SQLITE else 'no'}; "
-                             f"at least half the plain INSERT's rate: {'yes' if share >= 0.5 else 'no'})")
+                             f"at least half the plain INSERT's rate: {'yes' if share >= GOAL_SHARE else 'no'})")
+                notes.append(f"CPU per uploaded sale on SQLite: {m['relay_cpu_us']:,.1f} µs in the relay "
+                             f"process (all its threads, SQLite included), {m['client_cpu_us']:,.1f} µs in "
+                             f"the benchmark's gateway clients; the plain INSERT takes "
+                             f"{1e6 / m['plain']:,.1f} µs per row in all")
                 cddl = cddl_us_per_sale(journals)
                 per_sale = 1e6 / m["process"]
                 notes.append(f"pycddl's validation takes {cddl:,.0f} µs of the {per_sale:,.0f} µs HO "
@@ -272,17 +300,26 @@ def bench_relay_throughput() -> str:
         "database share this machine's 2 cores, and other processes loaded it meanwhile "
         f"(load average {load_before:.1f} before, {load_after:.1f} after).\n\n"
         "| database | relay ingest (HTTP upload + commit) | plain batched INSERT | ingest / plain "
-        "| HO processing (verify + CDDL + consolidate) |\n|---|---|---|---|---|\n"
+        f"(goal on SQLite: {GOAL_SHARE:.0%}) | HO processing (verify + CDDL + consolidate; goal "
+        f"{GOAL_PROCESS:,}) |\n|---|---|---|---|---|\n"
         + "\n".join(rows) + "\n\n"
         + "".join(f"- {n}.\n" for n in notes)
         + f"- For scale: {_peak()}.\n\n"
         "The plain INSERT does per row what a database must; the relay also decodes every "
-        "record to check it is one (CBOR, its sequence number, order), hashes it, looks up "
-        "what HO already holds, and answers an acknowledgement per record, over HTTP, in "
-        "Python; the plain rate on SQLite also swings with the shared disk's fsync times "
-        "(see the range). Processing need not keep pace with a peak: uploads are acknowledged "
-        "at once and records wait UPLOADED until processed; on PostgreSQL several processors "
-        "(relay workers, `kassa ho process`) take different tills at once, one per core.\n"
+        "record to check it is one (CBOR, its sequence number, order; cbor2 about 5 µs a record, "
+        "a third of the relay's Python time), hashes it, looks up what HO already holds, and "
+        "answers an acknowledgement per record, over HTTP, in Python, with the gateway clients "
+        "on the same 2 cores (their CPU above). Records go in as multi-row INSERTs on SQLite "
+        "(executemany retook the GIL per row against the busy event loop) and through "
+        "psycopg's pipelined executemany on PostgreSQL. The plain rate, an fsync per batch in "
+        "one thread, swings most with the shared machine's load and disk (see the range and "
+        "the load average): ingest / plain moved between 25% and 52% across runs of this "
+        "version on this machine on one day. Processing checks each record's envelope and then "
+        "its body alone against schemas of only the rules they use (pycddl's time grows with "
+        "the schema's text) and writes statuses and the feed in bulk. It need not keep pace "
+        "with a peak: uploads are acknowledged at once and records wait UPLOADED until "
+        "processed; on PostgreSQL several processors (relay workers, `kassa ho process`) take "
+        "different tills at once, one per core.\n"
     )
 
 

@@ -69,6 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = _parser(user, "add", "add an HO user; prints their token once", user_add)
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=["admin", "viewer"])
+    p = _parser(user, "signout", "end a user's web sessions in every browser (or everyone's: --all)",
+                user_signout)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("name", nargs="?", help="the HO user")
+    who.add_argument("--all", action="store_true", help="every HO user")
+    p.add_argument("--as", dest="actor", default=None, help="who does it (default: your login)")
 
     p = _parser(ho, "process", "verify and consolidate every waiting record", process)
     p.add_argument("--json", action="store_true")
@@ -189,6 +195,17 @@ def user_add(args: argparse.Namespace) -> int:
     def work(store: Store) -> int:
         token = store.add_user(args.name, args.role)
         print(f"user {args.name} ({args.role}) added. Their token (shown only now):\n{token}")
+        return 0
+    return _run(args, work)
+
+
+def user_signout(args: argparse.Namespace) -> int:
+    from host_tools.relay import staff_sessions
+
+    def work(store: Store) -> int:
+        ended = staff_sessions.end_all(store, _actor(args), None if args.all else args.name)
+        print(f"{ended} web session(s) of {'every HO user' if args.all else args.name} ended; "
+              "they must sign in again")
         return 0
     return _run(args, work)
 

@@ -131,7 +131,7 @@ class Consolidation:
             top = tx.one("UPDATE feed_clock SET n = n + ? RETURNING n", (len(self.feed),))
             assert top is not None
             first = int(top[0]) - len(self.feed) + 1
-            for n, (seq, day, kind, body) in enumerate(self.feed):
-                tx.execute("INSERT INTO feed (id, till_id, seq, site_id, day, kind, body) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (first + n, self.till_id, seq, self.site_id, day, kind, body))
+            tx.insert_rows("INSERT INTO feed (id, till_id, seq, site_id, day, kind, body) VALUES ",
+                           "(?, ?, ?, ?, ?, ?, ?)", "",
+                           [(first + n, self.till_id, seq, self.site_id, day, kind, body)
+                            for n, (seq, day, kind, body) in enumerate(self.feed)])

@@ -12,6 +12,7 @@ later records.
 from __future__ import annotations
 
 import io
+from typing import NoReturn
 
 import cbor2
 
@@ -31,31 +32,42 @@ class BatchError(Exception):
 
 
 def split_batch(body: bytes, limits: Limits, head: int | None = None) -> list[tuple[int, bytes]]:
-    """[(seq, raw bytes)] of a batch, in the order sent (ascending seq)."""
+    """[(seq, raw bytes)] of a batch, in the order sent (ascending seq).
+
+    Every item is decoded in full (that is what proves it CBOR and finds where
+    it ends), and the loop around it is kept tight: at hundreds of records a
+    batch it is a third of the relay's ingest time."""
     items: list[tuple[int, bytes]] = []
     stream = io.BytesIO(body)
     decoder = cbor2.CBORDecoder(stream)  # one for the batch: it reads item by item, tell() stays exact
-    while stream.tell() < len(body):
-        start = stream.tell()
-        if len(items) >= limits.max_batch_records:
-            raise BatchError(413, f"a batch holds at most {limits.max_batch_records} records; "
-                                  "send the rest in the next one")
+    decode, tell, append = decoder.decode, stream.tell, items.append
+    size, max_records, max_bytes = len(body), limits.max_batch_records, limits.max_record_bytes
+    top = MAX_BIGINT if head is None else min(head, MAX_BIGINT)
+    start, last = 0, 0
+    while start < size:
+        if len(items) >= max_records:
+            raise BatchError(413, f"a batch holds at most {max_records} records; send the rest in the next one")
         try:
-            value = decoder.decode()
+            value = decode()
         except Exception as exc:  # cbor2 raises several kinds for hostile bytes; all mean "not CBOR"
             raise BatchError(400, f"item {len(items) + 1} (byte {start}) is not CBOR: {exc}") from None
-        raw = body[start:stream.tell()]
-        if len(raw) > limits.max_record_bytes:
-            raise BatchError(413, f"item {len(items) + 1} is {len(raw)} bytes; "
-                                  f"a record is at most {limits.max_record_bytes}")
-        seq = value.get(1) if isinstance(value, dict) else None
-        if type(seq) is not int or not 1 <= seq <= MAX_BIGINT:
-            raise BatchError(422, f"item {len(items) + 1} (byte {start}) is not a journal record "
-                                  f"with a sequence number (a map with key 1 from 1 to {MAX_BIGINT})")
-        if items and seq <= items[-1][0]:
-            raise BatchError(422, f"record {seq} follows record {items[-1][0]}: "
-                                  "a batch lists records in ascending sequence order")
-        if head is not None and seq > head:
-            raise BatchError(422, f"record {seq} is beyond the journal head {head} the batch reports")
-        items.append((seq, raw))
+        end = tell()
+        seq = value.get(1) if type(value) is dict else None
+        if end - start > max_bytes or type(seq) is not int or not last < seq <= top:
+            _refuse(len(items) + 1, start, end - start, seq, last, head, limits)
+        append((seq, body[start:end]))
+        start, last = end, seq
     return items
+
+
+def _refuse(n: int, start: int, size: int, seq: object, last: int, head: int | None, limits: Limits) -> NoReturn:
+    """The BatchError for item n, which split_batch found wrong in some way."""
+    if size > limits.max_record_bytes:
+        raise BatchError(413, f"item {n} is {size} bytes; a record is at most {limits.max_record_bytes}")
+    if type(seq) is not int or not 1 <= seq <= MAX_BIGINT:
+        raise BatchError(422, f"item {n} (byte {start}) is not a journal record "
+                              f"with a sequence number (a map with key 1 from 1 to {MAX_BIGINT})")
+    if seq <= last:
+        raise BatchError(422, f"record {seq} follows record {last}: "
+                              "a batch lists records in ascending sequence order")
+    raise BatchError(422, f"record {seq} is beyond the journal head {head} the batch reports")

@@ -40,10 +40,18 @@ class _PgTx(Tx):
         self.cur.execute(_pg(sql), params)
         return self.cur.fetchall() if self.cur.description is not None else []
 
-    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    def changed(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self.cur.execute(_pg(sql), params)
+        return self.cur.rowcount
+
+    def insert_rows(self, head: str, row_sql: str, tail: str, rows: Sequence[Sequence[Any]]) -> int:
+        """psycopg's executemany: one statement, its rows sent in pipeline mode
+        (not a round trip each). A statement of hundreds of rows would be
+        parsed by psycopg on every call (it caches only short queries): that
+        cost PostgreSQL ingest a third of its rate."""
         if not rows:
             return 0
-        self.cur.executemany(_pg(sql), rows)
+        self.cur.executemany(_pg(head + row_sql + tail), rows)
         return self.cur.rowcount
 
 

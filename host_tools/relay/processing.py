@@ -16,6 +16,13 @@ record was altered, and the rest of the queue is not blocked. A missing record
 quarantined as `gap` and released by itself once the missing records arrive
 (the chain reaches it and verifies it), or resolved by a person who declares
 the missing records lost.
+
+Records declared lost may turn up after all (a gateway's outbox restored, a
+till repaired). They are real sales, so HO counts them: each declaration is
+kept (table losses) with where its chain starts, the late records are
+verified from there in order and consolidated like any others (or
+quarantined with their reason), and once all have arrived the declaration
+is marked resolved, saying whether the chain joins the record after them.
 """
 from __future__ import annotations
 
@@ -77,7 +84,7 @@ def _problems(raw: bytes, key: bytes, prev: bytes, till_id: str,
         found = ["the record is not in deterministic encoding (docs/journal.md)"]
     if found:
         return "verify", "; ".join(found), rec
-    found = engine_record_problems(raw, rec)
+    found = engine_record_problems(raw, rec, canonical=True)  # checked above
     if found:
         return "schema", "; ".join(found), rec
     return None, "", rec
@@ -94,10 +101,12 @@ def process_till(tx: Tx, store: Store, till_id: str, budget: int) -> Tally:
     site_id, key, expected, prev = row[0], bytes(row[1]), int(row[2]), bytes(row[3])
     if expected == 1:
         prev = chain_anchor(till_id)
+    now, tally, cons = store.now(), Tally(), Consolidation(site_id, till_id)
+    processed: list[int] = []  # the good records, ascending
+    _late_arrivals(tx, till_id, key, now, cons, tally, processed, budget)
     rows = tx.all("SELECT seq, raw, received_at FROM records WHERE till_id = ? AND seq >= ? "
                   "AND (status = 'UPLOADED' OR (status = 'QUARANTINED' AND reason_code = 'gap')) "
                   "ORDER BY seq LIMIT ?", (till_id, expected, budget))
-    now, tally, cons = store.now(), Tally(), Consolidation(site_id, till_id)
     for seq, raw, received_at in rows:
         seq, raw = int(seq), bytes(raw)
         if seq != expected:
@@ -106,24 +115,89 @@ def process_till(tx: Tx, store: Store, till_id: str, budget: int) -> Tally:
                         "the chain cannot be verified across them")
             tally.quarantined += 1
             break
-        code, reason, rec = _problems(raw, key, prev, till_id, seq)
-        if code is None:
-            assert rec is not None
-            try:
-                cons.add(rec, int(received_at))
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
-                code, reason = "schema", f"the body cannot be consolidated: {exc!r}"
-        if code is None:
-            _set_status(tx, till_id, seq, PROCESSED, now, None, None)
-            tally.processed += 1
-        else:
-            _set_status(tx, till_id, seq, QUARANTINED, now, code, reason)
-            tally.quarantined += 1
-        prev = _next_tag(rec, prev)
+        prev = _take(tx, cons, tally, processed, till_id, key, prev, seq, raw, int(received_at), now)
         expected = seq + 1
+    _set_processed(tx, till_id, processed, now)
     tx.execute("UPDATE tills SET next_seq = ?, chain_tag = ? WHERE till_id = ?", (expected, prev, till_id))
     cons.write(tx)
     return tally
+
+
+def _take(tx: Tx, cons: Consolidation, tally: Tally, processed: list[int], till_id: str, key: bytes,
+          prev: bytes, seq: int, raw: bytes, received_at: int, now: int) -> bytes:
+    """Verify and count record `seq` (chained from `prev`), or quarantine it
+    with its reason; the tag the chain goes on from."""
+    code, reason, rec = _problems(raw, key, prev, till_id, seq)
+    if code is None:
+        assert rec is not None
+        try:
+            cons.add(rec, received_at)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            code, reason = "schema", f"the body cannot be consolidated: {exc!r}"
+    if code is None:
+        processed.append(seq)
+        tally.processed += 1
+    else:
+        _set_status(tx, till_id, seq, QUARANTINED, now, code, reason)
+        tally.quarantined += 1
+    return _next_tag(rec, prev)
+
+
+def _late_arrivals(tx: Tx, till_id: str, key: bytes, now: int, cons: Consolidation, tally: Tally,
+                   processed: list[int], budget: int) -> None:
+    """Records of the till's open loss declarations that have arrived since,
+    in order from where each declaration's chain stands."""
+    for first, last, next_seq, chain_tag in tx.all(
+            "SELECT first_seq, last_seq, next_seq, chain_tag FROM losses "
+            "WHERE till_id = ? AND resolved_at IS NULL ORDER BY first_seq", (till_id,)):
+        expected, prev = int(next_seq), bytes(chain_tag)
+        for seq, raw, received_at in tx.all(
+                "SELECT seq, raw, received_at FROM records WHERE till_id = ? AND seq >= ? AND seq <= ? "
+                "AND status = 'UPLOADED' ORDER BY seq LIMIT ?", (till_id, expected, int(last), budget)):
+            if int(seq) != expected:
+                break  # the next one has not arrived yet
+            prev = _take(tx, cons, tally, processed, till_id, key, prev, expected, bytes(raw),
+                         int(received_at), now)
+            expected += 1
+        resolution = None
+        if expected > int(last):
+            resolution = (f"records {first} to {last} arrived after they were declared lost and were "
+                          "verified and counted (or quarantined with their reason); "
+                          + _joins(tx, till_id, key, prev, int(last) + 1))
+        tx.execute("UPDATE losses SET next_seq = ?, chain_tag = ?, resolved_at = ?, resolution = ? "
+                   "WHERE till_id = ? AND first_seq = ?",
+                   (expected, prev, now if resolution else None, resolution, till_id, first))
+
+
+def _joins(tx: Tx, till_id: str, key: bytes, prev: bytes, seq: int) -> str:
+    """Whether record `seq`, the one after the late records, chains from them."""
+    row = tx.one("SELECT raw FROM records WHERE till_id = ? AND seq = ?", (till_id, seq))
+    if row is None:
+        return f"HO does not hold record {seq} to check that the chain joins it"
+    try:
+        rec = cbor2.loads(bytes(row[0]))
+    except Exception:
+        rec = None
+    found = verify_record(rec, key, prev, till_id, seq) if isinstance(rec, dict) else ["it does not decode"]
+    if found:
+        return f"but record {seq} does not chain from them ({'; '.join(found)}): look at both"
+    return f"the chain joins record {seq}: the journal is whole again"
+
+
+def _set_processed(tx: Tx, till_id: str, seqs: list[int], now: int) -> None:
+    """PROCESSED for the records `seqs` (ascending), one UPDATE for each run
+    of consecutive ones (usually the whole claim) rather than one per record:
+    on PostgreSQL each statement is a round trip, and those were the larger
+    part of processing's time there (bench/bench_relay.py)."""
+    runs: list[list[int]] = []
+    for seq in seqs:
+        if runs and runs[-1][1] == seq - 1:
+            runs[-1][1] = seq
+        else:
+            runs.append([seq, seq])
+    for first, last in runs:
+        tx.execute("UPDATE records SET status = ?, reason_code = NULL, reason = NULL, processed_at = ? "
+                   "WHERE till_id = ? AND seq >= ? AND seq <= ?", (PROCESSED, now, till_id, first, last))
 
 
 def _set_status(tx: Tx, till_id: str, seq: int, status: str, now: int, code: str | None,
@@ -165,6 +239,14 @@ def resolve(store: Store, till_id: str, seq: int, accept: bool, actor: str, note
             cons.write(tx)
         _set_status(tx, till_id, seq, PROCESSED if accept else REJECTED, store.now(), code, reason)
         if code == "gap":
+            first = int(till[1])
+            if first < seq:  # records first..seq-1 declared lost; the chain stood at first
+                chain = tx.one("SELECT chain_tag FROM tills WHERE till_id = ?", (till_id,))
+                assert chain is not None
+                tx.execute("INSERT INTO losses (till_id, first_seq, last_seq, declared_at, declared_by, "
+                           "next_seq, chain_tag) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (till_id, first, seq - 1, store.now(), actor, first,
+                            chain_anchor(till_id) if first == 1 else bytes(chain[0])))
             tx.execute("UPDATE tills SET next_seq = ?, chain_tag = ? WHERE till_id = ?",
                        (seq + 1, _next_tag(rec if isinstance(rec, dict) else None, b"\0" * 16), till_id))
         action = "accept" if accept else "reject"

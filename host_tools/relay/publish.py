@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from host_tools.relay import ids
+from host_tools.relay.schema import MAX_BIGINT
 from host_tools.relay.store import PROCESSED, UPLOADED, Store, StoreError, Tx, _where
 
 FAILED, SUPERSEDED = "FAILED", "SUPERSEDED"
@@ -372,9 +373,12 @@ def pending(store: Store, site_id: str) -> list[dict[str, Any]]:
 
 
 def sent(store: Store, site_id: str | None = None, status: str | None = None,
-         limit: int = 100) -> list[dict[str, Any]]:
+         limit: int = 100, sites_per_message: int | None = None) -> list[dict[str, Any]]:
     """Ginesys's Sent Data: messages newest first, each with its deliveries
-    per site and, per site, every target's status."""
+    per site and, per site, every target's status. sites_per_message bounds
+    the deliveries listed per message (the first sites by id; a Sync All
+    reaches every site of the chain); `site_count` and `status_counts` count
+    them all."""
     where, params = _where([("d.site_id = ?", site_id), ("d.status = ?", status)])
     where = where.replace(" WHERE ", " AND ", 1)
     with store.transaction(write=False) as tx:
@@ -384,10 +388,16 @@ def sent(store: Store, site_id: str | None = None, status: str | None = None,
         if not messages:
             return []
         low = min(int(m[0]) for m in messages)
-        deliveries = tx.all("SELECT d.message_id, d.site_id, d.status, d.status_at FROM deliveries d "
-                            "WHERE d.message_id >= ?" + where + " ORDER BY d.site_id", (low, *params))
-        targets = tx.all("SELECT message_id, site_id, target, status, reason, at FROM delivery_targets "
-                         "WHERE message_id >= ? ORDER BY target", (low,))
+        listed = ("SELECT message_id, site_id, status, status_at FROM (SELECT d.message_id, d.site_id, "
+                  "d.status, d.status_at, ROW_NUMBER() OVER (PARTITION BY d.message_id ORDER BY d.site_id) AS n "
+                  "FROM deliveries d WHERE d.message_id >= ?" + where + ") x WHERE n <= ?")
+        bound = (low, *params, sites_per_message if sites_per_message is not None else MAX_BIGINT)
+        deliveries = tx.all(listed + " ORDER BY site_id", bound)
+        targets = tx.all("SELECT t.message_id, t.site_id, t.target, t.status, t.reason, t.at FROM delivery_targets t "
+                         f"JOIN ({listed}) l ON l.message_id = t.message_id AND l.site_id = t.site_id "
+                         "ORDER BY t.target", bound)
+        counts = tx.all("SELECT d.message_id, d.status, COUNT(*) FROM deliveries d WHERE d.message_id >= ?"
+                        + where + " GROUP BY d.message_id, d.status", (low, *params))
     per_target: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for message_id, site, target, t_status, reason, at in targets:
         till = None if target == site else str(target).split("/", 1)[1]
@@ -398,6 +408,11 @@ def sent(store: Store, site_id: str | None = None, status: str | None = None,
         per_site.setdefault(int(message_id), []).append(
             {"site": site, "status": d_status, "status_at": int(at),
              "tills": per_target.get((int(message_id), site), [])})
+    per_status: dict[int, dict[str, int]] = {}
+    for message_id, d_status, n in counts:
+        per_status.setdefault(int(message_id), {})[str(d_status)] = int(n)
     return [{"id": int(m[0]), "kind": m[1], "sha256": m[2], "size": int(m[3]), "info": json.loads(m[4]),
-             "created_at": int(m[5]), "created_by": m[6], "sites": per_site.get(int(m[0]), [])}
+             "created_at": int(m[5]), "created_by": m[6], "sites": per_site.get(int(m[0]), []),
+             "site_count": sum(per_status.get(int(m[0]), {}).values()),
+             "status_counts": per_status.get(int(m[0]), {})}
             for m in messages]

@@ -19,10 +19,13 @@ Table families and their one write path each:
                              the sites' acknowledgements)
   picture_pairs              pictures.py (echo folder pairs, their runs and what
                              each site acknowledged having)
+  web_sessions               staff_sessions.py (HO staff's signed-in browsers)
+  losses                     processing.py (records a person declared lost, and
+                             their late arrival)
 """
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The largest integer a column holds (BIGINT; SQLite's INTEGER is the same 64
 # bits): a sequence number, a time or a cursor beyond it is refused at the API.
 MAX_BIGINT = 2**63 - 1
@@ -210,7 +213,38 @@ _V2 = [
         last_run TEXT)""",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+_V3 = [
+    # A signed-in browser of an HO user (web/session.py). The cookie holds a
+    # random id; the database only its SHA-256, so a reader of the database
+    # cannot take over a session. Signing out deletes the row, which is what
+    # makes a copied cookie worthless.
+    """CREATE TABLE web_sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users(name),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL)""",
+    "CREATE INDEX web_sessions_by_user ON web_sessions (user_name)",
+    # Records a person declared lost when deciding on the record after a gap
+    # (processing.resolve): first_seq..last_seq. If they arrive after all,
+    # processing verifies them from the tag of the record before (chain_tag)
+    # and counts them; next_seq is the next one it waits for, and resolved_at
+    # is set once all have arrived and the chain joins the record after.
+    """CREATE TABLE losses (
+        till_id TEXT NOT NULL REFERENCES tills(till_id),
+        first_seq BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        declared_at BIGINT NOT NULL,
+        declared_by TEXT NOT NULL,
+        next_seq BIGINT NOT NULL,
+        chain_tag {BLOB},
+        resolved_at BIGINT,
+        resolution TEXT,
+        PRIMARY KEY (till_id, first_seq))""",
+    # The quarantine page reads the newest decisions of a journal that only grows.
+    "CREATE INDEX ho_journal_by_at ON ho_journal (at)",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
 
 
 def statements(version: int, dialect: str) -> list[str]:

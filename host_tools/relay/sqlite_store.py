@@ -6,6 +6,12 @@ after its batch is on disk). SQLite has one writer at a time, so a processor's
 claim is simply a write transaction (BEGIN IMMEDIATE): two processors on one
 file take turns, never the same till at once. Each thread keeps its own
 connection (FastAPI runs handlers in a thread pool).
+
+Writers of one process also queue on a lock before BEGIN IMMEDIATE: SQLite's
+busy handler makes a writer that finds the file locked sleep and poll (1 ms,
+then longer), so concurrent uploads left to it idle the file between commits;
+queued on the lock, the next writer starts the moment the last one commits.
+Other processes on the same file still meet the busy handler.
 """
 from __future__ import annotations
 
@@ -32,8 +38,8 @@ class _SqliteTx(Tx):
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self.conn.execute(sql, params).fetchall()
 
-    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        return self.conn.executemany(sql, rows).rowcount
+    def changed(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
 
 
 class SqliteStore(Store):
@@ -48,6 +54,7 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -69,7 +76,21 @@ class SqliteStore(Store):
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not write:
+            yield from self._run(conn, "BEGIN")
+            return
+        # As long as the busy handler would wait, and then the same error, which
+        # the app answers with 503 and Retry-After.
+        if not self._write_lock.acquire(timeout=_BUSY_TIMEOUT_MS / 1000):
+            raise sqlite3.OperationalError("database is locked (another writer of this relay holds it)")
+        try:
+            yield from self._run(conn, "BEGIN IMMEDIATE")
+        finally:
+            self._write_lock.release()
+
+    @staticmethod
+    def _run(conn: sqlite3.Connection, begin: str) -> Iterator[Tx]:
+        conn.execute(begin)
         try:
             yield _SqliteTx(conn)
         except BaseException:

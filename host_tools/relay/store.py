@@ -13,11 +13,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from host_tools.relay import auth, ids, schema
 
 Row = tuple[Any, ...]
+# Rows per multi-row INSERT (Tx.insert_rows): at 5 to 7 parameters each, far
+# below SQLite's 32,766 parameters per statement.
+ROWS_PER_INSERT = 250
 Clock = Callable[[], float]
 
 UPLOADED, PROCESSED, QUARANTINED, REJECTED = "UPLOADED", "PROCESSED", "QUARANTINED", "REJECTED"
@@ -41,27 +44,51 @@ class Tx(ABC):
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
     @abstractmethod
-    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        """One statement for each row (the driver's executemany); rows changed."""
+    def changed(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it inserted, updated or deleted."""
+
+    def insert_rows(self, head: str, row_sql: str, tail: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Rows inserted by `head` + `row_sql` once per row + `tail`, as few
+        statements of ROWS_PER_INSERT rows. Not executemany: on SQLite a
+        statement per row gives up and retakes Python's GIL around each row's
+        step, and with the relay's other threads busy (decoding the next
+        upload) each retake can wait out a 5 ms switch interval, which held
+        ingest to a fraction of what the database does (bench/bench_relay.py).
+        (PostgreSQL's transaction does it another way: postgres_store.py.)"""
+        changed = 0
+        for i in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[i:i + ROWS_PER_INSERT]
+            changed += self.changed(head + ", ".join([row_sql] * len(chunk)) + tail,
+                                    [value for row in chunk for value in row])
+        return changed
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.all(sql, params)
         return rows[0] if rows else None
 
 
-@dataclass(frozen=True)
-class Ack:
+class Ack(NamedTuple):
     """What the relay answers for one uploaded record: the first answer it
-    gave for that (till, seq), whenever the record is sent again."""
+    gave for that (till, seq), whenever the record is sent again. (A named
+    tuple: a batch makes hundreds, and a frozen dataclass costs four times
+    as much to make.)"""
     seq: int
     outcome: str        # "stored", "duplicate" or "conflict"
     status: str         # the stored record's status now
-    sha256: str         # of the stored record (HO's copy)
+    sha256: str         # of the stored record (HO's copy), hex
     received_at: int    # when HO's copy arrived
 
     def as_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "outcome": self.outcome, "status": self.status,
                 "sha256": self.sha256, "received_at": self.received_at}
+
+    def json_text(self) -> str:
+        """as_json() as JSON text, written directly: json.dumps of a dict per
+        record was a tenth of ingest's time. Every value is an int, a hex
+        digest or one of the fixed words above, so nothing needs escaping
+        (tests/relay/test_store.py compares the two)."""
+        return (f'{{"seq":{self.seq},"outcome":"{self.outcome}","status":"{self.status}",'
+                f'"sha256":"{self.sha256}","received_at":{self.received_at}}}')
 
 
 @dataclass(frozen=True)
@@ -99,7 +126,8 @@ FROM tills t LEFT JOIN till_contact c ON c.till_id = t.till_id
 # Tills a processor can make progress on: a record waits at the chain's next
 # sequence (new, or set aside for a gap that has now closed), or records wait
 # beyond a gap not yet set aside (processing then quarantines the first of
-# them, so the gap shows). Records behind a gap already set aside only wait.
+# them, so the gap shows), or a record declared lost has arrived where its
+# declaration's chain stands. Records behind a gap already set aside only wait.
 WORK_SQL = """
 SELECT t.till_id FROM tills t WHERE
   EXISTS (SELECT 1 FROM records r WHERE r.till_id = t.till_id AND r.seq = t.next_seq
@@ -108,6 +136,8 @@ SELECT t.till_id FROM tills t WHERE
               AND r.seq > t.next_seq)
       AND NOT EXISTS (SELECT 1 FROM records r WHERE r.till_id = t.till_id
                       AND r.status = 'QUARANTINED' AND r.reason_code = 'gap' AND r.seq > t.next_seq))
+  OR EXISTS (SELECT 1 FROM losses l JOIN records r ON r.till_id = l.till_id AND r.seq = l.next_seq
+             WHERE l.till_id = t.till_id AND l.resolved_at IS NULL AND r.status = 'UPLOADED')
 """
 
 
@@ -287,9 +317,8 @@ class Store(ABC):
 
     def _store_records(self, tx: Tx, till_id: str, items: Sequence[tuple[int, bytes]], now: int) -> list[Ack]:
         """Acks for a batch (ascending seq). The records HO does not hold yet,
-        usually all of them, go in with one executemany (per-record INSERTs
-        cost ingest most of its time, bench/bench_relay.py); the rest are
-        answered one by one. If another transaction committed some of the
+        usually all of them, go in with multi-row INSERTs (below); the rest
+        are answered one by one. If another transaction committed some of the
         same records meanwhile (PostgreSQL: a gateway's retry on a second
         relay), fewer rows go in than were new, and the batch is answered
         one record at a time: those records are then duplicates or
@@ -300,11 +329,13 @@ class Store(ABC):
         held = {int(r[0]) for r in tx.all("SELECT seq FROM records WHERE till_id = ? AND seq >= ? AND seq <= ?",
                                           (till_id, items[0][0], items[-1][0]))}
         new = [(seq, raw, hashlib.sha256(raw).digest()) for seq, raw in items if seq not in held]
-        stored = tx.execute_many("INSERT INTO records (till_id, seq, raw, sha256, received_at, status) "
-                                 "VALUES (?, ?, ?, ?, ?, 'UPLOADED') ON CONFLICT (till_id, seq) DO NOTHING",
-                                 [(till_id, seq, raw, digest, now) for seq, raw, digest in new])
+        stored = tx.insert_rows("INSERT INTO records (till_id, seq, raw, sha256, received_at, status) VALUES ",
+                              "(?, ?, ?, ?, ?, 'UPLOADED')", " ON CONFLICT (till_id, seq) DO NOTHING",
+                              [(till_id, seq, raw, digest, now) for seq, raw, digest in new])
         if stored != len(new):
             return [self._store_record(tx, till_id, seq, raw, now) for seq, raw in items]
+        if not held:  # the usual batch: every record new, in order
+            return [Ack(seq, "stored", UPLOADED, digest.hex(), now) for seq, _, digest in new]
         fresh = {seq: Ack(seq, "stored", UPLOADED, digest.hex(), now) for seq, _, digest in new}
         return [fresh.get(seq) or self._store_record(tx, till_id, seq, raw, now) for seq, raw in items]
 
@@ -405,25 +436,53 @@ class Store(ABC):
         return [{"till": r[0], "seq": r[1], "sha256": bytes(r[2]).hex(), "received_at": r[3],
                  "held_sha256": bytes(r[4]).hex()} for r in rows]
 
-    def tills(self) -> list[dict[str, Any]]:
-        """Each till's health: contact, acknowledgement, gaps, quarantine."""
-        acks = {a.till_id: a for a in self.acks()}
+    def tills(self, after: str = "", limit: int | None = None, site_id: str | None = None) -> list[dict[str, Any]]:
+        """Each till's health: contact, acknowledgement, gaps, quarantine; in
+        till id order, those after the till id `after`, at most `limit` (a
+        page of the web console: a chain has thousands of tills)."""
+        where, params = _where([("t.till_id > ?", after or None), ("t.site_id = ?", site_id)])
+        tail, tail_params = ("", []) if limit is None else (" LIMIT ?", [limit])
         with self.transaction(write=False) as tx:
+            acks = {a.till_id: a for a in map(_till_ack, tx.all(
+                _ACKS_SQL + where + " ORDER BY t.till_id" + tail, [*params, *tail_params]))}
             rows = tx.all(
                 "SELECT t.till_id, t.site_id, c.last_contact, c.reported_head, c.clock_offset_s, c.flag, "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.status = 'UPLOADED'), "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.status = 'QUARANTINED'), "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.reason_code = 'verify'), "
                 "(SELECT COUNT(*) FROM conflicts x WHERE x.till_id = t.till_id) "
-                "FROM tills t LEFT JOIN till_contact c ON c.till_id = t.till_id ORDER BY t.till_id")
+                "FROM tills t LEFT JOIN till_contact c ON c.till_id = t.till_id" + where
+                + " ORDER BY t.till_id" + tail, [*params, *tail_params])
             out = []
             for r in rows:
                 ack = acks[r[0]]
                 out.append({"till": r[0], "site": r[1], "last_contact": r[2], "reported_head": r[3],
                             "clock_offset_s": r[4], "flag": r[5], "processed": ack.processed,
                             "held": ack.held, "waiting": r[6], "quarantined": r[7],
-                            "chain_breaks": r[8], "conflicts": r[9], "gaps": self._gaps(tx, r[0])})
+                            "chain_breaks": r[8], "conflicts": r[9], "gaps": self._gaps(tx, r[0]),
+                            "losses": self._losses(tx, r[0])})
         return out
+
+    def _losses(self, tx: Tx, till_id: str) -> list[dict[str, Any]]:
+        """Records a person declared lost (processing.resolve), and what became
+        of them: open while HO waits for them, resolved once all arrived."""
+        rows = tx.all("SELECT first_seq, last_seq, declared_at, declared_by, next_seq, resolved_at, resolution "
+                      "FROM losses WHERE till_id = ? ORDER BY first_seq", (till_id,))
+        keys = ("first", "last", "declared_at", "declared_by", "arrived_to", "resolved_at", "resolution")
+        return [dict(zip(keys, (*r[:4], int(r[4]) - 1, *r[5:]))) for r in rows]
+
+    def names(self, table: str, limit: int) -> list[str]:
+        """The first `limit` site ids ("sites") or till ids ("tills"), in order:
+        suggestions for the pages' filter fields, bounded however big the chain."""
+        column = {"sites": "site_id", "tills": "till_id"}[table]
+        with self.transaction(write=False) as tx:
+            return [str(r[0]) for r in tx.all(f"SELECT {column} FROM {table} ORDER BY {column} LIMIT ?", (limit,))]
+
+    def till_count(self, site_id: str | None = None) -> int:
+        where, params = _where([("site_id = ?", site_id)])
+        with self.transaction(write=False) as tx:
+            row = tx.one("SELECT COUNT(*) FROM tills" + where, params)
+        return int(row[0]) if row else 0
 
     def _gaps(self, tx: Tx, till_id: str) -> list[list[int]]:
         """Missing sequence ranges [first, last] below the highest record held."""
@@ -488,9 +547,20 @@ class Store(ABC):
         return [{"id": r[0], "till": r[1], "seq": r[2], "site": r[3], "day": r[4], "kind": r[5],
                  "body": json.loads(r[6])} for r in rows]
 
-    def ho_journal(self) -> list[dict[str, Any]]:
+    def ho_journal(self, actions: Sequence[str] = (), newest: int | None = None) -> list[dict[str, Any]]:
+        """HO's journal in time order: every entry, or those of `actions`;
+        with `newest`, only the newest that many (and any of the same second
+        as the oldest of them): a page shows the last few decisions of a
+        journal that only grows."""
+        where = f" WHERE action IN ({', '.join('?' * len(actions))})" if actions else ""
+        params: list[Any] = list(actions)
+        if newest is not None:
+            where += (" AND" if where else " WHERE") + (
+                f" at >= (SELECT MIN(at) FROM (SELECT at FROM ho_journal{where} ORDER BY at DESC LIMIT ?) n)")
+            params += [*actions, newest]
         with self.transaction(write=False) as tx:
-            rows = tx.all("SELECT at, actor, action, till_id, seq, note FROM ho_journal ORDER BY at")
+            rows = tx.all("SELECT at, actor, action, till_id, seq, note FROM ho_journal" + where
+                          + " ORDER BY at", params)
         keys = ("at", "actor", "action", "till", "seq", "note")
         return [dict(zip(keys, r)) for r in rows]
 

@@ -97,3 +97,28 @@ def test_a_database_that_cannot_be_opened_is_a_clear_error(tmp_path: Path,
     assert code == 2 and "does not exist" in err
     code, _, err = kassa(capsys, "relay", "serve", "--db", str(tmp_path / "missing" / "r.db"))
     assert code == 2 and "does not exist" in err
+
+
+def test_user_signout_ends_web_sessions_of_one_user_or_everyone(db_url: str,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from host_tools.relay import staff_sessions
+
+    db = ["--db", db_url]
+    store = open_store(db_url)
+    try:
+        for name in ("anna", "ben"):
+            store.add_user(name, "viewer")
+        sessions = {name: [staff_sessions.open_session(store, name, 3600) for _ in range(2)]
+                    for name in ("anna", "ben")}
+        code, out, _ = kassa(capsys, "ho", "user", "signout", "anna", "--as", "it-desk", *db)
+        assert code == 0 and "2 web session(s) of anna ended" in out
+        assert [staff_sessions.session_user(store, s) for s in sessions["anna"]] == [None, None]
+        assert all(staff_sessions.session_user(store, s) for s in sessions["ben"])
+        code, out, _ = kassa(capsys, "ho", "user", "signout", "--all", *db)
+        assert code == 0 and "2 web session(s) of every HO user ended" in out
+        assert [staff_sessions.session_user(store, s) for s in sessions["ben"]] == [None, None]
+        code, _, err = kassa(capsys, "ho", "user", "signout", "nobody", *db)
+        assert code == 2 and "no HO user nobody" in err
+        assert store.ho_journal()[0]["actor"] == "it-desk"
+    finally:
+        store.close()

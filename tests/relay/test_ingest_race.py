@@ -1,7 +1,7 @@
 """Uploads meeting other writers.
 
-A batch is stored with one executemany of the records HO does not hold
-(store._store_records). Between its look-up and its INSERT another relay may
+A batch is stored with one insert_rows of the records HO does not hold
+(store._store_records: one executemany on PostgreSQL). Between its look-up and its INSERT another relay may
 commit some of the same records (a gateway's retry on a second relay process,
 PostgreSQL): the batch must then still answer each record truthfully and keep
 a differing copy as a conflict, never report it stored."""
@@ -31,17 +31,20 @@ def test_records_committed_by_another_relay_meanwhile_are_answered_as_held(
         other = cbor2.loads(records[2][1])
         other[2] += 1
         forged = cbor2.dumps(other, canonical=True)  # a different record 3
-        original = postgres_store._PgTx.execute_many
+        original = postgres_store._PgTx.insert_rows
 
-        def other_relay_first(self: Any, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        def other_relay_first(self: Any, head: str, row_sql: str, tail: str,
+                              rows: Sequence[Sequence[Any]]) -> int:
+            if not head.startswith("INSERT INTO records"):
+                return original(self, head, row_sql, tail, rows)
             with psycopg.connect(pg_url, autocommit=True) as conn:  # commits before our INSERT
                 for seq, raw in ((3, forged), (4, records[3][1])):
                     conn.execute("INSERT INTO records (till_id, seq, raw, sha256, received_at, status) "
                                  "VALUES (%s, %s, %s, sha256(%s), 1, 'UPLOADED')",
                                  ("S001/till-1", seq, raw, raw))
-            return original(self, sql, rows)
+            return original(self, head, row_sql, tail, rows)
 
-        monkeypatch.setattr(postgres_store._PgTx, "execute_many", other_relay_first)
+        monkeypatch.setattr(postgres_store._PgTx, "insert_rows", other_relay_first)
         result = store.store_batch("S001/till-1", records, head=6)
         outcomes = {a.seq: a.outcome for a in result.acks}
         assert outcomes[3] == "conflict" and outcomes[4] == "duplicate"
@@ -83,4 +86,49 @@ def test_an_upload_that_cannot_get_sqlite_s_write_lock_is_a_503_to_retry(
             assert r.status_code == 200 and [a["outcome"] for a in r.json()["acks"]] == ["stored"] * 5
     finally:
         other.close()
+        store.close()
+
+
+def test_an_upload_waiting_behind_a_long_writer_of_the_same_relay_is_a_503_to_retry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writers of one relay queue on a lock rather than SQLite's busy handler;
+    one held past the busy timeout (the relay's own worker in a long round)
+    still answers 503 with Retry-After, and the retry is stored."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from host_tools.relay import sqlite_store
+    from host_tools.relay.app import create_app
+    from host_tools.relay.config import RelayConfig
+
+    monkeypatch.setattr(sqlite_store, "_BUSY_TIMEOUT_MS", 200)
+    path = str(tmp_path / "relay.sqlite3")
+    store = open_store(path)
+    token = store.add_site("S001", "Main street")
+    key, records = make_journal("S001/till-1", 5)
+    store.add_till("S001/till-1", key)
+    app = create_app(RelayConfig(database_url=path, worker_interval_s=None), store)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/cbor-seq"}
+    holding, done = threading.Event(), threading.Event()
+
+    def long_writer() -> None:
+        with store.transaction():
+            holding.set()
+            done.wait(10)
+
+    writer = threading.Thread(target=long_writer)
+    writer.start()
+    try:
+        holding.wait(10)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            r = client.post("/v1/sites/S001/tills/till-1/records", content=batch(records), headers=headers)
+            assert r.status_code == 503 and r.headers["Retry-After"] == "5" and "retry" in r.json()["detail"]
+            done.set()
+            writer.join()
+            r = client.post("/v1/sites/S001/tills/till-1/records", content=batch(records), headers=headers)
+            assert r.status_code == 200 and [a["outcome"] for a in r.json()["acks"]] == ["stored"] * 5
+    finally:
+        done.set()
+        writer.join()
         store.close()

@@ -100,6 +100,38 @@ def test_uploads_are_idempotent_and_conflicts_are_kept_beside_hos_copy(store: St
     assert store.ho_journal()[0]["action"] == "clear-flag"
 
 
+def test_a_batch_longer_than_one_insert_statement_is_stored_whole_and_answered_in_order(
+        store: Store, clock) -> None:
+    """Records go in as multi-row INSERTs of store.ROWS_PER_INSERT rows: a
+    batch over several of them, with some records already held, is stored
+    whole and each record answered for itself, in the order sent."""
+    from host_tools.relay import store as store_module
+
+    count = store_module.ROWS_PER_INSERT * 2 + 7
+    records = registered(store, count=count)
+    some = store.store_batch(TILL, records[10:20], head=count)
+    clock.t += 60
+    result = store.store_batch(TILL, records, head=count)
+    assert [a.seq for a in result.acks] == list(range(1, count + 1))
+    assert [a.outcome for a in result.acks] == ["stored"] * 10 + ["duplicate"] * 10 + ["stored"] * (count - 20)
+    assert [a.received_at for a in result.acks[10:20]] == [a.received_at for a in some.acks]
+    assert len(store.received(TILL, limit=10_000)) == count
+    assert store.record_raw(TILL, count) == records[-1][1]
+
+
+def test_an_acks_json_text_is_its_json(store: Store) -> None:
+    """The upload's answer writes each ack as text directly (Ack.json_text);
+    it must be exactly as_json(), for every outcome."""
+    import json
+
+    records = registered(store, count=3)
+    acks = store.store_batch(TILL, records[:2], head=3).acks
+    acks += store.store_batch(TILL, [records[0], (2, _altered(records[1][1]))], head=3).acks
+    assert {a.outcome for a in acks} == {"stored", "duplicate", "conflict"}
+    for ack in acks:
+        assert json.loads(ack.json_text()) == ack.as_json()
+
+
 def test_a_till_reporting_a_head_below_hos_is_flagged_at_once(store: Store) -> None:
     records = registered(store, count=10)
     store.store_batch(TILL, records, head=10)
@@ -236,3 +268,49 @@ def test_a_journal_written_across_segments_processes_whole(store: Store) -> None
         records = write_journal(d, TILL, key, 80, seed=9)
     store.store_batch(TILL, records, head=80)
     assert processing.process(store).processed == 80
+
+
+def test_records_declared_lost_that_arrive_later_are_counted_and_the_declaration_resolved(
+        store: Store, clock) -> None:
+    """A person declared records 11-15 lost to let the chain go on; they turn
+    up after all (a gateway's outbox restored). HO counts them, verified from
+    the tag of record 10, and marks the declaration resolved; the chain joins
+    record 16, which the person had accepted."""
+    records = registered(store, count=30)
+    store.store_batch(TILL, records[:10] + records[15:], head=30)
+    processing.process(store)
+    clock.t += 60
+    processing.resolve(store, TILL, 16, True, "anna", "11-15 lost with the flash")
+    assert processing.process(store).processed == 14
+    loss = store.tills()[0]["losses"]
+    assert loss == [{"first": 11, "last": 15, "declared_at": int(clock.t), "declared_by": "anna",
+                     "arrived_to": 10, "resolved_at": None, "resolution": None}]
+    clock.t += 3600
+    store.store_batch(TILL, records[10:13], head=30)  # 11-13 first
+    assert processing.process(store).processed == 3
+    assert store.tills()[0]["losses"][0]["arrived_to"] == 13
+    assert store.tills()[0]["losses"][0]["resolved_at"] is None
+    assert processing.process(store).processed == 0  # 14 has not arrived: nothing to do, no spin
+    store.store_batch(TILL, records[13:15], head=30)
+    assert processing.process(store).processed == 2
+    loss = store.tills()[0]["losses"][0]
+    assert loss["resolved_at"] == int(clock.t) and "the chain joins record 16" in loss["resolution"]
+    assert set(statuses(store).values()) == {"PROCESSED"}
+    assert store.tills()[0]["gaps"] == [] and store.acks(till_id=TILL)[0].processed == 30
+    site = "S001"
+    assert consolidated(store.sales()) == recompute({TILL: site}, {TILL: [raw for _, raw in records]})
+
+
+def test_a_late_record_that_does_not_verify_is_quarantined_and_the_join_is_checked(store: Store) -> None:
+    records = registered(store, count=12)
+    store.store_batch(TILL, records[:5] + records[8:], head=12)
+    processing.process(store)
+    processing.resolve(store, TILL, 9, False, "anna", "6-8 lost; 9 rejected as well")
+    processing.process(store)
+    store.store_batch(TILL, [records[5], (7, _altered(records[6][1])), records[7]], head=12)
+    tally = processing.process(store)
+    assert (tally.processed, tally.quarantined) == (2, 1)
+    assert statuses(store)[7] == "QUARANTINED" and store.quarantine(TILL)[0]["reason_code"] == "verify"
+    loss = store.tills()[0]["losses"][0]
+    # 8 verifies over the tag record 7 carries, and 9 chains from 8: whole again
+    assert loss["resolved_at"] is not None and "the chain joins record 9" in loss["resolution"]

@@ -200,6 +200,60 @@ def test_sign_out_ends_the_session(client: TestClient, setup: tuple[Store, web_d
         assert client.get(page).status_code == 303
 
 
+def test_a_cookie_copied_before_sign_out_no_longer_works(setup: tuple[Store, web_data.Chain]) -> None:
+    """The session lives in the database: signing out ends it for every copy
+    of the cookie, in any relay process with the same key."""
+    store, chain = setup
+    with TestClient(app_for(store), follow_redirects=False) as mine, \
+            TestClient(app_for(store), follow_redirects=False) as thief:
+        csrf = signed_in(mine, chain.admin)
+        thief.cookies.set("kassa_ho", mine.cookies["kassa_ho"], path="/ho")
+        assert thief.get("/ho/tills").status_code == 200  # the copy works while the session lives
+        assert mine.post("/ho/signout", data={"csrf": csrf}).status_code == 303
+        for page in PAGES:
+            assert thief.get(page).status_code == 303, page
+        assert thief.post("/ho/tills/S001/till-1/clear-flag", data={"csrf": csrf, "note": "x"}).status_code == 303
+    with store.transaction(write=False) as tx:
+        assert tx.one("SELECT COUNT(*) FROM web_sessions") == (0,)
+
+
+def test_an_admin_signs_everyone_out_and_a_viewer_may_not(setup: tuple[Store, web_data.Chain]) -> None:
+    store, chain = setup
+    with TestClient(app_for(store), follow_redirects=False) as admin, \
+            TestClient(app_for(store), follow_redirects=False) as viewer, \
+            TestClient(app_for(store), follow_redirects=False) as admin_elsewhere:
+        admin_csrf = signed_in(admin, chain.admin)
+        viewer_csrf = signed_in(viewer, chain.viewer)
+        signed_in(admin_elsewhere, chain.admin)
+        assert 'id="signout-everywhere"' in admin.get("/ho/tills").text
+        assert 'id="signout-everywhere"' not in viewer.get("/ho/tills").text
+        r = viewer.post("/ho/signout-everywhere", data={"csrf": viewer_csrf})
+        assert r.status_code == 403 and "needs an admin" in r.text
+        assert admin.post("/ho/signout-everywhere", data={"csrf": "forged"}).status_code == 403
+        assert admin_elsewhere.get("/ho/tills").status_code == 200  # nothing ended yet
+        r = admin.post("/ho/signout-everywhere", data={"csrf": admin_csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/ho/signin"
+        for client in (admin, viewer, admin_elsewhere):
+            assert client.get("/ho/tills").status_code == 303
+        signed_in(viewer, chain.viewer)  # signing in again works
+    entry = store.ho_journal()[-1]
+    assert (entry["actor"], entry["action"]) == ("alice", "sign-out-everywhere")
+    assert "3 web session(s) of every HO user" in entry["note"]
+
+
+def test_expired_sessions_end_and_are_cleared_at_the_next_sign_in(
+        setup: tuple[Store, web_data.Chain], clock: Any) -> None:
+    store, chain = setup
+    with TestClient(app_for(store), follow_redirects=False) as old, \
+            TestClient(app_for(store), follow_redirects=False) as new:
+        signed_in(old, chain.viewer)
+        clock.t += SESSION_S
+        assert old.get("/ho/tills").status_code == 303
+        signed_in(new, chain.admin)
+    with store.transaction(write=False) as tx:
+        assert tx.one("SELECT COUNT(*) FROM web_sessions") == (1,)  # only the new one is kept
+
+
 # -- acting: CSRF and roles --------------------------------------------------
 
 def test_a_post_without_the_sessions_csrf_token_changes_nothing(client: TestClient,
@@ -437,3 +491,105 @@ def test_relays_behind_one_address_share_a_session_key_file(tmp_path: Path,
     assert main(["relay", "serve", "--db", str(tmp_path / "r.db"),
                  "--session-key-file", str(tmp_path / "missing")]) == 2
     assert "No such file" in capsys.readouterr().err
+
+
+def test_the_tills_page_is_paged_by_till_id_and_filtered_by_site(setup: tuple[Store, web_data.Chain],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from host_tools.relay.web import tills as tills_module
+
+    store, chain = setup
+    every = [t["till"] for t in store.tills()]
+    assert len(every) >= 3
+    monkeypatch.setattr(tills_module, "PAGE_ROWS", 2)
+    with TestClient(app_for(store), follow_redirects=False) as client:
+        signed_in(client, chain.viewer)
+        seen, url, pages = [], "/ho/tills", 0
+        while url:
+            page = client.get(url)
+            assert page.status_code == 200
+            shown = re.findall(r'<tr class="level-\w+" data-till="([^"]+)"', page.text)
+            assert 1 <= len(shown) <= 2
+            assert f'id="till-total">{len(every)}<' in page.text
+            seen += shown
+            pages += 1
+            found = re.search(r'href="([^"]+)" id="next-page"', page.text)
+            url = found.group(1).replace("&amp;", "&") if found else ""
+            assert pages == 1 or 'id="first-page"' in page.text
+        assert seen == every and pages == (len(every) + 1) // 2
+        site = every[0].split("/")[0]
+        page = client.get("/ho/tills", params={"site": site})
+        assert set(re.findall(r'data-till="([^"]+)"', page.text)) <= {t for t in every if t.startswith(site + "/")}
+        for bad in ({"site": "no such/site"}, {"after": "not a till"}):
+            page = client.get("/ho/tills", params=bad)
+            assert page.status_code == 422 and 'class="notice bad error"' in page.text
+
+
+def test_the_api_pages_tills_too(setup: tuple[Store, web_data.Chain]) -> None:
+    store, chain = setup
+    every = [t["till"] for t in store.tills()]
+    with TestClient(app_for(store)) as client:
+        headers = {"Authorization": f"Bearer {chain.viewer}"}
+        first = client.get("/v1/ho/tills", params={"limit": 2}, headers=headers).json()
+        rest = client.get("/v1/ho/tills", params={"after": first[-1]["till"]}, headers=headers).json()
+        assert [t["till"] for t in first + rest] == every
+        assert client.get("/v1/ho/tills", params={"after": "x"}, headers=headers).status_code == 422
+
+
+def test_the_tills_page_shows_records_declared_lost_until_they_arrive(client: TestClient,
+                                                                       setup: tuple[Store, web_data.Chain]) -> None:
+    from journals import batch
+
+    store, chain = setup
+    till, seq = web_data.GAP
+    csrf = signed_in(client, chain.admin)
+    r = client.post(resolve_url(GAP_RECORD), data={"csrf": csrf, "action": "accept", "note": "lost"})
+    assert r.status_code == 303
+    processing.process(store)
+
+    def loss_text() -> str:
+        row = re.search(rf'<tr class="level-\w+" data-till="{till}">(.*?)</tr>', client.get("/ho/tills").text, re.S)
+        assert row
+        found = re.search(r'<div class="small loss (\w+)">(.*?)</div>', row.group(1), re.S)
+        assert found
+        return found.group(1) + ": " + " ".join(re.sub(r"<[^>]+>", " ", found.group(2)).split())
+
+    assert loss_text().startswith(f"open: {seq}–{seq} declared lost by alice") and "not arrived" in loss_text()
+    site, name = till.split("/")
+    raw = dict(chain.journals[till])[seq]
+    r = client.post(f"/v1/sites/{site}/tills/{name}/records", content=batch([(seq, raw)]),
+                    headers={"Authorization": f"Bearer {chain.site_tokens[site]}",
+                             "Content-Type": "application/cbor-seq"})
+    assert r.status_code == 200, r.text
+    assert processing.process(store).processed == 1
+    text = loss_text()
+    assert text.startswith("resolved: ") and "arrived" in text and f"the chain joins record {seq + 1}" in text
+
+
+def test_the_quarantine_page_is_paged_and_reads_only_the_newest_decisions(
+        setup: tuple[Store, web_data.Chain], monkeypatch: pytest.MonkeyPatch, clock: Any) -> None:
+    from host_tools.relay.web import quarantine as quarantine_module
+
+    store, chain = setup
+    every = sorted(quarantined(store))
+    assert len(every) >= 2
+    monkeypatch.setattr(quarantine_module, "PAGE_ROWS", 1)
+    monkeypatch.setattr(quarantine_module, "RECENT_DECISIONS", 2)
+    for n in range(4):  # decisions in HO's journal, a second apart
+        clock.t += 1
+        with store.transaction() as tx:
+            store.log(tx, "alice", "clear-flag", "S001/till-1", None, f"decision {n}")
+    with TestClient(app_for(store), follow_redirects=False) as client:
+        signed_in(client, chain.viewer)
+        seen, url = [], "/ho/quarantine"
+        while url:
+            page = client.get(url)
+            assert page.status_code == 200
+            seen += [(t, int(s)) for t, s in re.findall(r'data-record="([^"|]+)\|(\d+)"', page.text)]
+            assert re.findall(r"decision (\d)", page.text) == ["3", "2"]  # the newest two, newest first
+            found = re.search(r'href="([^"]+)" id="next-page"', page.text)
+            url = found.group(1).replace("&amp;", "&") if found else ""
+        assert seen == every
+        assert client.get("/ho/quarantine", params={"after": "broken"}).status_code == 422
+    assert [d["note"] for d in store.ho_journal(("clear-flag",), newest=3)] == [
+        "decision 1", "decision 2", "decision 3"]
+    assert len(store.ho_journal()) == 4

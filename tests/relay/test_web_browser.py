@@ -170,11 +170,18 @@ def test_ho_staff_work_in_a_browser(relay: tuple[RelayProcess, web_data.Chain], 
     receipt_checks(me, chain)
     quarantine_by_an_admin(me)
 
+    copied = browser.get_cookie("kassa_ho")
+    assert copied is not None
     me.click("#signout")
     assert me.path.startswith("/ho/signin")
     for page in ("/ho/tills", "/ho/received", "/ho/quarantine", "/ho/receipt"):
         me.go(page)
         assert me.path == "/ho/signin?next=" + quote(page, safe="")
+    # The session ended at HO: the cookie as it was before signing out, put
+    # back into the browser, opens nothing.
+    browser.add_cookie({"name": "kassa_ho", "value": copied["value"], "path": "/ho"})
+    me.go("/ho/tills")
+    assert me.path == "/ho/signin?next=" + quote("/ho/tills", safe="")
 
     viewer_is_refused(me, chain)
 

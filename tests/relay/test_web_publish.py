@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 import publishing
-from host_tools.relay import pictures
+from host_tools.relay import pictures, publish
 from host_tools.relay.app import create_app
 from host_tools.relay.config import Limits, RelayConfig
 from host_tools.relay.store import Store
@@ -140,3 +140,22 @@ def test_picture_pairs_run_one_or_all(client: TestClient, store: Store, tmp_path
     viewer_csrf = signed_in(client, store, "viewer")
     r = client.post("/ho/pictures/run", data={"csrf": viewer_csrf, "pair": "front"})
     assert r.status_code == 403
+
+
+def test_sent_lists_a_bounded_number_of_sites_per_message_and_counts_the_rest(
+        client: TestClient, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from host_tools.relay.web import sent as sent_page
+
+    monkeypatch.setattr(sent_page, "SITES", 2)
+    csrf = signed_in(client, store, "admin")
+    assert sync(client, csrf, publishing.full(tmp_path, 1), scope="all").status_code == 303
+    every = [m for m in publish.sent(store)][0]
+    assert every["site_count"] == len(every["sites"]) >= 3
+    page = client.get("/ho/sent").text
+    shown = re.findall(r'<div class="delivery"><strong>(\w+)</strong>', page)
+    assert shown == sorted(d["site"] for d in every["sites"])[:2]
+    more = every["site_count"] - 2
+    assert f"and {more} more sites ({every['site_count']} UPLOADED in all)" in " ".join(page.split())
+    last = sorted(d["site"] for d in every["sites"])[-1]
+    page = client.get("/ho/sent", params={"site": last}).text
+    assert re.findall(r'<div class="delivery"><strong>(\w+)</strong>', page) == [last] and "more sites" not in page

@@ -10,33 +10,38 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from host_tools.relay import ids, processing
-from host_tools.relay.store import PROCESSED, REJECTED, StoreError
+from host_tools.relay.store import PROCESSED, QUARANTINED, REJECTED, StoreError
 from host_tools.relay.web.fields import valid_id
+from host_tools.relay.web.received import records_page
 from host_tools.relay.web.render import render
 from host_tools.relay.web.session import PostedDep, Staff, StaffDep, require_admin, store_of
 
 router = APIRouter(include_in_schema=False)
 NAV = ("Quarantine", "/ho/quarantine")
 RECENT_DECISIONS = 10
+PAGE_ROWS = 50  # records a page; the rest follow the (till, seq) cursor, as on Received Data
 
 
 def _page(request: Request, who: Staff, till: str = "", error: str | None = None,
-          done: str | None = None, status_code: int = 200) -> Response:
+          done: str | None = None, status_code: int = 200, after: str = "") -> Response:
     store = store_of(request)
     errors: list[str] = []
     till = valid_id(till, ids.split_till, errors)
+    base = {"till": till} if till else {}
+    rows, next_url, first_url = records_page(store, "/ho/quarantine", base, QUARANTINED, after, PAGE_ROWS,
+                                             errors)
     if errors:
         error, status_code = errors[0], 422
-    rows = store.quarantine(till or None)
-    decisions = [d for d in store.ho_journal() if d["action"] in ("accept", "reject", "clear-flag")]
+    decisions = store.ho_journal(("accept", "reject", "clear-flag"), newest=RECENT_DECISIONS)
     response: Response = render(request, "quarantine.html", who, status_code=status_code, rows=rows,
-                                till=till, error=error, done=done,
+                                till=till, error=error, done=done, next_url=next_url, first_url=first_url,
                                 decisions=decisions[::-1][:RECENT_DECISIONS])
     return response
 
 
 @router.get("/ho/quarantine")
-def quarantine_page(request: Request, who: StaffDep, till: str = "", done: str = "") -> Response:
+def quarantine_page(request: Request, who: StaffDep, till: str = "", done: str = "",
+                    after: str = "") -> Response:
     message = None
     parts = done.split("|")
     if len(parts) == 3 and parts[1].isdigit() and parts[2] in (PROCESSED, REJECTED):
@@ -46,7 +51,7 @@ def quarantine_page(request: Request, who: StaffDep, till: str = "", done: str =
             message = f"Record {parts[1]} of {parts[0]} is {verb}."
         except ids.BadId:
             pass
-    return _page(request, who, till, done=message)
+    return _page(request, who, till, done=message, after=after)
 
 
 @router.post("/ho/quarantine/{site_id}/{till_name}/{seq}")

@@ -17,6 +17,7 @@ from host_tools.relay.web.session import StaffDep, store_of
 from till.formats.records import TENDER_NAMES
 
 router = APIRouter(include_in_schema=False)
+SUGGESTIONS = 500  # site ids offered in the filter field; any other can be typed
 NAV = ("Sales", "/ho/sales")
 
 
@@ -56,5 +57,5 @@ def sales_page(request: Request, who: StaffDep, site: str = "", day_from: str = 
         request, "sales.html", who, status_code=422 if errors else 200, rows=rows, errors=errors,
         site=site, day_from=day_from, day_to=day_to, chart=svg, legend=chart.legend(sites),
         tenders=[(code, tender_name(code)) for code in tenders], totals=totals,
-        site_ids=sorted({a.till_id.split("/")[0] for a in store.acks()}))
+        site_ids=store.names("sites", SUGGESTIONS))
     return response

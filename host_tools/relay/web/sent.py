@@ -14,6 +14,7 @@ from host_tools.relay.web.session import StaffDep, store_of
 router = APIRouter(include_in_schema=False)
 NAV = ("Sent Data", "/ho/sent")
 MESSAGES = 100  # newest first; older ones with `kassa ho sent --json`
+SITES = 50      # per message; a Sync All reaches every site: the rest are counted, and a site filter shows one
 
 
 @router.get("/ho/sent")
@@ -22,7 +23,8 @@ def sent_page(request: Request, who: StaffDep, site: str = "", status: str = "",
     errors: list[str] = []
     site = valid_id(site, ids.check_site, errors)
     status = valid_choice(status, publish.DELIVERY_STATUSES, "Status", errors)
-    messages = [] if errors else publish.sent(store_of(request), site or None, status or None, MESSAGES)
+    messages = [] if errors else publish.sent(store_of(request), site or None, status or None, MESSAGES,
+                                                        sites_per_message=SITES)
     response: Response = render(request, "sent.html", who, status_code=422 if errors else 200,
                                 messages=messages, errors=errors, site=site, status=status,
                                 statuses=publish.DELIVERY_STATUSES, limit=MESSAGES,

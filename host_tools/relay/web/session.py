@@ -1,12 +1,13 @@
 """HO staff's web sessions: a signed cookie, CSRF tokens, who may do what.
 
-The cookie holds no credential: a random nonce, and once signed in the user's
-name, an expiry and a fingerprint of the token the user signed in with. It is
-signed (itsdangerous, HMAC-SHA1 over a key derived from the relay's session
-key), HttpOnly and SameSite=Strict. Every request re-reads the user from the
-store, so a user removed or given a new token is out at once, and a changed
-role applies at the next page. Signing out deletes the cookie; a copy taken
-before lives until its expiry (config.session_s), which is why that is short.
+The cookie holds no credential: a random nonce, and once signed in a session
+id and a fingerprint of the token the user signed in with. It is signed
+(itsdangerous, HMAC-SHA1 over a key derived from the relay's session key),
+HttpOnly and SameSite=Strict. The session itself lives in the database
+(staff_sessions.py): every request looks it up with its user, so signing out
+(which deletes it), an admin's "sign out everywhere", the expiry
+(config.session_s), a user removed or given a new token all end it at once,
+for every copy of the cookie; a changed role applies at the next page.
 
 CSRF: every POST form carries HMAC(key, nonce) of the session's nonce, the
 "signed double-submit" pattern; a browser without the cookie, or a page of
@@ -29,6 +30,7 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.datastructures import FormData
 
+from host_tools.relay import staff_sessions
 from host_tools.relay.store import Store
 
 COOKIE = "kassa_ho"
@@ -106,26 +108,28 @@ class Sessions:
             return payload, False
         return {"n": secrets.token_urlsafe(16)}, True
 
-    def sign_in(self, request: Request, response: Response, name: str, secret_sha256: str, now: int) -> None:
-        payload = {"n": secrets.token_urlsafe(16), "u": name, "f": self.fingerprint(secret_sha256),
-                   "exp": now + self.lifetime_s}
+    def sign_in(self, request: Request, response: Response, store: Store, name: str,
+                secret_sha256: str) -> None:
+        session_id = staff_sessions.open_session(store, name, self.lifetime_s)
+        payload = {"n": secrets.token_urlsafe(16), "s": session_id, "f": self.fingerprint(secret_sha256)}
         self.write(request, response, payload, self.lifetime_s)
 
-    def sign_out(self, response: Response) -> None:
+    def sign_out(self, request: Request, response: Response, store: Store) -> None:
+        session_id = self.read(request).get("s")
+        if isinstance(session_id, str):
+            staff_sessions.end_session(store, session_id)
         response.delete_cookie(COOKIE, path="/ho", httponly=True, samesite="strict")
 
     def staff(self, request: Request, store: Store) -> Staff | None:
         """The signed-in user of this request, checked against the store."""
         payload = self.read(request)
-        name, fingerprint, expires = payload.get("u"), payload.get("f"), payload.get("exp")
-        if not isinstance(name, str) or not isinstance(fingerprint, str) or not isinstance(expires, int):
+        session_id, fingerprint = payload.get("s"), payload.get("f")
+        if not isinstance(session_id, str) or not isinstance(fingerprint, str):
             return None
-        if expires <= store.now():
+        user = staff_sessions.session_user(store, session_id)
+        if user is None or not hmac.compare_digest(self.fingerprint(user[2]), fingerprint):
             return None
-        user = store.user(name)
-        if user is None or not hmac.compare_digest(self.fingerprint(user[1]), fingerprint):
-            return None
-        return Staff(name, user[0], self.csrf_for(payload["n"]))
+        return Staff(user[0], user[1], self.csrf_for(payload["n"]))
 
     def check_csrf(self, request: Request, token: str) -> None:
         payload = self.read(request)

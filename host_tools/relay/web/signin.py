@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from host_tools.relay.web.render import render
-from host_tools.relay.web.session import FormDep, PostedDep, safe_next, sessions, store_of
+from host_tools.relay import staff_sessions
+from host_tools.relay.web.session import FormDep, PostedDep, require_admin, safe_next, sessions, store_of
 
 router = APIRouter(include_in_schema=False)
 NAV = None
@@ -51,13 +52,26 @@ def signin(request: Request, form: FormDep) -> Response:
     if user is None:  # removed between the two reads
         return _form(request, safe_next(next), status_code=401, error="That user no longer exists.")
     response = RedirectResponse(safe_next(next), status_code=303)
-    s.sign_in(request, response, who.name, user[1], store.now())
+    s.sign_in(request, response, store, who.name, user[1])
     log.info("web sign-in: %s (%s)", who.name, who.role)
     return response
 
 
 @router.post("/ho/signout")
 def signout(request: Request, post: PostedDep) -> Response:
+    """Ends this session in the database: a copy of the cookie is worthless after."""
     response = RedirectResponse("/ho/signin", status_code=303)
-    sessions(request).sign_out(response)
+    sessions(request).sign_out(request, response, store_of(request))
+    return response
+
+
+@router.post("/ho/signout-everywhere")
+def signout_everywhere(request: Request, post: PostedDep) -> Response:
+    """An admin ends every HO user's web session, in every browser and relay
+    process (a laptop lost, a cookie leaked); the admin signs in again too."""
+    require_admin(post.who, "signing everyone out")
+    ended = staff_sessions.end_all(store_of(request), post.who.name)
+    log.warning("web: %s signed out every HO user (%d sessions)", post.who.name, ended)
+    response = RedirectResponse("/ho/signin", status_code=303)
+    sessions(request).sign_out(request, response, store_of(request))
     return response
