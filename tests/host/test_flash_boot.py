@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -94,19 +93,7 @@ def _sell(dev: UnixDevice, boots: int, timeout_s: float = 90) -> str:
     while dev.boots < boots:
         assert time.monotonic() < end, "the till did not restart"
         time.sleep(0.1)
-    shown = b""
-    with socket.create_connection(("127.0.0.1", dev.port)) as s:
-        s.settimeout(0.2)
-        for line in SALE_SCRIPT.strip().splitlines():
-            s.sendall(line.encode() + b"\n")
-            time.sleep(0.1)
-        while b"Change" not in shown:
-            assert time.monotonic() < end, shown.decode(errors="replace")[-2000:]
-            try:
-                shown += s.recv(4096)
-            except socket.timeout:
-                pass
-    return shown.decode(errors="replace")
+    return dev.type_lines(SALE_SCRIPT, b"Change", end - time.monotonic())
 
 
 def _sales(root: Path) -> list[Any]:
