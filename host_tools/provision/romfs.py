@@ -22,12 +22,12 @@ FIRMWARE = ROOT / "firmware"
 BOARDS = ROOT / "boards"
 
 
-def build_image(board_file: Path | None = None) -> bytes:
-    """The image: till/ (compiled by mpy-cross) and, if given, the board file as
-    board.py (e.g. BOARDS / "pico_w.py")."""
+def build_image(board_file: Path | None = None, firmware: Path = FIRMWARE) -> bytes:
+    """The image: till/ of `firmware` (compiled by mpy-cross) and, if given, the
+    board file as board.py (e.g. BOARDS / "pico_w.py")."""
     with tempfile.TemporaryDirectory(prefix="kassa-romfs-") as tmp:
         stage = Path(tmp) / "rom"
-        shutil.copytree(FIRMWARE / "till", stage / "till",
+        shutil.copytree(firmware / "till", stage / "till",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if board_file is not None:
             shutil.copy2(board_file, stage / "board.py")

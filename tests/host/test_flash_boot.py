@@ -7,9 +7,9 @@ flashed while the till runs: mpremote breaks in, only what changed is switched,
 the journal goes on, and the restarted till sells again.
 
 The till here loads its modules from the filesystem into RAM (a board flashed
-without --romfs), so the device runs with a 512K heap: with the firmware in
-ROMFS a Pico W's 192K is enough (test_sim_till.py), loaded into RAM it is not
-(at 320K it booted but the sale did not complete).
+without --romfs), so the device's heap is sim.loaded_heap_kib: the sim till's
+heap beside the firmware's bytes (from ROMFS the sim till gets SIM_HEAP_KIB
+beside its image).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from host_tools.cli import main
 from host_tools.hodata import journal_reader as jr
 from host_tools.hodata import receipt_render as rr
 from host_tools.provision import flash as fl
-from host_tools.provision import registry
+from host_tools.provision import registry, sim
 from till.formats import provision
 
 PACKAGE = "kassa-test-pkg"
@@ -73,7 +73,8 @@ def till(tmp_path_factory: pytest.TempPathFactory, mip_index: str) -> Iterator[d
     (keys / fl.key_file_name(TILL_ID)).write_text(KEY.hex() + "\n")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fl, "BOARDS", boards)
-        with UnixDevice(root, heap="512K", reboot=True) as dev:
+        heap_kib = sim.loaded_heap_kib(fl.stage("simlib", tmp / "sizing"))
+        with UnixDevice(root, heap=f"{heap_kib}K", reboot=True) as dev:
             yield {"dev": dev, "root": root, "keys": keys, "index": mip_index}
 
 

@@ -1,0 +1,261 @@
+"""Deploy end to end, as a store's IT person does it: `kassa flash` installs the
+firmware with the real mpremote on a MicroPython unix-port "board" behind a TCP
+bridge (tests/tools/mp_device.py, which reboots as a board does), the till boots
+from what was flashed, HO's first snapshot reaches it with `kassa gateway sync`
+from a SQLite relay served by uvicorn (`kassa relay serve`), it sells and the
+next sync brings the sale to HO.
+
+Then a new firmware version is flashed (`kassa flash --firmware DIR`). First the
+flasher is killed while the update crosses the cable and the till's power is
+cut: it boots the old firmware, its journal whole. Then the update is flashed
+while the till runs: mpremote breaks in, the update is switched in, the till
+restarts through boot.py, its journal and sales are intact, it sells on, and
+the next sync reports the new firmware version (the till's hello, as the
+gateway records it for its status). The till loads its firmware from files
+into RAM here (a board flashed without --romfs), so its heap is
+sim.loaded_heap_kib: the sim till's heap beside the firmware's bytes."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+from linktill import free_port
+from mp_device import UnixDevice
+from simtill import SALE_SCRIPT
+
+import till
+from host_tools.cli import main
+from host_tools.hodata import journal_reader as jr
+from host_tools.provision import flash as fl
+from host_tools.provision import sim
+from host_tools.relay.store import open_store
+from till.formats import journal as J
+
+TILL_ID = "S001/till-1"
+KASSA = [sys.executable, "-c", "import sys; from host_tools.cli import main; sys.exit(main())"]
+NEW_VERSION = till.FIRMWARE + "+e2e"
+# The README sale without its `clock` line: the gateway set the till's clock.
+SALE = "\n".join(line for line in SALE_SCRIPT.strip().splitlines() if not line.startswith("clock"))
+PAD_BYTES = 40_000  # a module of the new firmware big enough to kill the flasher inside its copy
+
+
+def _kassa(capsys: pytest.CaptureFixture[str], *args: str | Path) -> str:
+    rc = main([str(a) for a in args])
+    out = capsys.readouterr()
+    assert rc == 0, out.out + out.err
+    return out.out
+
+
+def _new_firmware(tmp: Path) -> Path:
+    """A copy of firmware/ that says it is NEW_VERSION, with one big module
+    more (never imported)."""
+    new = tmp / "firmware-new"
+    shutil.copytree(ROOT / "firmware", new, ignore=shutil.ignore_patterns("__pycache__"))
+    init = new / "till" / "__init__.py"
+    text = init.read_text()
+    assert f'FIRMWARE = "{till.FIRMWARE}"' in text
+    init.write_text(text.replace(f'FIRMWARE = "{till.FIRMWARE}"', f'FIRMWARE = "{NEW_VERSION}"'))
+    pad = hashlib.sha256(b"pad").hexdigest() * (PAD_BYTES // 64)
+    (new / "till" / "e2e_pad.py").write_text(f"# test ballast\nPAD = {pad!r}\n")
+    return new
+
+
+@pytest.fixture
+def store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[dict[str, Any]]:
+    """HO's relay on SQLite under uvicorn (`kassa relay serve`), site S001
+    registered, HO's snapshot 1 built (published once the till is
+    registered: HO publishes to a site's tills), and the gateway's
+    configuration for one till on a sim link port."""
+    db = tmp_path / "ho" / "relay.sqlite3"
+    db.parent.mkdir()
+    out = _kassa(capsys, "ho", "site", "add", "S001", "--name", "Deploy test", "--db", db)
+    cred = re.search(r"site\.S001\.\S+", out)
+    assert cred is not None, out
+    data = sim.EXAMPLE_STORE
+    _kassa(capsys, "snapshot", "build", "--items", data / "items.csv", "--config",
+           data / "store.json", "--version", "1", "--out", tmp_path / "ho" / "snap-1")
+    relay_port, link_port = free_port(), free_port()
+    log = open(tmp_path / "ho" / "relay.log", "w")
+    relay = subprocess.Popen(KASSA + ["relay", "serve", "--db", str(db), "--port", str(relay_port),
+                                      "--worker-interval", "0.2", "--log-level", "warning"],
+                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    gw = tmp_path / "gateway"
+    gw.mkdir()
+    (gw / "site.credential").write_text(cred.group(0) + "\n")
+    (gw / "site.credential").chmod(0o600)
+    (gw / "gateway.toml").write_text(
+        f'site = "S001"\nrelay_url = "http://127.0.0.1:{relay_port}"\n'
+        'credential_file = "site.credential"\noutbox = "outbox.sqlite3"\npictures = "pictures"\n'
+        "[retry]\nattempts = 3\nbase_s = 0.2\ncap_s = 1\n"
+        f'[[till]]\nname = "till-1"\nurl = "socket://127.0.0.1:{link_port}"\n')
+    try:
+        _wait_port(relay_port, "the relay", lambda: relay.poll() is None)
+        yield {"db": db, "gateway": gw / "gateway.toml", "link_port": link_port, "tmp": tmp_path}
+    finally:
+        os.killpg(relay.pid, signal.SIGTERM)
+        relay.wait(20)
+        log.close()
+
+
+def _wait_port(port: int, what: str, alive: Any, timeout_s: float = 60) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        assert alive(), f"{what} stopped"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{what} never listened on port {port}")
+
+
+def _booted(dev: UnixDevice, boots: int, link_port: int) -> None:
+    """Wait for the device's boot number `boots` and its till's link."""
+    end = time.monotonic() + 60
+    while dev.boots < boots:
+        assert time.monotonic() < end, "the till did not restart"
+        time.sleep(0.05)
+    _wait_port(link_port, "the till", lambda: dev.proc.poll() is None)
+
+
+def _sell(dev: UnixDevice) -> str:
+    """Type the README sale at the till's terminal; what its display showed."""
+    return dev.type_lines(SALE, b"Change")
+
+
+def _sync(capsys: pytest.CaptureFixture[str], gateway: Path) -> dict[str, Any]:
+    """One `kassa gateway sync`; then what `kassa gateway status --json` says of the till."""
+    _kassa(capsys, "gateway", "sync", gateway, "--quiet")
+    status = json.loads(_kassa(capsys, "gateway", "status", gateway, "--json"))
+    assert all(r["status"] != "Failed" for r in status["runs"]), status["runs"]
+    return dict(status["tills"][0])
+
+
+def _at_ho(db: Path, sales: int) -> list[dict[str, Any]]:
+    """The till's records HO holds, once HO's worker has processed them all
+    and counts `sales` sales for the site."""
+    store = open_store(str(db))
+    try:
+        end = time.monotonic() + 30
+        while True:
+            held = store.received(TILL_ID, limit=10_000)
+            counted = sum(day["sales"] for day in store.sales("S001"))
+            if (counted == sales and all(r["status"] == "PROCESSED" for r in held)) \
+                    or time.monotonic() > end:
+                assert counted == sales, f"HO counts {counted} sales, not {sales}"
+                assert all(r["status"] == "PROCESSED" for r in held), held
+                return held
+            time.sleep(0.2)
+    finally:
+        store.close()
+
+
+def _journal(root: Path) -> tuple[dict[str, bytes], list[Any]]:
+    segments = {p.name: p.read_bytes() for p in jr.segment_paths(root / "journal")}
+    sales = [i.value for p in jr.segment_paths(root / "journal")
+             for i in list(jr.read_segment(p))[1:] if i.value[jr.K_KIND] == J.KIND_SALE]
+    return segments, sales
+
+
+def _intact(root: Path, before: dict[str, bytes], key: bytes) -> None:
+    """Every journal segment the till had still starts with what it held, and
+    the chain verifies with the till's key."""
+    for name, data in before.items():
+        assert (root / "journal" / name).read_bytes()[:len(data)] == data, name
+    assert jr.verify(root / "journal", key, TILL_ID).errors == []
+
+
+def test_flash_boot_sync_sell_update_and_a_cut_update(store: dict[str, Any], capsys) -> None:
+    tmp, gateway, link_port = store["tmp"], store["gateway"], store["link_port"]
+    keys = tmp / "keys"
+    root = tmp / "till"
+    new_firmware = _new_firmware(tmp)
+    fl.stage("sim", tmp / "sizing")  # the firmware's size sets the heap
+    heap = f"{sim.loaded_heap_kib(tmp / 'sizing')}K"
+    with UnixDevice(root, heap=heap, reboot=True,
+                    env={"KASSA_LINK_PORT": str(link_port)}) as dev:
+        # -- first flash: the firmware, boot.py and the till's identity; a new key
+        out = _kassa(capsys, "flash", "--port", dev.url, "--resume", "--board", "sim",
+                     "--till-id", TILL_ID, "--keys-dir", keys)
+        assert "switched in: till boot.py board.py identity main.py" in out, out
+        key_file = keys / fl.key_file_name(TILL_ID)
+        key = bytes.fromhex(key_file.read_text())
+        # HO registers the till with the key file flash wrote (docs/flashing.md).
+        _kassa(capsys, "ho", "till", "add", TILL_ID, "--key-file", key_file, "--db", store["db"])
+        _kassa(capsys, "ho", "publish", "--snapshot", tmp / "ho" / "snap-1", "--site", "S001",
+               "--db", store["db"])
+        _booted(dev, 2, link_port)
+        # -- the first sync brings HO's snapshot; the till sells; the next sync uploads
+        seen = _sync(capsys, gateway)
+        assert seen["till_id"] == TILL_ID and seen["firmware"] == till.FIRMWARE
+        assert "13.55" in _sell(dev)
+        seen = _sync(capsys, gateway)
+        held = _at_ho(store["db"], 1)
+        assert [r["seq"] for r in held] == list(range(1, seen["head_seq"] + 1))
+        segments, sales = _journal(root)
+        assert len(sales) == 1
+        old_init = (root / "till" / "__init__.mpy").read_bytes()
+
+        # -- an update cut off: the flasher killed while the update crosses the
+        # cable, then the power cut. The old firmware boots; the journal is whole.
+        flasher = subprocess.Popen(KASSA + ["flash", "--port", dev.url, "--resume", "--board", "sim",
+                                            "--keys-dir", str(keys), "--firmware", str(new_firmware)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        pad = root / "till.new" / "e2e_pad.mpy"
+        end = time.monotonic() + 60
+        while not (pad.exists() and pad.stat().st_size > 0):
+            assert flasher.poll() is None, flasher.communicate()[0]
+            assert time.monotonic() < end, "the update never started to cross the cable"
+            time.sleep(0.005)
+        os.killpg(flasher.pid, signal.SIGKILL)
+        flasher.communicate()
+        assert not (root / "switch").exists(), "the kill came after the commit"
+        boots = dev.boots
+        dev.proc.kill()  # the power cut
+        _booted(dev, boots + 1, link_port)
+        assert (root / "till" / "__init__.mpy").read_bytes() == old_init
+        assert not (root / "till" / "e2e_pad.mpy").exists()
+        seen = _sync(capsys, gateway)
+        assert seen["firmware"] == till.FIRMWARE, "the cut update must leave the old firmware"
+        assert "Change" in _sell(dev)
+        _intact(root, segments, key)
+        segments, sales = _journal(root)
+        assert len(sales) == 2
+
+        # -- the update flashed while the till runs: switched in, restarted
+        boots = dev.boots
+        out = _kassa(capsys, "flash", "--port", dev.url, "--resume", "--board", "sim",
+                     "--keys-dir", keys, "--firmware", new_firmware)
+        assert "switched in: till;" in out and "identity kept" in out, out
+        assert not (root / "till.new").exists() and not (root / "switch").exists()
+        _booted(dev, boots + 1, link_port)
+        assert "Change" in _sell(dev)
+        _intact(root, segments, key)
+        assert len(_journal(root)[1]) == 3
+        seen = _sync(capsys, gateway)
+        assert seen["firmware"] == NEW_VERSION
+        held = _at_ho(store["db"], 3)
+        assert [r["seq"] for r in held] == list(range(1, seen["head_seq"] + 1))
+
+
+def test_flash_refuses_a_folder_that_is_no_firmware(tmp_path: Path, capsys) -> None:
+    (tmp_path / "notes").mkdir()
+    rc = main(["flash", "--port", "socket://127.0.0.1:9", "--resume", "--board", "sim",
+               "--firmware", str(tmp_path / "notes")])
+    out = capsys.readouterr()
+    assert rc == 1 and "Traceback" not in out.err
+    assert out.err.startswith(f"kassa flash: {tmp_path / 'notes'} is not a firmware tree"), out.err
