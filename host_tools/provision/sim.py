@@ -115,12 +115,21 @@ def romfs_image(out: Path) -> Path:
     return out
 
 
-def micropython_command(root: Path, image: Path,
-                        heap_beside_kib: int = SIM_HEAP_KIB) -> tuple[list[str], dict[str, str]]:
+def _link_env(env: dict[str, str], link_port: int | None) -> dict[str, str]:
+    """The sim board's link listens on KASSA_LINK_PORT when it is set
+    (boards/sim.py), else on its LINK port."""
+    if link_port is not None:
+        env["KASSA_LINK_PORT"] = str(link_port)
+    return env
+
+
+def micropython_command(root: Path, image: Path, heap_beside_kib: int = SIM_HEAP_KIB,
+                        link_port: int | None = None) -> tuple[list[str], dict[str, str]]:
     """(argv, environment) that run firmware/main.py under MicroPython, firmware
-    from the ROMFS image as on a board, `heap_beside_kib` of heap beside it."""
+    from the ROMFS image as on a board, `heap_beside_kib` of heap beside it;
+    its link on `link_port` if given."""
     heap_kib = heap_beside_kib + (image.stat().st_size + 1023) // 1024
-    env = dict(os.environ)
+    env = _link_env(dict(os.environ), link_port)
     env["MICROPYPATH"] = ".frozen"  # nothing from the host: /rom is added at boot
     micropython = str(Path(sys.executable).with_name("micropython"))
     return [micropython, "-X", f"heapsize={heap_kib}K",
@@ -131,17 +140,18 @@ def micropython_command(root: Path, image: Path,
 def run_micropython(root: Path, image: Path, stdin: IO[str] | None = None,
                     input_text: str | None = None,
                     heap_beside_kib: int = SIM_HEAP_KIB,
-                    timeout_s: float | None = None) -> subprocess.CompletedProcess:
+                    timeout_s: float | None = None,
+                    link_port: int | None = None) -> subprocess.CompletedProcess:
     """The sim till under MicroPython (micropython_command) until its input ends."""
-    argv, env = micropython_command(root, image, heap_beside_kib)
+    argv, env = micropython_command(root, image, heap_beside_kib, link_port)
     return subprocess.run(argv, stdin=stdin, input=input_text,
                           capture_output=input_text is not None,
                           text=True, cwd=root, env=env, timeout=timeout_s)
 
 
-def cpython_command() -> tuple[list[str], dict[str, str]]:
+def cpython_command(link_port: int | None = None) -> tuple[list[str], dict[str, str]]:
     """(argv, environment) that run firmware/main.py under CPython, as on a Pi."""
-    env = dict(os.environ)
+    env = _link_env(dict(os.environ), link_port)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "firmware"), str(ROOT)])
     env["KASSA_BOARD"] = "sim"
     env["PYTHONUNBUFFERED"] = "1"  # the display's lines reach a pipe (the sim's screen) at once
@@ -149,8 +159,9 @@ def cpython_command() -> tuple[list[str], dict[str, str]]:
 
 
 def run_cpython(root: Path, stdin: IO[str] | None = None, input_text: str | None = None,
-                timeout_s: float | None = None) -> subprocess.CompletedProcess:
-    argv, env = cpython_command()
+                timeout_s: float | None = None,
+                link_port: int | None = None) -> subprocess.CompletedProcess:
+    argv, env = cpython_command(link_port)
     return subprocess.run(argv, stdin=stdin, input=input_text,
                           capture_output=input_text is not None,
                           text=True, cwd=root, env=env, timeout=timeout_s)

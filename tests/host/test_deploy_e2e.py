@@ -17,14 +17,10 @@ sim.loaded_heap_kib: the sim till's heap beside the firmware's bytes."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +28,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT
-from linktill import free_port
+from ho_site import KASSA, TILL_ID, HoSite, ho_site, kassa, wait_port
 from mp_device import UnixDevice
 from simtill import SALE_SCRIPT
 
@@ -41,22 +37,12 @@ from host_tools.cli import main
 from host_tools.hodata import journal_reader as jr
 from host_tools.provision import flash as fl
 from host_tools.provision import sim
-from host_tools.relay.store import open_store
 from till.formats import journal as J
 
-TILL_ID = "S001/till-1"
-KASSA = [sys.executable, "-c", "import sys; from host_tools.cli import main; sys.exit(main())"]
 NEW_VERSION = till.FIRMWARE + "+e2e"
 # The README sale without its `clock` line: the gateway set the till's clock.
 SALE = "\n".join(line for line in SALE_SCRIPT.strip().splitlines() if not line.startswith("clock"))
 PAD_BYTES = 40_000  # a module of the new firmware big enough to kill the flasher inside its copy
-
-
-def _kassa(capsys: pytest.CaptureFixture[str], *args: str | Path) -> str:
-    rc = main([str(a) for a in args])
-    out = capsys.readouterr()
-    assert rc == 0, out.out + out.err
-    return out.out
 
 
 def _new_firmware(tmp: Path) -> Path:
@@ -73,94 +59,18 @@ def _new_firmware(tmp: Path) -> Path:
     return new
 
 
-@pytest.fixture
-def store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[dict[str, Any]]:
-    """HO's relay on SQLite under uvicorn (`kassa relay serve`), site S001
-    registered, HO's snapshot 1 built (published once the till is
-    registered: HO publishes to a site's tills), and the gateway's
-    configuration for one till on a sim link port."""
-    db = tmp_path / "ho" / "relay.sqlite3"
-    db.parent.mkdir()
-    out = _kassa(capsys, "ho", "site", "add", "S001", "--name", "Deploy test", "--db", db)
-    cred = re.search(r"site\.S001\.\S+", out)
-    assert cred is not None, out
-    data = sim.EXAMPLE_STORE
-    _kassa(capsys, "snapshot", "build", "--items", data / "items.csv", "--config",
-           data / "store.json", "--version", "1", "--out", tmp_path / "ho" / "snap-1")
-    relay_port, link_port = free_port(), free_port()
-    log = open(tmp_path / "ho" / "relay.log", "w")
-    relay = subprocess.Popen(KASSA + ["relay", "serve", "--db", str(db), "--port", str(relay_port),
-                                      "--worker-interval", "0.2", "--log-level", "warning"],
-                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    gw = tmp_path / "gateway"
-    gw.mkdir()
-    (gw / "site.credential").write_text(cred.group(0) + "\n")
-    (gw / "site.credential").chmod(0o600)
-    (gw / "gateway.toml").write_text(
-        f'site = "S001"\nrelay_url = "http://127.0.0.1:{relay_port}"\n'
-        'credential_file = "site.credential"\noutbox = "outbox.sqlite3"\npictures = "pictures"\n'
-        "[retry]\nattempts = 3\nbase_s = 0.2\ncap_s = 1\n"
-        f'[[till]]\nname = "till-1"\nurl = "socket://127.0.0.1:{link_port}"\n')
-    try:
-        _wait_port(relay_port, "the relay", lambda: relay.poll() is None)
-        yield {"db": db, "gateway": gw / "gateway.toml", "link_port": link_port, "tmp": tmp_path}
-    finally:
-        os.killpg(relay.pid, signal.SIGTERM)
-        relay.wait(20)
-        log.close()
-
-
-def _wait_port(port: int, what: str, alive: Any, timeout_s: float = 60) -> None:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        assert alive(), f"{what} stopped"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"{what} never listened on port {port}")
-
-
 def _booted(dev: UnixDevice, boots: int, link_port: int) -> None:
     """Wait for the device's boot number `boots` and its till's link."""
     end = time.monotonic() + 60
     while dev.boots < boots:
         assert time.monotonic() < end, "the till did not restart"
         time.sleep(0.05)
-    _wait_port(link_port, "the till", lambda: dev.proc.poll() is None)
+    wait_port(link_port, "the till", lambda: dev.proc.poll() is None)
 
 
 def _sell(dev: UnixDevice) -> str:
     """Type the README sale at the till's terminal; what its display showed."""
     return dev.type_lines(SALE, b"Change")
-
-
-def _sync(capsys: pytest.CaptureFixture[str], gateway: Path) -> dict[str, Any]:
-    """One `kassa gateway sync`; then what `kassa gateway status --json` says of the till."""
-    _kassa(capsys, "gateway", "sync", gateway, "--quiet")
-    status = json.loads(_kassa(capsys, "gateway", "status", gateway, "--json"))
-    assert all(r["status"] != "Failed" for r in status["runs"]), status["runs"]
-    return dict(status["tills"][0])
-
-
-def _at_ho(db: Path, sales: int) -> list[dict[str, Any]]:
-    """The till's records HO holds, once HO's worker has processed them all
-    and counts `sales` sales for the site."""
-    store = open_store(str(db))
-    try:
-        end = time.monotonic() + 30
-        while True:
-            held = store.received(TILL_ID, limit=10_000)
-            counted = sum(day["sales"] for day in store.sales("S001"))
-            if (counted == sales and all(r["status"] == "PROCESSED" for r in held)) \
-                    or time.monotonic() > end:
-                assert counted == sales, f"HO counts {counted} sales, not {sales}"
-                assert all(r["status"] == "PROCESSED" for r in held), held
-                return held
-            time.sleep(0.2)
-    finally:
-        store.close()
 
 
 def _journal(root: Path) -> tuple[dict[str, bytes], list[Any]]:
@@ -178,8 +88,14 @@ def _intact(root: Path, before: dict[str, bytes], key: bytes) -> None:
     assert jr.verify(root / "journal", key, TILL_ID).errors == []
 
 
-def test_flash_boot_sync_sell_update_and_a_cut_update(store: dict[str, Any], capsys) -> None:
-    tmp, gateway, link_port = store["tmp"], store["gateway"], store["link_port"]
+@pytest.fixture
+def ho(tmp_path: Path) -> Iterator[HoSite]:
+    with ho_site(tmp_path) as site:
+        yield site
+
+
+def test_flash_boot_sync_sell_update_and_a_cut_update(ho: HoSite, tmp_path: Path) -> None:
+    tmp, link_port = tmp_path, ho.link_port
     keys = tmp / "keys"
     root = tmp / "till"
     new_firmware = _new_firmware(tmp)
@@ -188,22 +104,20 @@ def test_flash_boot_sync_sell_update_and_a_cut_update(store: dict[str, Any], cap
     with UnixDevice(root, heap=heap, reboot=True,
                     env={"KASSA_LINK_PORT": str(link_port)}) as dev:
         # -- first flash: the firmware, boot.py and the till's identity; a new key
-        out = _kassa(capsys, "flash", "--port", dev.url, "--resume", "--board", "sim",
+        out = kassa("flash", "--port", dev.url, "--resume", "--board", "sim",
                      "--till-id", TILL_ID, "--keys-dir", keys)
         assert "switched in: till boot.py board.py identity main.py" in out, out
         key_file = keys / fl.key_file_name(TILL_ID)
         key = bytes.fromhex(key_file.read_text())
         # HO registers the till with the key file flash wrote (docs/flashing.md).
-        _kassa(capsys, "ho", "till", "add", TILL_ID, "--key-file", key_file, "--db", store["db"])
-        _kassa(capsys, "ho", "publish", "--snapshot", tmp / "ho" / "snap-1", "--site", "S001",
-               "--db", store["db"])
+        ho.register(key_file)
         _booted(dev, 2, link_port)
         # -- the first sync brings HO's snapshot; the till sells; the next sync uploads
-        seen = _sync(capsys, gateway)
+        seen = ho.sync()
         assert seen["till_id"] == TILL_ID and seen["firmware"] == till.FIRMWARE
         assert "13.55" in _sell(dev)
-        seen = _sync(capsys, gateway)
-        held = _at_ho(store["db"], 1)
+        seen = ho.sync()
+        held = ho.at_ho(1)
         assert [r["seq"] for r in held] == list(range(1, seen["head_seq"] + 1))
         segments, sales = _journal(root)
         assert len(sales) == 1
@@ -229,7 +143,7 @@ def test_flash_boot_sync_sell_update_and_a_cut_update(store: dict[str, Any], cap
         _booted(dev, boots + 1, link_port)
         assert (root / "till" / "__init__.mpy").read_bytes() == old_init
         assert not (root / "till" / "e2e_pad.mpy").exists()
-        seen = _sync(capsys, gateway)
+        seen = ho.sync()
         assert seen["firmware"] == till.FIRMWARE, "the cut update must leave the old firmware"
         assert "Change" in _sell(dev)
         _intact(root, segments, key)
@@ -238,7 +152,7 @@ def test_flash_boot_sync_sell_update_and_a_cut_update(store: dict[str, Any], cap
 
         # -- the update flashed while the till runs: switched in, restarted
         boots = dev.boots
-        out = _kassa(capsys, "flash", "--port", dev.url, "--resume", "--board", "sim",
+        out = kassa("flash", "--port", dev.url, "--resume", "--board", "sim",
                      "--keys-dir", keys, "--firmware", new_firmware)
         assert "switched in: till;" in out and "identity kept" in out, out
         assert not (root / "till.new").exists() and not (root / "switch").exists()
@@ -246,9 +160,9 @@ def test_flash_boot_sync_sell_update_and_a_cut_update(store: dict[str, Any], cap
         assert "Change" in _sell(dev)
         _intact(root, segments, key)
         assert len(_journal(root)[1]) == 3
-        seen = _sync(capsys, gateway)
+        seen = ho.sync()
         assert seen["firmware"] == NEW_VERSION
-        held = _at_ho(store["db"], 3)
+        held = ho.at_ho(3)
         assert [r["seq"] for r in held] == list(range(1, seen["head_seq"] + 1))
 
 
