@@ -12,9 +12,11 @@ with the same code).
 from __future__ import annotations
 
 import binascii
+import glob
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from host_tools.provision.mpy_build import ROOT
@@ -181,6 +183,13 @@ class Device:
         self.timeout_s = timeout_s
 
     def run(self, *args: str) -> str:
+        if self.port.startswith("/dev/") and not Path(self.port).exists():
+            # mpremote would say the port "may be in use by another program".
+            present = sorted(glob.glob("/dev/ttyACM*") + glob.glob("/dev/ttyUSB*"))
+            raise DeviceError(f"there is no {self.port} on this computer: connect the till by USB "
+                              "and check the port's name ("
+                              + (f"serial ports here: {', '.join(present)}" if present
+                                 else "no USB serial port is here now") + ")")
         connect = self.port if ":" not in self.port or self.port.startswith("port:") \
             else f"port:{self.port}"
         cmd = [sys.executable, "-m", "mpremote", "connect", connect]

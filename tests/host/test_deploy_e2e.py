@@ -173,3 +173,16 @@ def test_flash_refuses_a_folder_that_is_no_firmware(tmp_path: Path, capsys) -> N
     out = capsys.readouterr()
     assert rc == 1 and "Traceback" not in out.err
     assert out.err.startswith(f"kassa flash: {tmp_path / 'notes'} is not a firmware tree"), out.err
+
+
+def test_flash_to_a_port_that_is_not_there_says_so(tmp_path: Path, capsys) -> None:
+    """As README's `make flash ... PORT=/dev/ttyACM0` does with no till plugged in."""
+    port = str(tmp_path / "dev" / "ttyACM0")  # a /dev path no computer has
+    port = "/dev/" + port.lstrip("/").replace("/", "_")
+    rc = main(["flash", "--port", port, "--board", "pico_w", "--till-id", TILL_ID,
+               "--keys-dir", str(tmp_path / "keys")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert err.startswith(f"kassa flash: there is no {port} on this computer: connect the till "
+                          "by USB"), err
+    assert not (tmp_path / "keys").exists()  # nothing recorded for a till never reached
