@@ -388,10 +388,16 @@ def _same_tree(found: dict[str, str], on_device: dict[str, str], name: str) -> b
 
 def _commit_code(names: Sequence[str]) -> str:
     """Runs on the till after the switch section: commit the staged names (the
-    marker, whole or absent) and move them in."""
+    marker, whole or absent)."""
     return (f"with open('switch.tmp', 'w') as f:\n    f.write({' '.join(names)!r})\n"
-            "os.rename('switch.tmp', 'switch')\n"
-            "print('SWITCHED', _finish_firmware_switch())\n")
+            "os.rename('switch.tmp', 'switch')\nprint('COMMITTED')\n")
+
+
+# Runs on the till after the switch section: move the committed names in. Sent
+# on its own after the commit, so that the state a cut between the two leaves
+# (committed, not moved in: boot.py finishes it) is one a test can reach on a
+# running till (tests/host/test_deploy_e2e.py), not only on a directory.
+_FINISH = "print('SWITCHED', _finish_firmware_switch())\n"
 
 
 # Runs on the till after the switch section and COPY: lib.new as a copy of
@@ -476,8 +482,12 @@ def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | Non
                              "Flash again")
         step("switching the new firmware in")
         out = dev.exec(switch + _commit_code(p.unit))
-        if "SWITCHED" not in out:
+        if "COMMITTED" not in out:
             raise FlashError(f"could not switch the new firmware in: {out.strip()}")
+        out = dev.exec(switch + _FINISH)
+        if "SWITCHED" not in out:
+            raise FlashError(f"the new firmware is committed but not yet in place ({out.strip()}): "
+                             "the till finishes it when it restarts; flash again to check")
         result.switched = tuple(p.unit)
     result.sent = sum(1 for s in p.send if s.startswith(FIRMWARE_DIR + "/"))
     step("checking every file by SHA-256 on the till")
@@ -522,7 +532,7 @@ def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path 
     if packages and _mip(dev, switch, packages, index, on_device, result, step):
         names.insert(0, LIB_DIR)
     dev.put_many([(str(staged / n), n + ".new") for n in names if n != LIB_DIR])
-    dev.exec(switch + _commit_code(names) + "_rm('till')\n_rm('board.py')\n")
+    dev.exec(switch + _commit_code(names) + _FINISH + "_rm('till')\n_rm('board.py')\n")
     result.switched = tuple(names)
     result.sent = result.files
     return result
