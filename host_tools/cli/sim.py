@@ -91,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"kassa sim run: {args.directory} is not a till: run `kassa sim init` first",
               file=sys.stderr)
         return 2
+    missing = None if args.cpython else sim.missing_tools()
+    if missing is not None:
+        print(f"kassa sim run: {missing}", file=sys.stderr)
+        return 2
     if args.script is None and not args.plain and sys.stdin.isatty() and sys.stdout.isatty():
         from host_tools.simui import run as screen
 

