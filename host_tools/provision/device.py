@@ -117,6 +117,9 @@ except AttributeError:
 # when mpremote breaks in without a soft reset (`--resume`), where 2 KB failed
 # (MemoryError allocating 2,733 bytes, tests/host/test_deploy_e2e.py).
 WRITE_CHUNK_BYTES = 1024
+# The code of one mpremote session travels on its command line: Windows
+# allows 32,767 characters; Linux 128 KiB per argument and far more in all.
+ARGS_CHARS = 24_000 if sys.platform == "win32" else 256_000
 
 
 def write_code(pairs: Sequence[tuple[str, str]],
@@ -210,9 +213,13 @@ class Device:
         return self.run("exec", code)
 
     def put_many(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Copy local files to the till in one mpremote session (write_code)."""
+        """Copy local files to the till (write_code), in as few mpremote
+        sessions as the command line allows (ARGS_CHARS)."""
         args: list[str] = []
         for body in write_code(pairs):
+            if args and sum(map(len, args)) + len(body) > ARGS_CHARS:
+                self.run(*args[:-1])
+                args = []
             args += ["exec", body, "+"]
         if args:
             self.run(*args[:-1])

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from host_tools.provision.device import WRITE_CHUNK_BYTES, write_code
 
 CHUNK = WRITE_CHUNK_BYTES
@@ -62,3 +64,23 @@ def test_a_file_rewritten_is_replaced_whole(tmp_path: Path) -> None:
     finally:
         os.chdir(here)
     assert (till / pairs[5][1]).read_bytes() == b"short"
+
+
+def test_put_many_keeps_each_command_line_within_the_limit(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows allows 32,767 characters on a command line: a first flash is
+    split into several mpremote sessions there, every file still sent once,
+    in order."""
+    from host_tools.provision import device
+
+    pairs = _files(tmp_path)
+    runs: list[tuple[str, ...]] = []
+    monkeypatch.setattr(device, "ARGS_CHARS", 6000)
+    dev = device.Device("socket://127.0.0.1:9", resume=True)
+    monkeypatch.setattr(dev, "run", lambda *args: runs.append(args) or "")
+    dev.put_many(pairs)
+    assert len(runs) > 1
+    assert all(sum(map(len, args)) <= 6000 for args in runs)
+    assert all(args[0] == "exec" and args[-1] != "+" for args in runs)
+    bodies = [a for args in runs for a in args if a not in ("exec", "+")]
+    assert bodies == write_code(pairs)
