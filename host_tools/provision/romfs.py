@@ -23,16 +23,17 @@ BOARDS = ROOT / "boards"
 BUILD_MPY = ROOT / "build" / "mpy"  # make mpy's output
 
 
-def build_image(board_file: Path | None = None) -> bytes:
-    """The image: till/ (the .mpy files of build/mpy, compiled by mpy-cross:
-    what the tests import is what goes to the board) and, if given, the board
-    file as board.mpy (e.g. BOARDS / "pico_w.py")."""
-    errors = compile_tree(BUILD_MPY)
-    if errors:
-        raise RuntimeError("mpy-cross failed:\n" + "\n".join(errors))
+def build_image(board_file: Path | None = None, firmware: Path = FIRMWARE) -> bytes:
+    """The image: till/ of `firmware` compiled by mpy-cross (the repository's
+    own is build/mpy: what the tests import is what goes to the board) and, if
+    given, the board file as board.mpy (e.g. BOARDS / "pico_w.py")."""
     with tempfile.TemporaryDirectory(prefix="kassa-romfs-") as tmp:
+        compiled = BUILD_MPY if firmware.resolve() == FIRMWARE.resolve() else Path(tmp) / "mpy"
+        errors = compile_tree(compiled, firmware)
+        if errors:
+            raise RuntimeError("mpy-cross failed:\n" + "\n".join(errors))
         stage = Path(tmp) / "rom"
-        shutil.copytree(BUILD_MPY / "till", stage / "till")
+        shutil.copytree(compiled / "till", stage / "till")
         if board_file is not None:
             error = compile_file(board_file, stage / "board.mpy", "board.py")
             if error is not None:

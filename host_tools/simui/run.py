@@ -11,15 +11,16 @@ from host_tools.simui.screen import SimScreen
 from host_tools.simui.tillproc import TillProcess, board_settings
 
 
-def run(root: Path, cpython: bool = False, set_clock: bool = True) -> int:
+def run(root: Path, cpython: bool = False, set_clock: bool = True,
+        link_port: int | None = None) -> int:
     """The screen until F10; then the till's last words and where the receipts are."""
     board = board_settings()
     with tempfile.TemporaryDirectory(prefix="kassa-sim-") as tmp:
         if cpython:
-            till = TillProcess(root, None)
+            till = TillProcess(root, None, link_port)
             name = "CPython (as a Pi)"
         else:
-            till = TillProcess(root, sim.romfs_image(Path(tmp) / "firmware.romfs"))
+            till = TillProcess(root, sim.romfs_image(Path(tmp) / "firmware.romfs"), link_port)
             name = f"MicroPython {sim.SIM_HEAP_KIB}K"
         screen = SimScreen(root, till, board, name, set_clock=set_clock)
         interrupted = False

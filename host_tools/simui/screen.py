@@ -90,7 +90,9 @@ class SimScreen:
         rows = board["DISPLAY"]["rows"]
         self.reader = DisplayReader(self.cols, rows)
         self.display = [""] * rows
-        link = board.get("LINK") or {}
+        link = dict(board.get("LINK") or {})
+        if till.link_port is not None:
+            link["port"] = till.link_port
         self.link = (f"{link.get('host', '127.0.0.1')}:{link['port']}"
                      if link.get("kind") == "tcp" and "port" in link else "none")
         self.engine_name = engine_name

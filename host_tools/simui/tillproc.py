@@ -57,17 +57,19 @@ class DisplayReader:
 class TillProcess:
     """The till, started by start(); send() a script command, lines() its output."""
 
-    def __init__(self, root: Path, image: Path | None) -> None:
-        """image: the firmware's ROMFS image (MicroPython), or None for CPython."""
+    def __init__(self, root: Path, image: Path | None, link_port: int | None = None) -> None:
+        """image: the firmware's ROMFS image (MicroPython), or None for CPython;
+        link_port: where its link listens (default: the board file's LINK)."""
         self.root = root
         self.image = image
+        self.link_port = link_port
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         if self.image is not None:
-            argv, env = sim.micropython_command(self.root, self.image)
+            argv, env = sim.micropython_command(self.root, self.image, link_port=self.link_port)
         else:
-            argv, env = sim.cpython_command()
+            argv, env = sim.cpython_command(self.link_port)
         self.proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, cwd=self.root, env=env)

@@ -7,15 +7,14 @@ flashed while the till runs: mpremote breaks in, only what changed is switched,
 the journal goes on, and the restarted till sells again.
 
 The till here loads its modules from the filesystem into RAM (a board flashed
-without --romfs), so the device runs with a 512K heap: with the firmware in
-ROMFS a Pico W's 192K is enough (test_sim_till.py), loaded into RAM it is not
-(at 320K it booted but the sale did not complete).
+without --romfs), so the device's heap is sim.loaded_heap_kib: the sim till's
+heap beside the firmware's bytes (from ROMFS the sim till gets SIM_HEAP_KIB
+beside its image).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ from host_tools.cli import main
 from host_tools.hodata import journal_reader as jr
 from host_tools.hodata import receipt_render as rr
 from host_tools.provision import flash as fl
-from host_tools.provision import registry
+from host_tools.provision import registry, sim
 from till.formats import provision
 
 PACKAGE = "kassa-test-pkg"
@@ -74,7 +73,8 @@ def till(tmp_path_factory: pytest.TempPathFactory, mip_index: str) -> Iterator[d
     (keys / fl.key_file_name(TILL_ID)).write_text(KEY.hex() + "\n")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fl, "BOARDS", boards)
-        with UnixDevice(root, heap="512K", reboot=True) as dev:
+        heap_kib = sim.loaded_heap_kib(fl.stage("simlib", tmp / "sizing"))
+        with UnixDevice(root, heap=f"{heap_kib}K", reboot=True) as dev:
             yield {"dev": dev, "root": root, "keys": keys, "index": mip_index}
 
 
@@ -94,19 +94,7 @@ def _sell(dev: UnixDevice, boots: int, timeout_s: float = 90) -> str:
     while dev.boots < boots:
         assert time.monotonic() < end, "the till did not restart"
         time.sleep(0.1)
-    shown = b""
-    with socket.create_connection(("127.0.0.1", dev.port)) as s:
-        s.settimeout(0.2)
-        for line in SALE_SCRIPT.strip().splitlines():
-            s.sendall(line.encode() + b"\n")
-            time.sleep(0.1)
-        while b"Change" not in shown:
-            assert time.monotonic() < end, shown.decode(errors="replace")[-2000:]
-            try:
-                shown += s.recv(4096)
-            except socket.timeout:
-                pass
-    return shown.decode(errors="replace")
+    return dev.type_lines(SALE_SCRIPT, b"Change", end - time.monotonic())
 
 
 def _sales(root: Path) -> list[Any]:

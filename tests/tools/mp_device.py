@@ -40,9 +40,13 @@ for _name in ('boot.py', 'main.py'):
 
 
 class UnixDevice:
-    def __init__(self, root: Path, heap: str = "192K", reboot: bool = False) -> None:
+    def __init__(self, root: Path, heap: str = "192K", reboot: bool = False,
+                 env: dict[str, str] | None = None) -> None:
+        """env: more environment for the MicroPython process (a sim board's
+        KASSA_LINK_PORT, so that its link listens on a port of the test's)."""
         self.root = root
         self.heap = heap
+        self.env = dict(env or {})
         self.boots = 0  # processes started
         root.mkdir(parents=True, exist_ok=True)
         master, slave = pty.openpty()
@@ -54,7 +58,9 @@ class UnixDevice:
         attrs[3] |= termios.ISIG
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
         self._slave = slave
+        self._attrs = attrs
         self.proc = self._start(boot_main=False)
+        self.boots = 1
         self._master = master
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -73,10 +79,10 @@ class UnixDevice:
     def _start(self, boot_main: bool) -> subprocess.Popen:
         exe = str(Path(sys.executable).with_name("micropython"))
         env = {k: v for k, v in os.environ.items() if k != "MICROPYPATH"}
+        env.update(self.env)
         argv = [exe, "-X", f"heapsize={self.heap}"]
         if boot_main:
             argv += ["-i", "-c", _BOOT]
-        self.boots += 1
 
         def controlling_terminal() -> None:
             os.setsid()
@@ -96,7 +102,13 @@ class UnixDevice:
                 return
             time.sleep(0.3)  # what the host still sends after the reset is lost
             termios.tcflush(self._slave, termios.TCIFLUSH)
+            # MicroPython's REPL turns ISIG off while it runs and back on when
+            # it ends; a process killed in the REPL (a power cut) leaves it
+            # off, and the next boot could not be interrupted. A board's USB
+            # port starts afresh at every reset.
+            termios.tcsetattr(self._slave, termios.TCSANOW, self._attrs)
             self.proc = self._start(boot_main=True)
+            self.boots += 1  # counted once self.proc is the new process
 
     def _bridge(self) -> None:
         while not self._stop:
@@ -121,6 +133,26 @@ class UnixDevice:
                 if not data:
                     return
                 os.write(self._master, data)
+
+    def type_lines(self, text: str, until: bytes, timeout_s: float = 60) -> str:
+        """Type lines at the device's terminal (as a person or a scanner
+        would); what it printed, once `until` came."""
+        shown = b""
+        end = time.monotonic() + timeout_s
+        with socket.create_connection(("127.0.0.1", self.port)) as s:
+            s.settimeout(0.1)
+            for line in text.strip().splitlines():
+                s.sendall(line.encode() + b"\n")
+                time.sleep(0.05)
+            while until not in shown:
+                if time.monotonic() > end:
+                    raise AssertionError(f"{until!r} never came: "
+                                         + shown.decode(errors="replace")[-2000:])
+                try:
+                    shown += s.recv(4096)
+                except socket.timeout:
+                    pass
+        return shown.decode(errors="replace")
 
     def close(self) -> None:
         self._stop = True
