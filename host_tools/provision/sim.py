@@ -38,12 +38,12 @@ SYNC_HEAP_KIB = 224
 def loaded_heap_kib(firmware: Path) -> int:
     """The heap for a till that loads its compiled firmware (the .mpy files
     under `firmware`) from files into RAM, as a board flashed without --romfs
-    does and as the flash tests' unix-port device runs it: SIM_HEAP_KIB beside
+    does and as the flash tests' unix-port device runs it: SYNC_HEAP_KIB beside
     the firmware's bytes, as the ROMFS sim gets SIM_HEAP_KIB beside its image
     (measured 2026-12-06 on this port, sim board, link idle: the loaded
     firmware's bytecode took 0.8 of its 161 KiB of .mpy files)."""
     size = sum(p.stat().st_size for p in firmware.rglob("*.mpy"))
-    return SIM_HEAP_KIB + (size + 1023) // 1024
+    return SYNC_HEAP_KIB + (size + 1023) // 1024
 
 
 KEY_FILE = "till.key"  # the sim till's secret, for `kassa journal verify --key-file`

@@ -15,6 +15,8 @@ import importlib.util
 import io
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,7 +111,11 @@ def module_problems(command: str) -> list[str]:
     module = command.split(" -m ", 1)[1].split()[0]
     if module in ("venv", "pip", "pytest"):
         return []
-    return [] if importlib.util.find_spec(module) else [f"python -m {module}: no such module"]
+    # As the reader runs it: from the repository's root (bench/ is found there).
+    found = subprocess.run([sys.executable, "-c", "import importlib.util, sys; "
+                            f"sys.exit(0 if importlib.util.find_spec({module!r}) else 1)"],
+                           cwd=ROOT, capture_output=True).returncode == 0
+    return [] if found else [f"python -m {module}: no such module"]
 
 
 def problems(text: str, makefile: str) -> list[str]:
