@@ -38,6 +38,7 @@ from host_tools.demo import catalog, day  # noqa: E402
 from host_tools.demo.run import kassa_argv  # noqa: E402
 from host_tools.gateway.outbox import Outbox  # noqa: E402
 from host_tools.gateway.relay_client import RelayClient  # noqa: E402
+from host_tools.hodata import journal_reader as jr  # noqa: E402
 from host_tools.provision import sim  # noqa: E402
 from host_tools.relay.store import Store, open_store  # noqa: E402
 
@@ -225,12 +226,14 @@ class Chain:
 
     # -- the gateway ----------------------------------------------------------------
     def gateway(self, kill_when_ho_has_more: bool = False, relay_kill: bool = False,
-                timeout_s: float = 120) -> int:
+                cut_till: Till | None = None, timeout_s: float = 120) -> int:
         """One `kassa gateway sync`. kill_when_ho_has_more: SIGKILL the gateway
         as soon as the relay holds a record it did not hold when the run
         started (mid-upload); relay_kill: at that moment SIGKILL the relay
         instead, and start it again on the same database and port after a
-        moment, while the gateway retries. Returns the exit code (-9 killed)."""
+        moment, while the gateway retries; cut_till: cut that till's power
+        0.3-1.2 s into the run (while the gateway talks to it) and boot it
+        again. Returns the exit code (-9 killed)."""
         self.gateway_runs += 1
         n = self.gateway_runs
         log = open(self.tmp / "logs" / f"gateway-{n}.log", "w")
@@ -240,6 +243,15 @@ class Chain:
                                 env=dict(os.environ, COLUMNS="200"))
         deadline = time.monotonic() + timeout_s
         try:
+            if cut_till is not None:
+                time.sleep(self.rnd.uniform(0.3, 1.2))
+                if proc.poll() is None:
+                    assert cut_till.proc is not None
+                    cut_till.proc.kill()
+                    self.observe(cut_till)
+                    self.boot(cut_till)
+                    self._count("till power cut mid-sync")
+                    self.log.append(f"gateway run {n}: {cut_till.name} lost power during the run")
             if kill_when_ho_has_more or relay_kill:
                 while proc.poll() is None and self._held_at_ho() <= before:
                     if time.monotonic() > deadline:
@@ -336,6 +348,9 @@ class Chain:
                     raise ChainError(f"{t.name} ended with {code}: {t.proc.console()[-2000:]}")
                 t.proc = None
         self.observe(final=True)
+        for t in self.tills.values():  # `kassa journal verify`'s check of each till's chain
+            report = jr.verify(t.root / "journal", jr.load_key(t.root / sim.KEY_FILE), t.till_id)
+            t.facts.damage += [f"kassa journal verify: {e}" for e in report.errors]
 
     def problems(self) -> list[str]:
         return [p for t in self.tills.values() for p in problems(t.facts, ho_facts(self.store, t.till_id))]
@@ -389,6 +404,7 @@ class Chain:
 
 
 FAULTS = ("gateway_kill", "relay_kill", "till_cut", "replay", "outbox_lost")
+SWEEP_FAULTS = FAULTS + ("till_cut_sync",)  # the longer sweep draws from these too
 
 
 def run_day(chain: Chain, rounds: list[str], sales: int = 3) -> None:
@@ -411,6 +427,8 @@ def run_day(chain: Chain, rounds: list[str], sales: int = 3) -> None:
         elif fault == "till_cut":
             chain.power_cut(chain.rnd.choice(list(chain.tills.values())))
             chain.gateway()
+        elif fault == "till_cut_sync":
+            chain.gateway(cut_till=chain.rnd.choice(list(chain.tills.values())))
         elif fault == "replay":
             chain.gateway()
             chain.replay()
