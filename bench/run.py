@@ -283,6 +283,12 @@ def bench_chain() -> str:
     return bench_chain_latency()
 
 
+def bench_transfer() -> str:
+    from bench_transfer import bench_transfer as run
+
+    return run()
+
+
 def bench_relay() -> str:
     from bench_relay import bench_relay_throughput
 
@@ -309,6 +315,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_gateway,
     bench_link,
     bench_chain,
+    bench_transfer,
     bench_relay,
     bench_flash,
 ]
