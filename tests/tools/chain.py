@@ -77,6 +77,7 @@ class Till:
     proc: RunningTill | None = None
     boots: int = 0
     refunded: set[int] = field(default_factory=set)
+    heap_low: tuple[int, int] | None = None  # the lowest free heap and largest free block seen
 
     @property
     def till_id(self) -> str:
@@ -175,6 +176,9 @@ class Chain:
         mark = f"{label}-{len(self.log)}-{self.rnd.randrange(1 << 30)}"
         t.proc.send("\n".join(lines + [f"heap {mark}"]))
         t.proc.wait_for(f"HEAP {mark} ", timeout_s)
+        free, largest = next(h[1:] for h in reversed(t.proc.heap()) if h[0] == mark)
+        low = t.heap_low or (free, largest)
+        t.heap_low = (min(low[0], free), min(low[1], largest))
         self.observe(t)
 
     def sell(self, n: int) -> None:
@@ -399,7 +403,8 @@ class Chain:
         for t in self.tills.values():
             kinds = [_kind(raw) for raw in t.facts.records.values()]
             out[t.name] = {"records": len(kinds), "sales": kinds.count(1), "refunds": kinds.count(2),
-                           "closings": kinds.count(4), "boots": t.boots}
+                           "closings": kinds.count(4), "boots": t.boots,
+                           "heap low (free, largest block)": t.heap_low}
         return out
 
 
