@@ -4,10 +4,12 @@ relay (`kassa relay serve`, uvicorn) on SQLite and on PostgreSQL, with faults
 on every hop: the till links drop, corrupt and duplicate bytes and are cut
 mid-frame; the gateway is SIGKILLed mid-upload; the relay is SIGKILLed
 mid-sync and restarted; an upload is replayed; the gateway's outbox is lost;
-a till loses power in the middle of a sale. Then the account
+a till loses power in the middle of a sale. HO publishes a price change (a
+delta) and a logo, which go down through the same faults. Then the account
 (tests/tools/chain_audit.py): every record each till journaled is at HO
 exactly once and PROCESSED, its sales, refunds and Z closing counted once,
-nothing extra, and no till freed flash HO had not processed.
+nothing extra, no till freed flash HO had not processed; each package
+applied exactly once by every till and PROCESSED at HO.
 
 `make test` runs one seed, each fault once (about 25 s per database). The
 longer sweep: `make test-chain` (KASSA_CHAIN_SEEDS seeds, KASSA_CHAIN_ROUNDS
@@ -86,6 +88,7 @@ def test_every_sale_reaches_ho_exactly_once(db: str, seed: int, tmp_path: Path,
         # refund and the Z closing: all accounted for above.
         assert t["sales"] >= SALES_PER_ROUND * (ROUNDS + 1), story
         assert t["refunds"] == 1 and t["closings"] == 1, story
+    assert chain.published  # and the account found the delta and the logo applied once
 
 
 # ---- the account itself: each kind of loss or double count is caught ----
@@ -188,3 +191,56 @@ def test_the_account_catches(tamper: Any, said: str) -> None:
     tamper(till, ho)
     found = A.problems(till, ho)
     assert any(said in p for p in found), found
+
+
+def published() -> tuple[dict[int, bytes], list[dict[str, Any]], dict[str, bytes]]:
+    """A till's records with snapshot 2 applied once, HO's sent rows (newest
+    first) for the delta to 2 and a logo, the logo's bytes."""
+    records = {1: _rec(1, 5, {1: 1, 3: "aa" * 32}), 2: _rec(2, 1, _sale(500)),
+               3: _rec(3, 5, {1: 2, 2: 1, 3: "bb" * 32})}
+
+    def sent(i: int, kind: str, info: dict[str, Any]) -> dict[str, Any]:
+        return {"id": i, "kind": kind, "sha256": f"{i:064x}", "size": 9, "info": info,
+                "sites": [{"site": "S001", "status": "PROCESSED",
+                           "tills": [{"till": "till-1", "status": "PROCESSED", "reason": None}]}]}
+    return records, [sent(2, "logo", {}), sent(1, "delta", {"version": 2, "base": 1})], {f"{2:064x}": b"logo"}
+
+
+def test_packages_applied_once_have_no_problems() -> None:
+    records, sent, blobs = published()
+    assert A.download_problems("till-1", records, b"logo", sent, blobs) == []
+
+
+def _applied_twice(r: dict[int, bytes], s: list[dict[str, Any]]) -> None:
+    r[4] = _rec(4, 5, {1: 2, 2: 1, 3: "bb" * 32})
+
+
+def _never_applied(r: dict[int, bytes], s: list[dict[str, Any]]) -> None:
+    del r[3]
+
+
+def _failed_for_the_till(r: dict[int, bytes], s: list[dict[str, Any]]) -> None:
+    s[1]["sites"][0]["tills"][0].update(status="FAILED", reason="Not enough memory")
+
+
+def _still_waiting_at_the_site(r: dict[int, bytes], s: list[dict[str, Any]]) -> None:
+    s[0]["sites"][0]["status"] = "UPLOADED"
+
+
+@pytest.mark.parametrize("tamper, said", [
+    (_applied_twice, "applied 2 times"),
+    (_never_applied, "applied 0 times"),
+    (_failed_for_the_till, "is FAILED for it (Not enough memory)"),
+    (_still_waiting_at_the_site, "message 2 (logo) is UPLOADED at S001"),
+])
+def test_the_download_account_catches(tamper: Any, said: str) -> None:
+    records, sent, blobs = published()
+    tamper(records, sent)
+    found = A.download_problems("till-1", records, b"logo", sent, blobs)
+    assert any(said in p for p in found), found
+
+
+def test_the_download_account_catches_another_logo() -> None:
+    records, sent, blobs = published()
+    assert any("not HO's newest" in p
+               for p in A.download_problems("till-1", records, b"older logo", sent, blobs))

@@ -1,7 +1,8 @@
 """The whole chain on this computer, with faults on every hop, for
 tests/e2e/test_chain_e2e.py and bench/bench_chain.py.
 
-    sim tills (firmware/main.py under MicroPython, ROMFS, sim.SIM_HEAP_KIB beside)
+    sim tills (firmware/main.py under MicroPython, ROMFS, the heap that installs
+      HO's packages beside: tests/host/test_link_till.py's HEAP_KIB)
       -- their links on loopback TCP, each behind a FaultProxy (drops, corrupts,
          duplicates chunks, cuts the connection after n bytes: mid-frame) --
     `kassa gateway sync` (the real command, a child process that can be SIGKILLed)
@@ -16,7 +17,9 @@ RelayProcess. The harness reads each till's journal after every step it takes
 it is still accounted for."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import random
 import signal
@@ -27,29 +30,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "relay"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / d) for d in ("relay", "host")]
 
-from chain_audit import TillFacts, ho_facts, problems  # noqa: E402
+from chain_audit import TillFacts, download_problems, ho_facts, problems  # noqa: E402
 from faultproxy import FaultProxy, Faults  # noqa: E402
 from linktill import RunningTill, free_port  # noqa: E402
 from relay_proc import RelayProcess  # noqa: E402
+# The heap beside the image that installs HO's packages over the link on this
+# 64-bit port (the sim's own SIM_HEAP_KIB sells and syncs, but refused the
+# demo catalog's delta for want of memory, twice in a row, after sales and a
+# power cut: docs/link.md).
+from test_link_till import HEAP_KIB as PACKAGE_HEAP_KIB  # noqa: E402
 
+from host_tools.cli import main as kassa_main  # noqa: E402
 from host_tools.demo import catalog, day  # noqa: E402
 from host_tools.demo.run import kassa_argv  # noqa: E402
 from host_tools.gateway.outbox import Outbox  # noqa: E402
 from host_tools.gateway.relay_client import RelayClient  # noqa: E402
 from host_tools.hodata import journal_reader as jr  # noqa: E402
+from host_tools.hodata import snapshot_builder as sb  # noqa: E402
 from host_tools.provision import sim  # noqa: E402
+from host_tools.relay import publish  # noqa: E402
 from host_tools.relay.store import Store, open_store  # noqa: E402
 
 SITE = "S001"
+LOGO_FILE = "logo.ras"  # firmware/till/app.py: HO's logo in the till's snapshot folder
 TILL_NAMES = ("till-1", "till-2")
 # The link hop's faults while the chain is "faulty": per chunk a pump reads
-# (up to 512 bytes, so a loss is mid-frame), and a cut after 300-4000 bytes of
-# each connection (several per sync of a few dozen records).
-LINK_DROP, LINK_CORRUPT, LINK_DUPLICATE = 0.03, 0.03, 0.05
-LINK_CUT_AFTER = (300, 4000)
+# (up to 512 bytes, so a loss is mid-frame), and a cut after 500-6000 bytes of
+# each connection (one or more per sync of a few dozen records).
+LINK_DROP, LINK_CORRUPT, LINK_DUPLICATE = 0.02, 0.02, 0.05
+LINK_CUT_AFTER = (500, 6000)
 UPLINK_BYTES_PER_S = 30_000
+SNAPSHOT_CREATED = 1_796_000_000  # the tills' snapshot 1 and HO's copy of it
 
 
 class Story(list[str]):
@@ -87,10 +100,13 @@ class Till:
 class Chain:
     def __init__(self, tmp: Path, db_url: str, seed: int = 1, names: tuple[str, ...] = TILL_NAMES,
                  gateway_retry: tuple[int, float, float] = (4, 0.3, 1.0), worker_interval_s: float = 0.1,
-                 uplink_bytes_per_s: float | None = UPLINK_BYTES_PER_S) -> None:
+                 uplink_bytes_per_s: float | None = UPLINK_BYTES_PER_S,
+                 heap_beside_kib: int = PACKAGE_HEAP_KIB) -> None:
         """worker_interval_s: the relay's processing rounds (its default is 1 s;
-        the tests go faster); uplink_bytes_per_s None: an unthrottled uplink."""
+        the tests go faster); uplink_bytes_per_s None: an unthrottled uplink;
+        heap_beside_kib: the tills' heap beside the firmware image."""
         self.tmp, self.db_url, self.seed = tmp, db_url, seed
+        self.heap_beside_kib = heap_beside_kib
         self.tills: dict[str, Till] = {}
         try:
             self._start(names, gateway_retry, worker_interval_s, uplink_bytes_per_s)
@@ -106,7 +122,12 @@ class Chain:
         self.log = Story()  # what was done and when, for a failure's message
         self.counts: dict[str, int] = {}  # faults injected, by kind
         (tmp / "logs").mkdir(parents=True, exist_ok=True)
-        files = catalog.write(tmp / "catalog")
+        files = self.catalog_files = catalog.write(tmp / "catalog")
+        # HO's snapshot 1 of the catalog, the base of its deltas: the tills
+        # hold the same bytes (same items, same creation time).
+        cfg = sb.load_config(files.store)
+        sb.build(sb.load_items(files.items, cfg), cfg, 1, tmp / "ho" / "snap-1", created=SNAPSHOT_CREATED)
+        self.published = False
         self.image = sim.romfs_image(tmp / "firmware.romfs")
         # HO registers the site and the tills' keys before the relay serves.
         self.store: Store = open_store(self.db_url)
@@ -114,7 +135,7 @@ class Chain:
         for i, name in enumerate(names):
             key = hashlib.sha256(f"chain {seed} {name}".encode()).digest()
             root = sim.init(tmp / "tills" / name, f"{SITE}/{name}", key, items=files.items,
-                            config=files.store)
+                            config=files.store, created=SNAPSHOT_CREATED)
             self.store.add_till(f"{SITE}/{name}", key)
             port = free_port()
             proxy = FaultProxy(port, Faults(seed=seed * 100 + i))
@@ -166,7 +187,7 @@ class Chain:
         if t.boots:
             (t.root / "console.txt").rename(t.root / f"console-{t.boots}.txt")
         t.boots += 1
-        t.proc = RunningTill(t.root, self.image, port=t.port, heap_beside_kib=sim.SIM_HEAP_KIB)
+        t.proc = RunningTill(t.root, self.image, port=t.port, heap_beside_kib=self.heap_beside_kib)
         t.proc.wait_listening()
         self.keys(t, [f"clock {int(time.time())}"] + day.sign_on(), "signed")
 
@@ -201,6 +222,26 @@ class Chain:
         for t in self.tills.values():
             self.keys(t, day.z_closing(), "closing")
         self.log.append("Z closing on each till")
+
+    def publish(self) -> None:
+        """HO publishes a price change (a delta of the catalog, 1 -> 2) and a
+        receipt logo for the site, with the commands HO's staff type (run in
+        this process: the same code, without a command's start-up)."""
+        ho, f = self.tmp / "ho", self.catalog_files
+        self._kassa("snapshot", "delta", "--base", ho / "snap-1", "--changes", f.changes, "--version", "2",
+                    "--new-dir", ho / "snap-2", "--out", ho / "delta-1-2.pkg")
+        self._kassa("ho", "publish", "--snapshot", ho / "snap-2", "--base", ho / "snap-1", "--site", SITE,
+                    "--db", self.db_url)
+        self._kassa("ho", "publish", "--logo", f.logo, "--site", SITE, "--db", self.db_url)
+        self.published = True
+        self.log.append("HO published a delta (price change) and a logo")
+
+    def _kassa(self, *args: str | Path) -> None:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            code = kassa_main([str(a) for a in args])
+        if code != 0:
+            raise ChainError(f"kassa {' '.join(map(str, args))} exited {code}:\n{out.getvalue()}")
 
     def power_cut(self, t: Till) -> str:
         """Cut the till's power in the middle of a sale: the lines up to the
@@ -265,7 +306,7 @@ class Chain:
                     if relay_kill:
                         self.relay.kill()
                         self._count("relay SIGKILL mid-sync")
-                        time.sleep(self.rnd.uniform(0.2, 1.0))
+                        time.sleep(self.rnd.uniform(0.1, 0.5))
                         self.relay.start()
                         self.log.append(f"gateway run {n}: relay killed mid-upload and restarted")
                     else:
@@ -357,7 +398,16 @@ class Chain:
             t.facts.damage += [f"kassa journal verify: {e}" for e in report.errors]
 
     def problems(self) -> list[str]:
-        return [p for t in self.tills.values() for p in problems(t.facts, ho_facts(self.store, t.till_id))]
+        out = [p for t in self.tills.values() for p in problems(t.facts, ho_facts(self.store, t.till_id))]
+        if self.published:
+            sent = publish.sent(self.store, SITE)
+            blobs = {m["sha256"]: publish.blob_bytes(self.store, m["sha256"])
+                     for m in sent if m["kind"] == "logo"}
+            for t in self.tills.values():
+                logo = t.root / "snapshot" / LOGO_FILE
+                out += download_problems(t.name, t.facts.records,
+                                         logo.read_bytes() if logo.exists() else None, sent, blobs)
+        return out
 
     def close(self) -> None:
         """Stop whatever runs (also after a failure half way)."""
@@ -416,13 +466,17 @@ def run_day(chain: Chain, rounds: list[str], sales: int = 3) -> None:
     """A store's day with faults: first contact (a full sync, until the
     account balances, so the tills are online), then per round each till
     sells and one fault of `rounds` happens while the gateway syncs through
-    faulty links; a refund on each till half way; Z closings; then the
-    faults heal and the gateway syncs until HO's account balances."""
+    faulty links; HO publishes a price change and a logo in the first round
+    (they go down through the faults), a refund on each till half way; Z
+    closings; then the faults heal and the gateway syncs until HO's account
+    balances."""
     chain.sell(sales)
     chain.settle()
     chain.faulty_links(True)
     for i, fault in enumerate(rounds):
         chain.sell(sales)
+        if i == 0:
+            chain.publish()
         if i == len(rounds) // 2:
             chain.refund()
         if fault == "gateway_kill":
@@ -435,8 +489,7 @@ def run_day(chain: Chain, rounds: list[str], sales: int = 3) -> None:
         elif fault == "till_cut_sync":
             chain.gateway(cut_till=chain.rnd.choice(list(chain.tills.values())))
         elif fault == "replay":
-            chain.gateway()
-            chain.replay()
+            chain.replay()  # what the last run uploaded; this round's sales go with the next run
         elif fault == "outbox_lost":
             chain.lose_outbox()
             chain.gateway()

@@ -17,8 +17,12 @@ The sums are recomputed from the journal's records with tests/tools/
 ho_recompute.py (cbor2 and the documented fields, nothing from the relay or
 the till), so a counting mistake in either cannot hide in its own check.
 
-`problems()` is pure: the tests feed it tampered facts to show each kind of
-loss or double count is caught."""
+What HO published for the site (a delta, a logo) is accounted too
+(`download_problems`): each message PROCESSED for every till, each snapshot
+version journaled as applied exactly once, the logo on the till HO's newest.
+
+`problems()` and `download_problems()` are pure: the tests feed them tampered
+facts to show each kind of loss or double count is caught."""
 from __future__ import annotations
 
 import hashlib
@@ -30,6 +34,7 @@ import cbor2
 
 import ho_recompute as H
 from host_tools.hodata import journal_reader as jr
+from till.formats import journal as J
 from till.formats import records as R
 
 FEED_KIND = {H.SALE: "sale", H.STORNO: "storno", H.CLOSING: "closing"}
@@ -197,3 +202,31 @@ def unsent_traces(till: TillFacts, ho: HoFacts) -> int:
     """How many of the till's newest records wait for the next run (run traces)."""
     top = max((r["seq"] for r in ho.received), default=0)
     return len([s for s in till.records if s > top])
+
+
+def download_problems(name: str, records: dict[int, bytes], logo_on_flash: bytes | None,
+                      sent: list[dict[str, Any]], blobs: dict[str, bytes]) -> list[str]:
+    """What HO published for the site (host_tools.relay.publish.sent rows,
+    newest first) against one till: every message PROCESSED at the site and
+    for this till, each snapshot or delta applied (a config record of its
+    version) exactly once, and the logo on the till the newest published one
+    (blobs: its bytes by SHA-256)."""
+    out = []
+    applied = [cbor2.loads(raw)[H.BODY][R.C_VERSION] for raw in records.values()
+               if cbor2.loads(raw)[H.KIND] == J.KIND_CONFIG]
+    for m in sent:
+        what = f"message {m['id']} ({m['kind']})"
+        for d in m["sites"]:
+            if d["status"] != "PROCESSED":
+                out.append(f"{what} is {d['status']} at {d['site']}")
+            for t in d["tills"]:
+                if t["till"] == name and t["status"] != "PROCESSED":
+                    out.append(f"{name}: {what} is {t['status']} for it ({t['reason'] or 'no reason'})")
+        if m["kind"] in ("snapshot", "delta"):
+            n = applied.count(m["info"]["version"])
+            if n != 1:
+                out.append(f"{name}: snapshot version {m['info']['version']} ({what}) applied {n} times")
+    logos = [m for m in sent if m["kind"] == "logo"]
+    if logos and logo_on_flash != blobs.get(logos[0]["sha256"]):
+        out.append(f"{name}: the logo on the till is not HO's newest (message {logos[0]['id']})")
+    return out
