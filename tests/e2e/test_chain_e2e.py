@@ -1,8 +1,8 @@
 """The whole chain end to end, Jepsen style (issue 9, part 3): two sim tills
 under real MicroPython selling, `kassa gateway sync` between them and a real
 relay (`kassa relay serve`, uvicorn) on SQLite and on PostgreSQL, with faults
-on every hop: the till links drop, corrupt and duplicate bytes and are cut
-mid-frame; the gateway is SIGKILLed mid-upload; the relay is SIGKILLed
+on every hop: the till links drop, corrupt, duplicate, delay and reorder
+bytes and are cut mid-frame; the gateway is SIGKILLed mid-upload; the relay is SIGKILLed
 mid-sync and restarted; an upload is replayed; the gateway's outbox is lost;
 a till loses power in the middle of a sale. HO publishes a price change (a
 delta) and a logo, which go down through the same faults. Then the account
@@ -80,7 +80,7 @@ def test_every_sale_reaches_ho_exactly_once(db: str, seed: int, tmp_path: Path,
     # Every fault was injected, and landed where it was meant to.
     for kind in ("gateway SIGKILL mid-upload", "relay SIGKILL mid-sync", "till power cut",
                  "upload replayed", "gateway outbox lost", "link drop", "link corrupt",
-                 "link duplicate", "link cut"):
+                 "link duplicate", "link delay", "link reorder", "link cut"):
         assert report.get(kind, 0) >= 1, f"{kind} never happened\n{story}"
     for name in TILL_NAMES:
         t = report[name]

@@ -62,6 +62,7 @@ TILL_NAMES = ("till-1", "till-2")
 # (up to 512 bytes, so a loss is mid-frame), and a cut after 500-6000 bytes of
 # each connection (one or more per sync of a few dozen records).
 LINK_DROP, LINK_CORRUPT, LINK_DUPLICATE = 0.02, 0.02, 0.05
+LINK_DELAY, LINK_REORDER = 0.01, 0.01  # a stall of up to 0.3 s; a chunk sent after the next
 LINK_CUT_AFTER = (500, 6000)
 UPLINK_BYTES_PER_S = 30_000
 SNAPSHOT_CREATED = 1_796_000_000  # the tills' snapshot 1 and HO's copy of it
@@ -172,6 +173,7 @@ class Chain:
         for t in self.tills.values():
             f = t.proxy.faults
             f.drop, f.corrupt, f.duplicate = (LINK_DROP, LINK_CORRUPT, LINK_DUPLICATE) if on else (0, 0, 0)
+            f.delay, f.reorder = (LINK_DELAY, LINK_REORDER) if on else (0, 0)
             f.cut_after = LINK_CUT_AFTER if on else None
 
     def link_counts(self) -> dict[str, int]:
