@@ -330,11 +330,12 @@ class Chain:
                     self.log.append(f"gateway run {n} ended before the kill")
             rc = proc.wait(max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
             raise ChainError(f"gateway run {n} did not finish in {timeout_s:.0f} s; "
                              f"see {log.name}") from None
         finally:
+            if proc.poll() is None:  # the run failed half way: leave nothing running
+                proc.kill()
+                proc.wait()
             log.close()
         if rc not in (0, 1, -signal.SIGKILL):
             raise ChainError(f"gateway run {n} exited {rc}:\n" + self.gateway_log(n)[-3000:])
