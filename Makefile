@@ -1,6 +1,7 @@
 # The one entry point: CI calls these same targets.
 #   make test   set up .venv if needed and run every test (CPython and MicroPython)
 #   make test-kill  the relay's long SIGKILL sweep (50 kills per database)
+#   make test-chain the whole chain's fault sweep (10 seeds of 12 faulty rounds per database)
 #   make bench  run the benchmarks and rewrite docs/benchmarks.md
 #   make flash BOARD=pico_w PORT=/dev/ttyACM0 [TILL=S001/till-1] [FLASH_ARGS=...]
 #               install or update a till's firmware (kassa flash; docs/flashing.md)
@@ -11,7 +12,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv test test-kill postgres tmux chromium bench mpy demo clean flash
+.PHONY: all venv test test-kill test-chain postgres tmux chromium bench mpy demo clean flash
 
 all: test
 
@@ -62,6 +63,12 @@ test: $(STAMP) postgres tmux chromium
 # per database; make test runs a shorter one.
 test-kill: $(STAMP) postgres
 	KASSA_KILLS=50 $(BIN)/python -m pytest -q -m killrun tests/relay
+
+# The whole chain's fault sweep (tests/e2e/test_chain_e2e.py: sim tills, the
+# gateway, the relay on SQLite and PostgreSQL, faults on every hop); make test
+# runs one seed with each fault once.
+test-chain: $(STAMP) postgres
+	KASSA_CHAIN_SEEDS=10 KASSA_CHAIN_ROUNDS=12 $(BIN)/python -m pytest -q tests/e2e
 
 # A till's first flash needs TILL (its id); an update keeps the till's own.
 # FLASH_ARGS passes anything else to kassa flash (--printer MODEL, --romfs,

@@ -79,7 +79,7 @@ def bench_link_throughput() -> str:
         "with the machine's load (20 to 59 KB/s across runs on this shared 2-core",
         "machine). At 115200 baud a day's journal cannot take under about 42 s (its",
         "bytes over the line rate), so the issue's 30 s for a day needs a faster line",
-        "(USB CDC) or smaller records. `mpremote cp` of the same journal was not",
-        f"measured here. The till ran with a Pico W's {HEAP_KIB}K beside its image.",
+        "(USB CDC) or smaller records. `mpremote cp` of the same bytes: *The link",
+        f"against `mpremote cp`* below. The till ran with a Pico W's {HEAP_KIB}K beside its image.",
         "",
     ])

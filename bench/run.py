@@ -277,6 +277,18 @@ def bench_gateway() -> str:
     return bench_gateway_day()
 
 
+def bench_chain() -> str:
+    from bench_chain import bench_chain_latency
+
+    return bench_chain_latency()
+
+
+def bench_transfer() -> str:
+    from bench_transfer import bench_transfer as run
+
+    return run()
+
+
 def bench_relay() -> str:
     from bench_relay import bench_relay_throughput
 
@@ -302,6 +314,8 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_day,
     bench_gateway,
     bench_link,
+    bench_chain,
+    bench_transfer,
     bench_relay,
     bench_flash,
 ]

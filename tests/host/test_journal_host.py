@@ -16,6 +16,7 @@ from conftest import ROOT, run_micropython
 from host_tools.hodata import journal_reader as jr
 from host_tools.cli import main
 from till.formats import journal as J
+from till.formats import records as R
 
 KEY = b"till-7 secret key, 32 bytes long"
 TILL = "store-12/till-7"
@@ -157,3 +158,21 @@ def test_clock_set_events_validate_whether_the_clock_was_set_before_or_not() -> 
     for bad in (["yesterday", 1795000100], [None, None], [1795000000]):
         with pytest.raises(Exception):
             engine_record.validate_cbor(cbor2.dumps({**record, 4: {1: 11, 3: bad}}))
+
+
+def test_period_totals_validate_whatever_tenders_the_period_had() -> None:
+    # pycddl took only [1, money] inside `[* [tender-type, money]]` while
+    # tender-type was a group enumeration, so HO quarantined the checkpoint or
+    # Z closing of a period paid by card alone (found by tests/e2e).
+    from host_tools.hodata.journal_schema import schema
+
+    engine_record = schema("engine-record")
+    totals = {1: 1, 2: 1, 3: 7, 4: [], 6: {1: 2}, 7: 900, 8: 0, 9: 0, 10: 0, 11: 900}
+    record = {1: 8, 2: 1795000100, 3: J.KIND_EVENT, 6: bytes(16)}
+    for tenders in ([], [[1, 900]], [[2, 900]], [[1, 400], [2, 500]], [[2, 500], [1, 400]]):
+        body = {1: R.EV_CHECKPOINT, 3: {**totals, 5: tenders}}
+        engine_record.validate_cbor(cbor2.dumps({**record, 4: body}))
+    for bad in ([[3, 900]], [[2, "900"]], [[2]]):
+        with pytest.raises(Exception):
+            engine_record.validate_cbor(cbor2.dumps({**record, 4: {1: R.EV_CHECKPOINT,
+                                                                 3: {**totals, 5: bad}}}))

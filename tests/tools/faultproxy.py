@@ -1,8 +1,9 @@
 """A TCP proxy between the gateway's client and a till's link, for tests and
-make bench: it can drop, corrupt and duplicate what passes, cut the
-connection after a number of bytes, and limit the line to a byte rate (a
-115200-baud UART carries 11,520 B/s). Faults are drawn from a seeded random.
-Listens on 127.0.0.1 only."""
+make bench: it can drop, corrupt, duplicate, delay and reorder what passes,
+cut the connection after a number of bytes, and limit the line to a byte
+rate (a 115200-baud UART carries 11,520 B/s). Faults are drawn from a seeded
+random (a fault left at 0 draws nothing, so adding one keeps the others'
+draws). Listens on 127.0.0.1 only."""
 from __future__ import annotations
 
 import random
@@ -19,9 +20,12 @@ class Faults:
     duplicate: float = 0.0  # a chunk sent twice
     cut_after: tuple[int, int] | None = None  # cut the connection after n bytes, n in this range
     bytes_per_s: float | None = None  # the line's rate, both ways
+    delay: float = 0.0  # a chunk held back up to delay_max_s (a stalled line: the sender's timer runs out)
+    delay_max_s: float = 0.3
+    reorder: float = 0.0  # a chunk sent after the one that follows it
     seed: int = 1
     counts: dict[str, int] = field(default_factory=lambda: {
-        "drop": 0, "corrupt": 0, "duplicate": 0, "cut": 0, "bytes": 0})
+        "drop": 0, "corrupt": 0, "duplicate": 0, "cut": 0, "delay": 0, "reorder": 0, "bytes": 0})
 
 
 class FaultProxy:
@@ -69,6 +73,7 @@ class FaultProxy:
         f = self.faults
         chunk_max = 256 if f.bytes_per_s else 512
         line_free = time.monotonic()  # when the line has sent what it was given
+        held: bytes | None = None  # a chunk that goes after the next one (reorder)
         try:
             while True:
                 data = src.recv(chunk_max)
@@ -93,6 +98,17 @@ class FaultProxy:
                     copies = 2 if r() < f.duplicate else 1
                     if copies == 2:
                         f.counts["duplicate"] += 1
+                    pause = self._rng.uniform(0, f.delay_max_s) if f.delay and r() < f.delay else 0.0
+                    if pause:
+                        f.counts["delay"] += 1
+                    if held is None and f.reorder and r() < f.reorder:
+                        f.counts["reorder"] += 1
+                        held = data
+                        continue
+                if pause:
+                    time.sleep(pause)
+                if held is not None:
+                    data, held = data + held, None  # the held chunk goes right after this one
                 for _ in range(copies):
                     if f.bytes_per_s:
                         # A virtual line clock: a late wake-up is made up by
