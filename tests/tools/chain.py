@@ -2,7 +2,7 @@
 tests/e2e/test_chain_e2e.py and bench/bench_chain.py.
 
     sim tills (firmware/main.py under MicroPython, ROMFS, the heap that installs
-      HO's packages beside: tests/host/test_link_till.py's HEAP_KIB)
+      HO's packages beside: host_tools/provision/sim.py SYNC_HEAP_KIB)
       -- their links on loopback TCP, each behind a FaultProxy (drops, corrupts,
          duplicates chunks, cuts the connection after n bytes: mid-frame) --
     `kassa gateway sync` (the real command, a child process that can be SIGKILLed)
@@ -38,11 +38,6 @@ from chain_audit import TillFacts, download_problems, ho_facts, problems  # noqa
 from faultproxy import FaultProxy, Faults  # noqa: E402
 from linktill import RunningTill, free_port  # noqa: E402
 from relay_proc import RelayProcess  # noqa: E402
-# The heap beside the image that installs HO's packages over the link on this
-# 64-bit port (the sim's own SIM_HEAP_KIB sells and syncs, but refused the
-# demo catalog's delta for want of memory, twice in a row, after sales and a
-# power cut: docs/link.md).
-from test_link_till import HEAP_KIB as PACKAGE_HEAP_KIB  # noqa: E402
 
 from host_tools.cli import main as kassa_main  # noqa: E402
 from host_tools.demo import catalog, day  # noqa: E402
@@ -54,6 +49,10 @@ from host_tools.hodata import snapshot_builder as sb  # noqa: E402
 from host_tools.provision import sim  # noqa: E402
 from host_tools.relay import publish  # noqa: E402
 from host_tools.relay.store import Store, open_store  # noqa: E402
+
+# The heap beside the image for tills that install HO's packages after sales
+# (host_tools/provision/sim.py says why it is more than a Pico W's 192K here).
+PACKAGE_HEAP_KIB = sim.SYNC_HEAP_KIB
 
 SITE = "S001"
 LOGO_FILE = "logo.ras"  # firmware/till/app.py: HO's logo in the till's snapshot folder
