@@ -230,3 +230,19 @@ def test_an_unknown_item_says_what_to_do_next():
         assert display(acts) == ("Item 555", "Unknown: ask mgr")
     finally:
         till.close()
+
+
+def test_status_flags_keep_whole_words_on_a_narrow_display():
+    # TRAINING OFFLINE PRINTER is 24 characters: the last flag gives way whole
+    # (it used to show the tail: "NING OFFLINE PRINTER").
+    for cols in (20, 16):
+        till = Till(cols=cols, last_sync=None)  # never synced: OFFLINE
+        try:
+            till.sign_on(9)
+            till.keys("REPORT 4 CLEAR")
+            acts = till.send(("printer", "paper_out"))
+            assert till.engine.status_flags() == "TRAINING OFFLINE"
+            line1 = display(acts)[0]
+            assert line1.endswith("TRAINING OFFLINE") and len(line1) == cols
+        finally:
+            till.close()

@@ -451,7 +451,10 @@ class Engine:
             flags.append("OFFLINE")
         if self.printer not in ("ok", "paper_low"):
             flags.append("PRINTER")
-        return " ".join(flags)
+        text = " ".join(flags)
+        while len(text) > self.cols:  # a narrow display: the first flags, whole words
+            text = text[:text.rfind(" ")]
+        return text
 
     def screen(self):
         """The two display lines for the current state."""
