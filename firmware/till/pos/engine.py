@@ -61,8 +61,9 @@ _YES_NO = "TOTAL = yes, CLEAR = no"  # what a yes/no prompt answers to other key
 
 def fit(left, right, width):
     """left and right on one display line of width characters; left gives way.
-    The right part is a price or what is being keyed: it stays whole, and
-    only what is keyed, when wider than the line, shows its last characters."""
+    The right part is a price, the status flags (status_flags fits them) or
+    what is being keyed: it stays whole, and only what is keyed, when wider
+    than the line, shows its last characters."""
     if not right:
         return left[:width]
     if len(right) >= width:
