@@ -56,16 +56,26 @@ _MAX_CRASH_DETAIL = const(200)
 # _PRINT_TRIES tries a receipt is journaled as not printed (REPORT 3).
 _PRINT_RETRIES = const(4)
 _PRINT_TRIES = const(3)
+_YES_NO = "TOTAL = yes, CLEAR = no"  # what a yes/no prompt answers to other keys
 
 
 def fit(left, right, width):
-    """left and right on one display line of width characters; left gives way."""
+    """left and right on one display line of width characters; left gives way.
+    The right part is a price, the status flags (status_flags fits them) or
+    what is being keyed: it stays whole, and only what is keyed, when wider
+    than the line, shows its last characters."""
     if not right:
         return left[:width]
     if len(right) >= width:
         return right[-width:]
     left = left[:width - len(right) - 1]
     return left + " " * (width - len(left) - len(right)) + right
+
+
+def named(label, name, width):
+    """A label (VOID, Cashier, Locked) and a name on one display line: the
+    label stays whole and a long name gives way at its end."""
+    return fit(label, name[:width - len(label) - 1].rstrip(), width)
 
 
 def wrap(text, width, alt=None):
@@ -442,7 +452,10 @@ class Engine:
             flags.append("OFFLINE")
         if self.printer not in ("ok", "paper_low"):
             flags.append("PRINTER")
-        return " ".join(flags)
+        text = " ".join(flags)
+        while len(text) > self.cols:  # a narrow display: the first flags, whole words
+            text = text[:text.rfind(" ")]
+        return text
 
     def screen(self):
         """The two display lines for the current state."""
@@ -456,7 +469,7 @@ class Engine:
         if self.cashier is None:
             return (fit("Kassa", self.status_flags(), w), fit("Cashier no.?", self.entry, w))
         if self.locked:
-            return (fit("Locked", self.cashier["name"], w),
+            return (named("Locked", self.cashier["name"], w),
                     fit("PIN?", "*" * len(self.entry), w))
         s = self.sale
         top = fit(self.cashier["name"], self.status_flags(), w)
@@ -647,9 +660,13 @@ class Engine:
 
     # ---- prompts -----------------------------------------------------------
 
-    def _ask(self, title, label, enter, abort=None, masked=False, keys=None, digits=True):
+    def _ask(self, title, label, enter, abort=None, masked=False, keys=None, hint=None):
+        """A prompt. enter(keyed) for TOTAL (or SIGN); keys: other keys it
+        takes. hint None: digits are keyed into it; else it takes no digits
+        and hint is its answer to a key it does not take (a menu's enter
+        is None: TOTAL is such a key too)."""
         self.prompt = {"title": title, "label": label, "enter": enter, "abort": abort,
-                       "masked": masked, "keys": keys or {}, "digits": digits}
+                       "masked": masked, "keys": keys or {}, "hint": hint}
         self.entry = ""
 
     def _prompt_key(self, k):
@@ -658,12 +675,10 @@ class Engine:
             self.prompt = None
             self.entry = ""
             p["keys"][k]()
-        elif k in DIGIT_KEYS:
-            if not p["digits"]:
-                self._fail("TOTAL = yes, CLEAR = no")
-            elif len(self.entry) + len(k) <= _MAX_ENTRY:
+        elif k in DIGIT_KEYS and p["hint"] is None:
+            if len(self.entry) + len(k) <= _MAX_ENTRY:
                 self.entry += k
-        elif k in ("TOTAL", "SIGN"):
+        elif k in ("TOTAL", "SIGN") and p["enter"] is not None:
             entry = self.entry
             self.prompt = None
             self.entry = ""
@@ -676,7 +691,7 @@ class Engine:
                 if p["abort"] is not None:
                     p["abort"]()
         else:
-            self._fail("TOTAL to confirm, CLEAR to go back")
+            self._fail(p["hint"] or "TOTAL to confirm, CLEAR to go back")
 
     # ---- keys --------------------------------------------------------------
 
@@ -750,8 +765,23 @@ class Engine:
             return
         if self._locked_out(cid):
             return
-        self._ask(fit("Cashier", c["name"], self.cols), "PIN?",
-                  lambda pin: self._sign_on(c, pin), masked=True)
+        self._ask_pin("Cashier", c, lambda: self._sign_on(c))
+
+    def _ask_pin(self, title, c, then, abort=None):
+        """Ask for c's PIN, then(): after nothing keyed, or a wrong PIN while
+        tries are left, the same cashier is asked again; only a PIN keyed
+        and wrong counts toward the lockout."""
+        def enter(pin):
+            if not pin:
+                self._fail("Key your PIN, then TOTAL")
+            elif self._check_pin(c, pin):
+                then()
+                return
+            elif self.guard.locked_until(c["id"], self._now()) is not None:
+                return  # locked out: back to the cashier no.
+            self._ask_pin(title, c, then, abort)
+
+        self._ask(named(title, c["name"], self.cols), "PIN?", enter, masked=True, abort=abort)
 
     def _locked_out(self, cid):
         until = self.guard.locked_until(cid, self._now())
@@ -779,9 +809,7 @@ class Engine:
             self._locked_out(cid)
         return False
 
-    def _sign_on(self, c, pin):
-        if not self._check_pin(c, pin):
-            return
+    def _sign_on(self, c):
         self.cashier = c
         self.role = self.snap.role(c["role"]) or {}
         self.locked = False
@@ -883,13 +911,8 @@ class Engine:
         if why is not None:
             self._fail("%s may not: %s" % (m["name"], why))
             return
-        self._ask(fit("Manager", m["name"], self.cols), "PIN?",
-                  lambda pin: self._manager_pin(m, pin, then), masked=True,
-                  abort=lambda: self._fail("Not approved"))
-
-    def _manager_pin(self, m, pin, then):
-        if self._check_pin(m, pin):
-            then(m["id"])
+        self._ask_pin("Manager", m, lambda: then(m["id"]),
+                      abort=lambda: self._fail("Not approved"))
 
     # ---- items -------------------------------------------------------------
 
@@ -916,9 +939,17 @@ class Engine:
             self._scan(entry)
             return
         if item is None:
-            self._fail("Item %s not found" % entry, ("Item not found:", entry))
+            self._unknown(entry, False)
             return
         self._start_line(item)
+
+    def _unknown(self, code, by_plu):
+        """An item the catalog does not have: its number (after "Item" when
+        the display has room) and what to do next. by_plu: a barcode whose
+        item may be in the catalog under its PLU (shelf label, PLU list)."""
+        first = "Item " + code
+        self._fail_lines(first if len(first) <= self.cols else code,
+                         "Unknown: key PLU" if by_plu else "Unknown: ask mgr")
 
     def _lookup(self, fn):
         try:
@@ -954,7 +985,7 @@ class Engine:
             if item is False:
                 return
             if item is None:
-                self._fail("Item %s not found" % d[1], ("Item not found:", d[1]))
+                self._unknown(d[1], True)
                 return
             self._start_line(item, code=d[1])
             return
@@ -962,7 +993,7 @@ class Engine:
         if item is False:
             return
         if item is None:
-            self._fail("Item %s not found" % code, ("Item not found:", code))
+            self._unknown(code, False)  # a scale or price label: its PLU is the label's
             return
         if d[0] == "weight":
             if not item["weighed"]:
@@ -1006,7 +1037,7 @@ class Engine:
                 self._continue_line(line)
             self._ask("Age %d+ checked?" % item["min_age"], "TOTAL=yes",
                       lambda e: ok(), abort=lambda: self._fail("Not sold: age not checked"),
-                      digits=False)
+                      hint=_YES_NO)
             return
         if item["open_price"] and line["price"] is None:
             if not rules["open_price"]:
@@ -1122,8 +1153,8 @@ class Engine:
         s.void(line)
         if who is not None:
             line["voided_by"] = who
-        self._info(fit("VOID", line["name"], self.cols), fit("Total", self._money(s.total),
-                                                             self.cols))
+        self._info(named("VOID", line["name"], self.cols),
+                   fit("Total", self._money(s.total), self.cols))
 
     def _k_clear(self):
         if self.entry or self.qty is not None or self.price is not None:
@@ -1138,8 +1169,14 @@ class Engine:
         if any(t[0] != R.TENDER_CASH for t in self.sale.tenders):
             self._fail("Card paid: finish the sale")
             return
+        if not self.sale.active():
+            # Every line voided (each void allowed on its own), nothing paid:
+            # nothing is left to lose, so it goes without a question or a
+            # manager, and its cancel event keeps the voids for the audit.
+            self._cancel(None)
+            return
         self._ask("Cancel sale?", "TOTAL=yes",
-                  lambda e: self._authorize(("perm", "void_sale"), self._cancel), digits=False)
+                  lambda e: self._authorize(("perm", "void_sale"), self._cancel), hint=_YES_NO)
 
     def _cancel(self, who):
         s = self.sale
@@ -1424,11 +1461,10 @@ class Engine:
 
     def _ask_refund_tender(self):
         s = self.sale
-        self._ask(fit("Refund", self._money(-s.total), self.cols), "CASH or CARD",
-                  lambda e: self._ask_refund_tender(),
+        self._ask(fit("Refund", self._money(-s.total), self.cols), "CASH or CARD", None,
                   abort=self._refund_abort,
                   keys={"CASH": self._refund_cash, "CARD": lambda: self._ask_card(None)},
-                  digits=False)
+                  hint="Pay back by CASH or CARD")
 
     def _refund_abort(self):
         self.sale = None
@@ -1443,7 +1479,7 @@ class Engine:
     def _k_report(self):
         if not self._between_sales():
             return
-        self._ask("1X 2Z 3Copy", "4Train 5Ack", lambda e: None, digits=False,
+        self._ask("1X 2Z 3Copy", "4Train 5Ack", None, hint="Key 1 to 5, or CLEAR",
                   keys={"1": self._menu_x, "2": self._menu_z, "3": self._ask_copy,
                         "4": self._menu_training, "5": self._menu_ack})
 
