@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "the sim board's LINK")
     r.add_argument("--cpython", action="store_true",
                    help="run under CPython as on a Raspberry Pi (default: MicroPython with a Pico W's "
-                        "192K heap)")
+                        "192K heap and 32K for this port's 64-bit objects)")
     r.set_defaults(func=run)
 
 

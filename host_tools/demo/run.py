@@ -33,7 +33,7 @@ from till.formats import records as R
 
 SITE = "S001"
 TILLS = ("till-1", "till-2")
-HEAP_KIB = sim.SYNC_HEAP_KIB  # HO's data installed after sales: sim.py says why not 192K
+HEAP_KIB = sim.SIM_HEAP_KIB  # the sim till's (host_tools/provision/sim.py says why)
 MARKER = ".kassa-demo"  # in an output directory the demo made (and may clear)
 
 
@@ -266,8 +266,7 @@ class Demo:
         with self.step(f"Two sim tills start (MicroPython, {HEAP_KIB}K heap), links on "
                        + ", ".join(str(p) for p in self.till_ports.values())):
             self.note(f"{HEAP_KIB}K beside the firmware image (it runs in place from ROMFS): "
-                      "a Pico W's 192K and 32K for installing HO's data after sales on "
-                      "this 64-bit port")
+                      "a Pico W's 192K and 32K for this port's 64-bit objects")
             image = sim.romfs_image(self.out / "firmware.romfs")
             self.start_tills(image)
 
@@ -514,5 +513,5 @@ def finish(console: Console, result: Result) -> None:
   Report              {rel}/report/ (Z closings, HO's sales and sent data as JSON)
 
   The sim tills ran with {HEAP_KIB}K of heap beside their firmware: a Pico W's 192K
-  and 32K for installing HO's data after sales on this 64-bit port.""", highlight=False,
+  and 32K for this MicroPython's 64-bit objects.""", highlight=False,
                   soft_wrap=True)

@@ -1,4 +1,4 @@
-"""The link end to end: the sim till under MicroPython (ROMFS, 192K beside
+"""The link end to end: the sim till under MicroPython (ROMFS, the sim's heap beside
 the image) with its link on a loopback TCP port, and the gateway's client
 (host_tools/gateway/link_client.py) over pyserial's socket:// URL: hello,
 every record read and verified, PROCESSED, the clock, a snapshot package and
@@ -19,9 +19,9 @@ from linktill import RunningTill, snapshot_package, verify_chain
 from simtill import KEY, NOON, SALE_SCRIPT, TILL_ID, make_till_root
 
 SALES = 30
-# The heap beside the firmware image: packages are installed after sales
-# (host_tools/provision/sim.py, SYNC_HEAP_KIB, says why it is not 192K).
-HEAP_KIB = sim.SYNC_HEAP_KIB
+# The heap beside the firmware image: the sim till's (host_tools/provision/sim.py
+# says why it is not a Pico W's 192K on this 64-bit port).
+HEAP_KIB = sim.SIM_HEAP_KIB
 
 
 @pytest.fixture(scope="module")

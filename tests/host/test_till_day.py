@@ -1,5 +1,5 @@
 """A trading day in one boot: the whole till (firmware/main.py on the sim board,
-under MicroPython from ROMFS with a Pico W's 192K beside it) rings thousands of
+under MicroPython from ROMFS with the sim's heap beside it) rings thousands of
 sales while its printer falls behind, runs out of paper, is switched off and has
 its cover opened. Afterwards every sale is in the journal and verifies on the
 host, no task crashed, every receipt printed exactly once or is journaled as not

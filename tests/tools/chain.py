@@ -2,7 +2,7 @@
 tests/e2e/test_chain_e2e.py and bench/bench_chain.py.
 
     sim tills (firmware/main.py under MicroPython, ROMFS, the heap that installs
-      HO's packages beside: host_tools/provision/sim.py SYNC_HEAP_KIB)
+      HO's packages beside: host_tools/provision/sim.py SIM_HEAP_KIB)
       -- their links on loopback TCP, each behind a FaultProxy (drops, corrupts,
          duplicates chunks, cuts the connection after n bytes: mid-frame) --
     `kassa gateway sync` (the real command, a child process that can be SIGKILLed)
@@ -50,9 +50,8 @@ from host_tools.provision import sim  # noqa: E402
 from host_tools.relay import publish  # noqa: E402
 from host_tools.relay.store import Store, open_store  # noqa: E402
 
-# The heap beside the image for tills that install HO's packages after sales
-# (host_tools/provision/sim.py says why it is more than a Pico W's 192K here).
-PACKAGE_HEAP_KIB = sim.SYNC_HEAP_KIB
+# The heap beside the image: the sim till's (host_tools/provision/sim.py).
+PACKAGE_HEAP_KIB = sim.SIM_HEAP_KIB
 
 SITE = "S001"
 LOGO_FILE = "logo.ras"  # firmware/till/app.py: HO's logo in the till's snapshot folder

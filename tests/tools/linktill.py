@@ -1,5 +1,5 @@
 """A sim till with its link on a loopback TCP port, running under MicroPython
-(ROMFS, 192K beside the image) while a test or make bench talks to it; and a
+(ROMFS, the sim's heap beside the image) while a test or make bench talks to it; and a
 snapshot package of the example store for it (tests/host/test_link_*.py,
 bench/bench_link.py)."""
 from __future__ import annotations
