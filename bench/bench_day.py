@@ -1,6 +1,6 @@
 """A trading day in one boot under `make bench`: 5,000 sales rung back to back on
-the sim till (firmware/main.py under MicroPython from ROMFS, a Pico W's 192K
-beside it) with a 115200-baud printer falling behind, and a printer outage
+the sim till (firmware/main.py under MicroPython from ROMFS, the sim's heap
+beside it: host_tools/provision/sim.py) with a 115200-baud printer falling behind, and a printer outage
 (paper, power, cover). The heap's free bytes and largest free block every 200
 sales, the time per sale, and where every receipt went (tests/tools/tillday.py
 does the accounting; tests/host/test_till_day.py is the short version)."""
@@ -12,6 +12,7 @@ from pathlib import Path
 import tillday as td
 from simtill import make_till_root
 
+from host_tools.provision import sim
 from host_tools.provision.romfs import build_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,7 @@ def _fates(day: td.Day, sales: int) -> str:
     return (f"{len(day.sales)} in the journal, {printed} printed once, "
             f"{len(day.not_printed)} journaled as not printed (REPORT 3 reprints), "
             f"{len(day.waiting)} waiting in the flash queue; "
-            f"{len(day.crashes)} crashes; problems: {td.problems(day, sales) or "none"}")
+            f"{len(day.crashes)} crashes; problems: {td.problems(day, sales) or 'none'}")
 
 
 def bench_trading_day() -> str:
@@ -44,7 +45,7 @@ def bench_trading_day() -> str:
     free, largest = td.heap_drift(rush, first=200)
     ms = (rush.seconds - 15) * 1000 / RUSH_SALES  # the end's 15 s wait is not selling
     return (
-        "## A trading day in one boot (sim till, MicroPython, 192K)\n\n"
+        f"## A trading day in one boot (sim till, MicroPython, {sim.SIM_HEAP_KIB}K)\n\n"
         f"Rush: {RUSH_SALES:,} cash sales back to back (three scans, 50.00 keyed, CASH), "
         "the printer at 11,520 bytes/s (115200 baud; a receipt with the logo is about "
         "5 KB). Outage: 700 sales 20 ms apart on a fast printer, paper out for sales "
