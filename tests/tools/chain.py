@@ -139,7 +139,7 @@ class Chain:
                             config=files.store, created=SNAPSHOT_CREATED)
             self.store.add_till(f"{SITE}/{name}", key)
             port = free_port()
-            proxy = FaultProxy(port, Faults(seed=seed * 100 + i))
+            proxy = FaultProxy(port, Faults(seed=seed * 100 + i, each_once=True))
             self.tills[name] = Till(name, root, port, proxy, TillFacts(name, f"{SITE}/{name}"))
         self.relay = RelayProcess(self.db_url, worker_interval_s=worker_interval_s, log=tmp / "logs" / "relay.log")
         self.relay.start()

@@ -24,6 +24,10 @@ class Faults:
     delay_max_s: float = 0.3
     reorder: float = 0.0  # a chunk sent after the one that follows it
     seed: int = 1
+    # Each fault whose rate is above 0 also happens once for sure, on the
+    # first chunks: a short run's few hundred chunks may draw none of a rare
+    # one, and a test that checks every fault landed would then fail by luck.
+    each_once: bool = False
     counts: dict[str, int] = field(default_factory=lambda: {
         "drop": 0, "corrupt": 0, "duplicate": 0, "cut": 0, "delay": 0, "reorder": 0, "bytes": 0})
 
@@ -68,6 +72,10 @@ class FaultProxy:
                 threading.Thread(target=self._pump, args=(src, dst, pair, budget),
                                  daemon=True).start()
 
+    @staticmethod
+    def _first(f: Faults, kind: str, rate: float) -> bool:
+        return f.each_once and rate > 0 and f.counts[kind] == 0
+
     def _pump(self, src: socket.socket, dst: socket.socket, pair: tuple[socket.socket, ...],
               budget: list[int | None]) -> None:
         f = self.faults
@@ -87,21 +95,24 @@ class FaultProxy:
                         if budget[0] <= 0:
                             f.counts["cut"] += 1
                             break
-                    if r() < f.drop:
+                    if r() < f.drop or self._first(f, "drop", f.drop):
                         f.counts["drop"] += 1
                         continue
-                    if r() < f.corrupt:
+                    if r() < f.corrupt or self._first(f, "corrupt", f.corrupt):
                         b = bytearray(data)
                         b[self._rng.randrange(len(b))] ^= 1 << self._rng.randrange(8)
                         data = bytes(b)
                         f.counts["corrupt"] += 1
-                    copies = 2 if r() < f.duplicate else 1
+                    copies = 2 if r() < f.duplicate or self._first(f, "duplicate", f.duplicate) \
+                        else 1
                     if copies == 2:
                         f.counts["duplicate"] += 1
-                    pause = self._rng.uniform(0, f.delay_max_s) if f.delay and r() < f.delay else 0.0
+                    delayed = f.delay and (r() < f.delay or self._first(f, "delay", f.delay))
+                    pause = self._rng.uniform(0.01, f.delay_max_s) if delayed else 0.0
                     if pause:
                         f.counts["delay"] += 1
-                    if held is None and f.reorder and r() < f.reorder:
+                    if held is None and f.reorder and (r() < f.reorder
+                                                       or self._first(f, "reorder", f.reorder)):
                         f.counts["reorder"] += 1
                         held = data
                         continue
