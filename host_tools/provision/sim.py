@@ -29,7 +29,6 @@ EXAMPLE_STORE = ROOT / "tests" / "data" / "store"
 # want of one 272-byte block in 20 KB free). At 224K neither happened in the
 # tests: 47 KB free after 200 sales, in blocks up to 5 KB. A 32-bit board has
 # some 80 KB free at 192K.
-PICO_W_HEAP_KIB = 192
 SIM_HEAP_KIB = 224
 
 

@@ -28,14 +28,7 @@ _MAX_ITEM_BYTES = const(32768)
 
 
 def install(store, stream, allow_older=False):
-    """Install a snapshot package (full or delta) read from stream.
-
-    On success the new snapshot is in force and open as .current (the old
-    Snapshot object is closed); returns {"version", "base", "hash"} for the
-    journal, base being the version a delta was applied to (None for a full
-    package). A refused package raises SnapshotError and changes nothing.
-    A damaged snapshot in force counts as none: only a full package
-    replaces it, and its directory is removed before the new one is written."""
+    """SnapshotStore.install() for `store`: what it says, done here."""
     if store.current is None:
         try:
             store.open()
