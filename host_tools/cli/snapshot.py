@@ -71,6 +71,8 @@ def _fail(action: str, err: sb.BuildError) -> int:
 def _report(result: sb.BuildResult) -> None:
     print(f"snapshot {result.version}: {result.items} items, {result.gtins} barcodes, "
           f"hash {result.hash.hex()} -> {result.path}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def build(args: argparse.Namespace) -> int:

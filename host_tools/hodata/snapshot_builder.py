@@ -24,6 +24,8 @@ import cbor2
 
 # The device package is the format's one implementation; the host reuses it.
 from till.formats import barcode as tbarcode
+from till.formats import codepages as tcodepages
+from till.formats.text import fold_ascii
 from till.formats import catalog as tcatalog
 from till.formats import snapshot_files as tw
 from till.formats import package_writer as pw
@@ -83,6 +85,7 @@ class BuildResult:
     hash: bytes
     items: int
     gtins: int
+    warnings: list[str]  # built anyway: what a person should still look at
 
 
 # ---- store configuration --------------------------------------------------
@@ -587,7 +590,33 @@ def build(items: list[dict[str, Any]], config: dict[str, Any], version: int, out
     # The till writer takes barcodes as digit strings; keys print as GTIN-14.
     rows = [dict(it, barcodes=[f"{k:014d}" for k in it["barcodes"]]) for it in items]
     digest = pw.build_dir(str(out), meta, rows, encode_meta=_canonical)
-    return BuildResult(out, version, digest, len(items), sum(len(it["barcodes"]) for it in items))
+    return BuildResult(out, version, digest, len(items), sum(len(it["barcodes"]) for it in items),
+                       unprintable_texts(items, config))
+
+
+def unprintable(text: str) -> str:
+    """The characters of `text` a till's printer cannot print in any code page
+    the till uses, even folded (é -> e, € -> EUR): they come out as '?'."""
+    bad = ""
+    for ch in dict.fromkeys(text):
+        if ch != "?" and all(fold_ascii(ch, table) == "?"
+                             for table in tcodepages.BY_NAME.values()):
+            bad += ch
+    return bad
+
+
+def unprintable_texts(items: list[dict[str, Any]], config: dict[str, Any]) -> list[str]:
+    """One warning per text that would print with '?' on receipts (the till
+    prints it anyway: a name is never a reason to refuse a sale)."""
+    texts = [(f"item PLU {it['plu']} name", it["name"]) for it in items]
+    texts += [(f"receipt.{part} line {n}", line)
+              for part in ("header", "footer")
+              for n, line in enumerate(config.get("receipt", {}).get(part, []), 1)]
+    texts += [(f"cashier {cid} name", c["name"]) for cid, c in config.get("cashiers", {}).items()]
+    store = config.get("store", {})
+    texts += [("store name", store["name"])] if "name" in store else []
+    return [f"{where} {text!r}: {bad!r} cannot be printed on receipts (prints as '?')"
+            for where, text in texts if (bad := unprintable(text))]
 
 
 def read_dir(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

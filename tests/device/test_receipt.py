@@ -96,3 +96,69 @@ def test_z_report():
                    b"Training records", b"HO data version"):
         assert needle in data, needle
     assert b"KASSA1|t7|2000|" in data
+
+
+def _text_lines(data):
+    # The printed text lines of a receipt in CP858/CP437 (ESC/POS commands
+    # between them are short and never hold a newline of their own here).
+    from till.formats import codepages
+
+    return [codepages.decode(ln, codepages.CP858) for ln in data.split(b"\n")]
+
+
+def test_item_lines_carry_their_tax_letter_and_long_names_wrap_whole():
+    job = sale_job()
+    job["lines"][0]["name"] = "Bio Vollmilch 3,8% Fett 1 Liter Tetrapack extra lang"
+    for profile in (PROFILE_80, PROFILE_58):
+        cols = profile["columns"]["a"]
+        lines = _text_lines(render(job, profile))
+        at = [i for i, ln in enumerate(lines) if ln.startswith("Bio Vollmilch")]
+        assert at, lines
+        # Every word of the name is on paper, in order, and the amount with its
+        # tax class letter closes the name's last line.
+        words = []
+        i = at[0]
+        while not lines[i].endswith("2.30 B"):
+            words += lines[i].split()
+            i += 1
+        words += lines[i][:-len("2.30 B")].split()
+        assert " ".join(words) == "Bio Vollmilch 3,8% Fett 1 Liter Tetrapack extra lang"
+        assert i > at[0]  # wrapped: the name is longer than either paper's line
+        assert all(len(ln) <= cols for ln in lines[at[0]:i + 1])
+        assert any(ln.endswith("-0.67  ") for ln in lines)  # a discount under its line's amount
+
+
+def test_the_currency_is_printed_with_the_total():
+    lines = _text_lines(render(sale_job()))
+    assert any("TOTAL EUR " in ln and ln.endswith("8.28") for ln in lines)
+    job = sale_job(currency={"decimals": 2})  # HO data with no code: the total alone
+    assert any("TOTAL     " in ln and ln.endswith("8.28") for ln in _text_lines(render(job)))
+
+
+def test_letters_the_code_page_lacks_are_folded_before_the_line_is_fitted():
+    # CP437 has no euro sign: "€" prints as EUR, and the wider name still
+    # leaves the price whole. CP858 has it, and ü in both stays ü.
+    job = sale_job()
+    job["lines"][1]["name"] = "Müsli 5€-Aktion Großpackung Sonderedition 2026"
+    data = render(job, PROFILE_58)
+    assert b"EUR" in data and "€".encode() not in data
+    assert b"M\x81sli" in data  # ü is 0x81 in CP437
+    assert any(ln.endswith("6.65 B") for ln in _text_lines(data))
+    data = render(job, PROFILE_80)
+    assert b"5\xd5-Aktion" in data  # € is 0xD5 in CP858
+    job["lines"][1]["name"] = "Käse 日本"
+    assert b"K\x84se ??" in render(job, PROFILE_80)
+
+
+def test_internal_slips_carry_no_customer_footer():
+    job = sale_job(footer=["Danke fuer Ihren Einkauf!"])
+    assert b"Danke fuer" in render(job)
+    assert b"Danke fuer" in render(sale_job(kind="storno", refund_of=1001,
+                                            footer=["Danke fuer Ihren Einkauf!"]))
+    for kind in ("no-sale", "x", "z"):
+        slip = {"kind": kind, "copy": False, "training": False, "till": "t7", "receipt": 9,
+                "tag": TAG, "time": 1795262400, "clock_set": True, "cashier": {"id": 3},
+                "header": ["Shop"], "footer": ["Danke fuer Ihren Einkauf!"], "store": {},
+                "currency": {"decimals": 2}, "z": 1, "counts": {}}
+        data = render(slip)
+        assert b"Shop" in data and b"Danke fuer" not in data, kind

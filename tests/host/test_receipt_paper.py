@@ -34,9 +34,14 @@ def test_nothing_overflows_even_with_absurd_names() -> None:
 def test_text_view_reads_like_a_receipt() -> None:
     text = rr.to_text(paper(sale_job(), PROFILE_80))
     lines = text.splitlines()
-    assert any(line.startswith("Bio Vollmilch") and line.endswith("2.30") for line in lines)
-    assert any(line.strip().startswith("Käse Gouda") for line in lines)
-    assert "Danke!" in text and "TOTAL" in text
+    # A name too long for its line wraps at a space onto a line of its own;
+    # its amount and tax class letter close the last piece. Nothing is cut.
+    first = next(i for i, line in enumerate(lines) if line.startswith("Bio Vollmilch"))
+    assert lines[first].rstrip() == "Bio Vollmilch 3,8% Fett 1 Liter Tetrapack"
+    assert lines[first + 1].startswith("extra lang") and lines[first + 1].endswith("2.30 B")
+    assert any(line.startswith("Käse Gouda") and line.endswith("6.65 B") for line in lines)
+    assert any(line.startswith("TOTAL EUR") and line.endswith("8.28") for line in lines)
+    assert "Danke!" in text
 
 
 def test_qr_on_the_png_decodes_to_till_seq_and_tag() -> None:

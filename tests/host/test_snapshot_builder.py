@@ -52,12 +52,34 @@ def run_micropython(script: str, tmp_path: Path, timeout_s: float = 120) -> dict
 
 # ---- the example store -------------------------------------------------------
 
+def test_names_a_printer_cannot_print_are_warned_about_not_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = example_config()
+    items = sb.load_items(DATA / "items.csv", config)
+    items[0] = dict(items[0], name="Sushi 寿司 Crème €5")  # é and € print (folded if need be)
+    config["receipt"]["footer"] = ["Merci ☺"]
+    result = sb.build(items, config, 1, tmp_path / "s1", created=1700000000)
+    assert result.warnings == [
+        f"item PLU {items[0]['plu']} name 'Sushi 寿司 Crème €5': '寿司' cannot be printed "
+        "on receipts (prints as '?')",
+        "receipt.footer line 1 'Merci ☺': '☺' cannot be printed on receipts (prints as '?')"]
+    assert sb.unprintable("Straße Œuvre Ñandú ½ €") == ""
+    # The command line builds it and says so on stderr.
+    (tmp_path / "items.json").write_text(json.dumps([dict(items[0], barcodes=[])]))
+    (tmp_path / "store.json").write_text((DATA / "store.json").read_text())
+    assert cli.main(["snapshot", "build", "--items", str(tmp_path / "items.json"), "--config",
+                     str(tmp_path / "store.json"), "--version", "2", "--out",
+                     str(tmp_path / "s2")]) == 0
+    assert "warning: item PLU" in capsys.readouterr().err and (tmp_path / "s2").is_dir()
+
+
 def test_example_store_builds(tmp_path: Path) -> None:
     config = example_config()
     items = sb.load_items(DATA / "items.csv", config)
     assert len(items) == 20
     result = sb.build(items, config, 1, tmp_path / "s1", created=1700000000)
     assert (result.items, result.gtins) == (20, 14)
+    assert result.warnings == []  # every name prints (é, ü, € fold or are in the page)
     meta = cbor2.loads((tmp_path / "s1" / "meta").read_bytes())
     assert meta["version"] == 1 and meta["base"] is None and meta["created"] == 1700000000
     assert set(meta["roles"]) == {"cashier", "supervisor", "manager"}

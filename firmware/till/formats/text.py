@@ -26,16 +26,19 @@ _FOLD_WIDE = {"ß": "ss", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "€":
               "£": "GBP", "\u2013": "-", "\u2014": "-", "\u00a0": " "}
 
 
-def fold_ascii(text):
-    """`text` in printable ASCII: accents dropped, € as EUR, anything else '?'."""
+def fold_ascii(text, keep=""):
+    """`text` in printable ASCII and the characters of `keep` (a printer code
+    page's upper half, till/formats/codepages.py): any other letter folded
+    (accents dropped, ß as ss, € as EUR), anything else '?'. Receipts fold
+    before they fit a line, so "EUR" is counted and a price never cut."""
     for ch in text:
-        if not " " <= ch <= "~":
+        if not (" " <= ch <= "~" or (ch > "~" and ch in keep)):
             break
     else:
         return text  # the usual case: nothing to do, nothing allocated
     out = []
     for ch in text:
-        if " " <= ch <= "~":
+        if " " <= ch <= "~" or (ch > "~" and ch in keep):
             out.append(ch)
             continue
         i = _FOLD_FROM.find(ch)

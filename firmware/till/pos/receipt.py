@@ -3,14 +3,17 @@
 # `kassa printer profile MODEL` writes, stored in the board file).
 #
 # Every line is fitted to the profile's column count (halved for double width),
-# so nothing ever wraps on paper. The QR code carries the till id, the receipt's
+# so the printer never wraps a line itself: a long item name is wrapped here, at
+# its spaces, onto lines of its own above its price. Text is folded to what the
+# profile's code page can print (ü -> u only where the page has no ü, € -> EUR)
+# before it is fitted, so a price is never cut by a wider replacement. The QR code carries the till id, the receipt's
 # sequence number and its chain tag, so a paper receipt can be checked against
 # head office's copy of the journal (docs/escpos.md).
 from till.formats import escpos
 from till.formats import codepages
 from till.pos.money import format_money
 from till.formats.dates import from_unix
-from till.formats.text import fit_columns
+from till.formats.text import fit_columns, fold_ascii
 
 QR_PREFIX = "KASSA1"
 _TENDER_LABELS = {"cash": "Cash", "card": "Card"}  # MicroPython str has no capitalize()
@@ -35,18 +38,34 @@ class _Paper:
         self.cols = int((profile.get("columns") or {}).get("a") or 42)
         self.decimals = decimals
         self.point = point
+        self.keep = _page(profile) or ""
 
     def money(self, minor):
         return format_money(minor, self.decimals, self.point)
 
     def line(self, text=""):
-        self.out.textln(text[:self.cols])
+        self.out.textln(fold_ascii(text, self.keep)[:self.cols])
 
     def pair(self, left, right, indent=0):
-        self.out.textln(fit_columns(" " * indent + left, right, self.cols))
+        self.out.textln(fit_columns(" " * indent + fold_ascii(left, self.keep),
+                                    fold_ascii(right, self.keep), self.cols))
+
+    def wrapped(self, left, right):
+        """`left` and `right` on one line; a `left` too long for it is wrapped at
+        its spaces onto lines of its own above it, so a name is never cut."""
+        left = fold_ascii(left, self.keep)
+        room = self.cols - len(right) - 1
+        while room > 0 and len(left) > room:
+            cut = left.rfind(" ", 0, self.cols + 1)
+            if cut <= 0:
+                cut = self.cols
+            self.out.textln(left[:cut])
+            left = left[cut:].lstrip()
+        self.out.textln(fit_columns(left, right, self.cols))
 
     def centered(self, text, big=False):
         self.out.align(escpos.CENTER)
+        text = fold_ascii(text, self.keep)
         if big:
             self.out.size(2, 2)
             self.out.textln(text[:self.cols // 2])
@@ -92,16 +111,24 @@ def render(job, out, profile, logo_path=None):
     _marks(p, job)
     if job.get("receipt") is not None and job.get("tag"):
         _qr(out, p, profile, qr_payload(job["till"], job["receipt"], job["tag"]))
-    for text in job.get("footer") or ():
-        p.centered(text)
+    if kind in ("sale", "storno"):  # the store's words to its customer, not on internal slips
+        for text in job.get("footer") or ():
+            p.centered(text)
     _finish(out, profile)
     return out
+
+
+def _page(profile):
+    """The code page table the receipt's text is printed in (CP437 when the
+    profile names none: the printer's power-on page)."""
+    page = profile.get("text_code_page") or {}
+    return codepages.BY_NAME.get(page.get("name") or "CP437")
 
 
 def _start(out, profile):
     out.init()
     page = profile.get("text_code_page") or {}
-    table = codepages.BY_NAME.get(page.get("name") or "CP437")
+    table = _page(profile)
     if table is not None and page.get("index") is not None:
         out.codepage(page["index"], table)
 
@@ -151,15 +178,17 @@ def _heading(p, job, store):
 
 def _sale(p, job):
     for ln in job["lines"]:
-        p.pair(ln.get("name") or "PLU %s" % ln.get("plu"), p.money(ln["amount"]))
+        # The tax class letter after the amount, as in the tax table below.
+        p.wrapped(ln.get("name") or "PLU %s" % ln.get("plu"),
+                  "%s %s" % (p.money(ln["amount"]), ln.get("tax_class") or " "))
         if ln.get("grams") is not None:
             kg = format_money(ln["grams"], 3, p.point)
             p.line("  %s kg x %s/kg" % (kg, p.money(ln["unit_price"])))
         elif ln.get("qty") not in (None, 1, -1):
             p.line("  %d x %s" % (ln["qty"], p.money(ln["unit_price"])))
         d = ln.get("discount")
-        if d:
-            p.pair(_discount_label(d, p), p.money(-d["amount"]), indent=2)
+        if d:  # under its line's amount, in the same column
+            p.pair(_discount_label(d, p), p.money(-d["amount"]) + "  ", indent=2)
     p.rule()
     if job.get("sale_discount"):
         p.pair("Subtotal", p.money(job["subtotal"]))
@@ -167,7 +196,8 @@ def _sale(p, job):
         p.pair(_discount_label(d, p), p.money(-d["amount"]))
     p.out.bold(True)
     p.out.size(1, 2)
-    p.pair("TOTAL", p.money(job["total"]))
+    code = (job.get("currency") or {}).get("code")
+    p.pair("TOTAL %s" % code if code else "TOTAL", p.money(job["total"]))
     p.out.size(1, 1)
     p.out.bold(False)
     if job.get("rounding"):
