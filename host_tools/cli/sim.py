@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--logo", type=Path, help="an image for the receipt header")
     i.add_argument("--hash-pins", action="store_true",
                    help="store.json gives cashiers' PINs in plain: hash them (PBKDF2) into the snapshot")
+    i.add_argument("--printer", metavar="MODEL",
+                   help="the receipt printer model (`kassa printer models`; e.g. POS-5890 for "
+                        "58 mm paper); default: the sim board's 80 mm TM-T20II")
     i.add_argument("--no-data", action="store_true",
                    help="the identity only, no HO data: the till waits for its first sync "
                         "(`kassa gateway sync`) to bring the catalog, as a flashed board does")
@@ -73,7 +76,7 @@ def init(args: argparse.Namespace) -> int:
         return 2
     try:
         sim.init(args.directory, args.till_id, key, args.items, args.config, logo=logo,
-                 hash_pins=args.hash_pins, data=not args.no_data)
+                 hash_pins=args.hash_pins, data=not args.no_data, printer=args.printer)
     except (IdentityError, sim.SimInitError) as exc:
         print(f"kassa sim init: {exc}", file=sys.stderr)
         return 1

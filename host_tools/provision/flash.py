@@ -182,6 +182,9 @@ def printer_provision(model: str) -> bytes:
     except UnknownModel as exc:
         raise FlashError(str(exc)) from exc
     del profile["code_pages"]
+    # The till's CBOR carries no floats, and the till reads no size in mm
+    # (columns and dots lay the paper out): a 57.5 mm roll (POS-5890) was refused.
+    profile = {k: v for k, v in profile.items() if not isinstance(v, float)}
     return bytes(provision.encode(profile["model"], profile))
 
 

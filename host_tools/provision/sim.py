@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import IO
 
 from host_tools.hodata import snapshot_builder as sb
-from host_tools.provision.flash import write_identity, write_key_file
+from host_tools.provision.flash import (PROVISION_FILE, FlashError, printer_provision,
+                                        write_identity, write_key_file)
 from host_tools.provision.mpy_build import ROOT
-from till.formats import identity
+from till.formats import identity, provision
 from till.formats.snapshot import SnapshotStore
 
 EXAMPLE_STORE = ROOT / "tests" / "data" / "store"
@@ -46,18 +47,34 @@ def loaded_heap_kib(firmware: Path) -> int:
 KEY_FILE = "till.key"  # the sim till's secret, for `kassa journal verify --key-file`
 
 
+def paper_of(root: Path) -> tuple[int, int] | None:
+    """(columns, dots) of the paper of the printer provisioned for the sim till
+    at `root` (`kassa sim init --printer`), or None: the sim board's own."""
+    try:
+        prov = provision.read(str(root / PROVISION_FILE))
+    except provision.ProvisionError:
+        return None  # the till itself says its provisioning is damaged
+    if prov is None:
+        return None
+    profile = prov["printer_profile"]
+    return int(profile["columns"]["a"]), int(profile["paper_width_dots"])
+
+
 class SimInitError(Exception):
     """`kassa sim init` refused; nothing was written."""
 
 
 def init(root: Path, till_id: str, key: bytes, items: Path | None = None,
          config: Path | None = None, version: int = 1, created: int | None = None,
-         logo: bytes | None = None, hash_pins: bool = False, data: bool = True) -> Path:
+         logo: bytes | None = None, hash_pins: bool = False, data: bool = True,
+         printer: str | None = None) -> Path:
     """What `kassa flash` and a first sync leave on a till: identity, HO snapshot,
     and optionally a printer-ready logo; beside them the secret as head office
     keeps it (KEY_FILE). Both secret files are mode 0600. With data False only
     the identity: what `kassa flash` alone leaves, a till that waits for its
-    first sync to bring HO's data.
+    first sync to bring HO's data. `printer`: the receipt printer model, as
+    `kassa flash --printer` provisions it (a 58 mm model lays receipts out for
+    58 mm); default the sim board's.
 
     A till's identity is never replaced: its journal is chained to it, so a new
     secret would leave a journal that no longer verifies (new HO data reaches an
@@ -65,6 +82,10 @@ def init(root: Path, till_id: str, key: bytes, items: Path | None = None,
     renamed into place at the end, so a failed init (a bad till id, catalog or
     store file: IdentityError, BuildError) leaves nothing half made."""
     identity.encode(till_id, key)  # refuses a bad id or key before anything is written
+    try:
+        printer_file = printer_provision(printer) if printer is not None else None
+    except FlashError as exc:
+        raise SimInitError(str(exc)) from exc
     if root.exists():
         if (root / identity.IDENTITY_FILE).exists():
             try:
@@ -82,6 +103,8 @@ def init(root: Path, till_id: str, key: bytes, items: Path | None = None,
         if data:
             _fill(stage, items, config, version, created, logo, hash_pins)
         write_identity(stage / identity.IDENTITY_FILE, till_id, key)
+        if printer_file is not None:
+            (stage / PROVISION_FILE).write_bytes(printer_file)
         write_key_file(stage / KEY_FILE, key)
         if root.exists():
             root.rmdir()  # empty, checked above

@@ -31,6 +31,7 @@ from prompt_toolkit.widgets import Frame
 
 from till.formats import identity
 
+from host_tools.provision import sim
 from host_tools.simui.burst import MAX_DIGITS, Burst
 from host_tools.simui.paper import PNG_PATTERN, PaperWatcher
 from host_tools.simui.tillproc import DisplayReader, Frame as DisplayFrame, TillProcess
@@ -102,6 +103,9 @@ class SimScreen:
             self.till_id = "(not provisioned)"  # the till itself says what to do
         self.set_clock = set_clock
         self.paper = PaperWatcher(root / "printer.bin")
+        paper = sim.paper_of(root)
+        if paper is not None:  # a printer provisioned by `kassa sim init --printer`
+            self.paper.columns, self.paper.width_dots = paper
         self.paper_state = "ok"
         self.cover_open = False
         self.printer_on = True

@@ -149,6 +149,27 @@ def test_sim_init_never_replaces_a_till_and_a_failed_init_leaves_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["items.csv", "t"]
 
 
+def test_a_58mm_printer_chosen_at_init_gets_58mm_receipts(tmp_path: Path, capsys) -> None:
+    from host_tools.cli import main
+
+    # An unknown model: one line with the close matches, nothing written.
+    assert main(["sim", "init", str(tmp_path / "x"), "--printer", "POS-589"]) == 1
+    assert "POS-5890" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    till = tmp_path / "t"
+    assert main(["sim", "init", str(till), "--printer", "POS-5890"]) == 0
+    script = tmp_path / "s.txt"
+    script.write_text(SALE)
+    assert main(["sim", "run", str(till), "--script", str(script)]) == 0
+    # Laid out for the provisioned 32 columns, not the sim board's 48: read
+    # back at 32 columns nothing overflows, and the lines use the width.
+    paper = rr.parse((till / "printer.bin").read_bytes(), columns=32, width_dots=384)
+    assert not paper.issues, paper.issues
+    lines = rr.to_text(paper).splitlines()
+    assert max(len(line) for line in lines) == 32
+    assert any(line.startswith("Rye bread 750 g") and line.endswith("3.49 B") for line in lines)
+    assert any(line.startswith("TOTAL EUR") for line in lines), lines
+
+
 def test_sim_init_hashes_plain_pins_when_asked(tmp_path: Path, capsys) -> None:
     import json
 
