@@ -49,12 +49,13 @@ def refund(receipt: int) -> list[str]:
     return ["key REFUND", f"type {receipt}", "key TOTAL", *_approve(), "key CASH"]
 
 
-def cash_in(amount: str = "100.00") -> list[str]:
-    """The float into the drawer (REPORT 6, no reason no.); the manager approves."""
-    return ["key REPORT 6", f"type {amount}", "key TOTAL", "key TOTAL", *_approve()]
+def cash_in(minor: int = 10000) -> list[str]:
+    """The float into the drawer (REPORT 6, no reason no.; an amount keyed
+    without a point counts its last two digits as cents); the manager approves."""
+    return ["key REPORT 6", f"type {minor}", "key TOTAL", "key TOTAL", *_approve()]
 
 
-def z_closing(counted: str = "0.00") -> list[str]:
+def z_closing(counted_minor: int = 0) -> list[str]:
     """The Z: the manager approves, the cashier keys the cash counted (the Z
     prints the difference to what the drawer should hold)."""
-    return ["key REPORT 2", *_approve(), f"type {counted}", "key TOTAL"]
+    return ["key REPORT 2", *_approve(), f"type {counted_minor}", "key TOTAL"]
