@@ -308,6 +308,7 @@ def sales(args: argparse.Namespace) -> int:
             ("tenders", lambda r: ", ".join(f"{tender_names.get(k, k)} {_money(v)}"
                                             for k, v in sorted(r["tenders"].items()))),
             ("tax", lambda r: ", ".join(f"{t['class']} {_money(t['tax'])}" for t in r["taxes"])),
+            ("cash in / out", lambda r: f"{_money(r['cash_in'])} / {_money(r['cash_out'])}"),
             ("Z", lambda r: r["closings"])]))
 
 

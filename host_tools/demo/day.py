@@ -1,7 +1,8 @@
 """What the demo's cashiers key, as sim script lines (docs/simulator.md): sales
 drawn the same way every run from the catalog (scanned barcodes, weighed items
 from their scale labels, quantities, cash or card), refunds approved by the
-manager, and the Z closing. Pure: the orchestration sends the lines."""
+manager, the float put into the drawer, and the Z closing after the drawer is
+counted. Pure: the orchestration sends the lines."""
 from __future__ import annotations
 
 import random
@@ -48,5 +49,13 @@ def refund(receipt: int) -> list[str]:
     return ["key REFUND", f"type {receipt}", "key TOTAL", *_approve(), "key CASH"]
 
 
-def z_closing() -> list[str]:
-    return ["key REPORT 2", *_approve()]
+def cash_in(minor: int = 10000) -> list[str]:
+    """The float into the drawer (REPORT 6, no reason no.; an amount keyed
+    without a point counts its last two digits as cents); the manager approves."""
+    return ["key REPORT 6", f"type {minor}", "key TOTAL", "key TOTAL", *_approve()]
+
+
+def z_closing(counted_minor: int = 0) -> list[str]:
+    """The Z: the manager approves, the cashier keys the cash counted (the Z
+    prints the difference to what the drawer should hold)."""
+    return ["key REPORT 2", *_approve(), f"type {counted_minor}", "key TOTAL"]

@@ -193,7 +193,8 @@ class Demo:
             with self.step("Gateway: first contact, a full sync (HO's catalog to the tills)"):
                 self.sync()
             with self.step(f"Tills sell the morning: {morning} sales each"):
-                self.key_all(lambda _: day.sign_on() + day.sales(self.items, morning, self.rnd), "morning")
+                self.key_all(lambda _: day.sign_on() + day.cash_in()
+                             + day.sales(self.items, morning, self.rnd), "morning")
             with self.step("Gateway syncs: the morning's sales up to HO (delta)"):
                 self.sync()
             with self.step("HO's relay goes down (stopped): the store is cut off from HO"):

@@ -34,7 +34,8 @@ TAG_BYTES = 16
 FORMAT_VERSION = 1
 SEGMENT_RE = re.compile(r"^seg(\d{10})\.cbs$")
 PROCESSED_FILE = "processed"  # one CBOR uint: the highest seq HO acknowledged
-KIND_NAMES = {1: "sale", 2: "storno", 3: "no-sale", 4: "closing", 5: "config", 6: "event", 7: "ack"}
+KIND_NAMES = {1: "sale", 2: "storno", 3: "no-sale", 4: "closing", 5: "config", 6: "event", 7: "ack",
+              8: "cash"}
 # Record and header map keys (docs/journal.cddl).
 K_SEQ, K_TIME, K_KIND, K_BODY, K_FLAGS, K_TAG = 1, 2, 3, 4, 5, 6
 RECORD_KEYS = {K_SEQ, K_TIME, K_KIND, K_BODY, K_FLAGS, K_TAG}

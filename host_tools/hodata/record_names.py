@@ -13,7 +13,7 @@ from typing import Any
 from host_tools.hodata.journal_reader import to_json
 
 # docs/journal.cddl: the kinds.
-SALE, STORNO, NO_SALE, CLOSING, CONFIG, EVENT, ACK = 1, 2, 3, 4, 5, 6, 7
+SALE, STORNO, NO_SALE, CLOSING, CONFIG, EVENT, ACK, CASH = 1, 2, 3, 4, 5, 6, 7, 8
 
 SALE_FIELDS = {1: "cashier", 2: "lines", 3: "sale_discount", 4: "tenders", 5: "taxes",
                6: "total", 7: "rounding", 8: "snapshot", 9: "refund_of", 10: "approver"}
@@ -23,15 +23,17 @@ LINE_FIELDS = {1: "plu", 2: "code", 3: "qty", 4: "grams", 5: "unit_price", 6: "t
 LINE_FLAGS = {1: "voided", 2: "open_price", 4: "price_changed", 8: "price_from_label",
               16: "weight_from_label", 32: "age_checked"}
 NO_SALE_FIELDS = {1: "cashier", 2: "approver"}
+CASH_FIELDS = {1: "cashier", 2: "approver", 3: "amount", 4: "reason"}
 EVENT_FIELDS = {1: "type", 2: "cashier", 3: "detail", 4: "approver"}
 EVENT_TYPES = {1: "sign-on", 2: "sign-off", 3: "lockout", 4: "sale cancelled",
                5: "training on", 6: "training off", 7: "credentials wiped", 8: "checkpoint",
                9: "copy printed", 10: "error caught", 11: "clock set", 12: "not printed"}
 PERIOD_FIELDS = {1: "z", 2: "first_seq", 3: "last_seq", 4: "taxes", 5: "tenders", 6: "counts",
                  7: "sales", 8: "refunds", 9: "rounding", 10: "discounts", 11: "grand_total",
-                 12: "incomplete", 13: "cashier", 14: "snapshot", 15: "approver"}
+                 12: "incomplete", 13: "cashier", 14: "snapshot", 15: "approver",
+                 20: "cash_in", 21: "cash_out", 22: "cash_expected", 23: "cash_counted"}
 COUNT_FIELDS = {1: "sales", 2: "stornos", 3: "no_sales", 4: "cancelled", 5: "voided_lines",
-                6: "training"}
+                6: "training", 10: "cash_ins", 11: "cash_outs"}
 CONFIG_FIELDS = {1: "version", 2: "base", 3: "hash", 4: "at_boot"}
 ACK_FIELDS = {1: "problem_ids", 2: "by", 3: "note", 4: "problems"}  # docs/journal.cddl
 TENDER_TYPES = {1: "cash", 2: "card"}
@@ -131,6 +133,8 @@ def named_body(kind: Any, body: Any) -> Any:
         return _event(body)
     if kind == NO_SALE:
         return to_json(_fields(body, NO_SALE_FIELDS))
+    if kind == CASH:
+        return to_json(_fields(body, CASH_FIELDS))
     if kind == CONFIG:
         return to_json(_fields(body, CONFIG_FIELDS))
     if kind == ACK:

@@ -320,7 +320,7 @@ def create_app(config: RelayConfig, store: Store | None = None) -> FastAPI:
         _ho(who)
         return _store(request).closings(till)
 
-    @app.get("/v1/ho/feed", summary="the ERP feed: processed sales, stornos and closings as JSON lines",
+    @app.get("/v1/ho/feed", summary="the ERP feed: processed sales, stornos, cash movements and closings as JSON lines",
              response_class=Response, responses={200: {"content": {"application/x-ndjson": {}}},
                                                  **errors(*SIGNED_IN)})
     def ho_feed(request: Request, who: Who, after: Count = 0,

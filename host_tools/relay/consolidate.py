@@ -20,14 +20,16 @@ from host_tools.relay.store import Tx
 
 # docs/journal.cddl: envelope, kinds, flags.
 SEQ, TIME, KIND, BODY, FLAGS = 1, 2, 3, 4, 5
-SALE, STORNO, NO_SALE, CLOSING = 1, 2, 3, 4
+SALE, STORNO, NO_SALE, CLOSING, CASH = 1, 2, 3, 4, 8
 TRAINING = 2
 # docs/records.md: sale and storno bodies, closing bodies.
 S_TENDERS, S_TAXES, S_TOTAL, S_ROUNDING = 4, 5, 6, 7
 P_Z, P_FIRST, P_LAST, P_SALES, P_REFUNDS, P_GRAND = 1, 2, 3, 7, 8, 11
+P_EXPECTED, P_COUNTED = 22, 23  # the drawer at a Z (absent from earlier firmware's)
+M_AMOUNT = 3  # a cash movement: > 0 into the drawer, < 0 out of it
 _DAILY = ("sales", "sales_total", "refunds", "refunds_total", "no_sales", "rounding",
-          "training", "closings")
-FEED_KINDS = {SALE: "sale", STORNO: "storno", CLOSING: "closing"}
+          "training", "closings", "cash_in", "cash_out")
+FEED_KINDS = {SALE: "sale", STORNO: "storno", CLOSING: "closing", CASH: "cash"}
 
 
 def day_of(record: dict[int, Any], received_at: int) -> str:
@@ -50,6 +52,10 @@ def _int(value: Any) -> int:
     return n
 
 
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else _int(value)
+
+
 @dataclass
 class Consolidation:
     """Figures of one processing transaction, for one till."""
@@ -69,7 +75,7 @@ class Consolidation:
         d = self.daily.setdefault(day, dict.fromkeys(_DAILY, 0))
         training = bool(record.get(FLAGS, 0) & TRAINING)
         if training:
-            if kind in (SALE, STORNO, NO_SALE):
+            if kind in (SALE, STORNO, NO_SALE, CASH):
                 d["training"] += 1  # docs/records.md: counted, kept out of every figure
             return
         if kind in (SALE, STORNO):
@@ -92,11 +98,15 @@ class Consolidation:
                 sums[2] += gross
         elif kind == NO_SALE:
             d["no_sales"] += 1
+        elif kind == CASH:
+            amount = _int(body[M_AMOUNT])
+            d["cash_in" if amount > 0 else "cash_out"] += amount
         elif kind == CLOSING:
             d["closings"] += 1
             self.closings.append((record[SEQ], day, _int(body[P_Z]), _int(body[P_FIRST]),
                                   _int(body[P_LAST]), _int(body[P_SALES]), _int(body[P_REFUNDS]),
-                                  _int(body[P_GRAND])))
+                                  _int(body[P_GRAND]), _opt_int(body.get(P_EXPECTED)),
+                                  _opt_int(body.get(P_COUNTED))))
         if kind in FEED_KINDS:
             entry = {"time": record.get(TIME), "flags": record.get(FLAGS, 0), "body": to_json(body)}
             self.feed.append((record[SEQ], day, FEED_KINDS[kind], json.dumps(entry, sort_keys=True)))
@@ -125,7 +135,8 @@ class Consolidation:
                        (self.till_id, day, self.site_id, cls, rate, net, tax, gross))
         for row in self.closings:
             tx.execute("INSERT INTO closings (till_id, seq, day, z, first_seq, last_seq, sales, refunds, "
-                       "grand_total, site_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "grand_total, cash_expected, cash_counted, site_id) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (self.till_id, *row, self.site_id))
         if self.feed:
             top = tx.one("UPDATE feed_clock SET n = n + ? RETURNING n", (len(self.feed),))

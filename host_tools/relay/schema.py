@@ -25,7 +25,7 @@ Table families and their one write path each:
 """
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # The largest integer a column holds (BIGINT; SQLite's INTEGER is the same 64
 # bits): a sequence number, a time or a cursor beyond it is refused at the API.
 MAX_BIGINT = 2**63 - 1
@@ -244,7 +244,17 @@ _V3 = [
     "CREATE INDEX ho_journal_by_at ON ho_journal (at)",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
+_V4 = [
+    # Cash put into or taken out of the drawers outside sales (record kind 8,
+    # docs/records.md), per till and day, and each Z's drawer: the cash it
+    # should have held and what was counted (NULL for a Z of earlier firmware).
+    "ALTER TABLE daily ADD COLUMN cash_in BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE daily ADD COLUMN cash_out BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE closings ADD COLUMN cash_expected BIGINT",
+    "ALTER TABLE closings ADD COLUMN cash_counted BIGINT",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 
 def statements(version: int, dialect: str) -> list[str]:

@@ -510,7 +510,8 @@ class Store(ABC):
         with self.transaction(write=False) as tx:
             rows = tx.all(
                 "SELECT site_id, day, SUM(sales), SUM(sales_total), SUM(refunds), SUM(refunds_total), "
-                "SUM(no_sales), SUM(rounding), SUM(training), SUM(closings), COUNT(*) FROM daily"
+                "SUM(no_sales), SUM(rounding), SUM(training), SUM(closings), COUNT(*), SUM(cash_in), "
+                "SUM(cash_out) FROM daily"
                 + where + " GROUP BY site_id, day ORDER BY site_id, day", params)
             tenders = tx.all("SELECT site_id, day, tender, SUM(amount) FROM daily_tenders" + where
                              + " GROUP BY site_id, day, tender ORDER BY tender", params)
@@ -524,7 +525,7 @@ class Store(ABC):
                 "site": r[0], "day": r[1], "sales": int(r[2]), "sales_total": int(r[3]),
                 "refunds": int(r[4]), "refunds_total": int(r[5]), "no_sales": int(r[6]),
                 "rounding": int(r[7]), "training": int(r[8]), "closings": int(r[9]), "tills": int(r[10]),
-                "tenders": {}, "taxes": []}
+                "cash_in": int(r[11]), "cash_out": int(r[12]), "tenders": {}, "taxes": []}
         for site, day, tender, amount in tenders:
             out[(site, day)]["tenders"][str(tender)] = int(amount)
         for site, day, cls, rate, net, tax, gross in taxes:
@@ -534,8 +535,10 @@ class Store(ABC):
 
     def closings(self, till_id: str | None = None) -> list[dict[str, Any]]:
         rows = self._read("SELECT till_id, seq, site_id, day, z, first_seq, last_seq, sales, refunds, "
-                          "grand_total FROM closings", [("till_id = ?", till_id)], " ORDER BY till_id, seq")
-        keys = ("till", "seq", "site", "day", "z", "first_seq", "last_seq", "sales", "refunds", "grand_total")
+                          "grand_total, cash_expected, cash_counted FROM closings",
+                          [("till_id = ?", till_id)], " ORDER BY till_id, seq")
+        keys = ("till", "seq", "site", "day", "z", "first_seq", "last_seq", "sales", "refunds", "grand_total",
+                "cash_expected", "cash_counted")
         return [dict(zip(keys, r)) for r in rows]
 
     def feed(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:

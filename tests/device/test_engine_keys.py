@@ -176,7 +176,7 @@ def test_menus_and_prompts_answer_in_their_own_words():
         till.sign_on(9)
         for keys in ("REPORT 9", "TOTAL", "CASH"):
             acts = till.keys(keys if keys.startswith("REPORT") else "CLEAR " + keys)
-            assert display(acts) == ("Key 1 to 5, or CLEAR", ""), keys
+            assert display(acts) == ("Key 1 to 7, or CLEAR", ""), keys
         assert till.engine.prompt is not None
         till.keys("CLEAR CLEAR")
         assert till.engine.prompt is None and till.display() == ("Maria", "")

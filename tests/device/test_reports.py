@@ -52,7 +52,8 @@ def test_totals_count_sales_stornos_and_keep_training_out():
         R.P_COUNTS: {R.C_SALES: 2, R.C_STORNOS: 1, R.C_NO_SALES: 1, R.C_CANCELLED: 1,
                      R.C_VOIDED_LINES: 1, R.C_TRAINING: 2},
         R.P_SALES: 1297, R.P_REFUNDS: -107, R.P_ROUNDING: 2, R.P_DISCOUNTS: 70,
-        R.P_GRAND_TOTAL: 100000 + 1297 - 107}
+        R.P_GRAND_TOTAL: 100000 + 1297 - 107, R.P_CASH_IN: 0, R.P_CASH_OUT: 0,
+        R.P_EXPECTED: 1085}
     # Tenders take in what the tax classes and rounding say.
     gross = sum(e[4] for e in body[R.P_TAXES])
     assert sum(e[1] for e in body[R.P_TENDERS]) == gross + body[R.P_ROUNDING]
@@ -120,7 +121,7 @@ class HeadOffice:
 
 
 def z(till):
-    acts = till.keys("REPORT 2 9 TOTAL %s TOTAL" % PINS[9])
+    acts = till.keys("REPORT 2 9 TOTAL %s TOTAL 0 TOTAL" % PINS[9])
     closing = [a for a in acts if a[0] == "record" and a[2] == J.KIND_CLOSING]
     assert len(closing) == 1, acts
     till.keys("CLEAR")

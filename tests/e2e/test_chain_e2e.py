@@ -111,7 +111,7 @@ def balanced() -> tuple[A.TillFacts, A.HoFacts]:
                  "sha256": hashlib.sha256(raws[s]).hexdigest()} for s in (1, 2, 3, 4)]
     ho = A.HoFacts(received=received, conflicts=[], feed=[(2, "sale"), (3, "sale"), (4, "storno")],
                    figures={"sales": 2, "sales_total": 750, "refunds": 1, "refunds_total": -500,
-                            "closings": 0},
+                            "closings": 0, "cash_in": 0, "cash_out": 0},
                    closings=[], processed=4)
     return till, ho
 

@@ -148,8 +148,8 @@ def test_every_record_and_message_is_processed(demo) -> None:
                     if rec[jr.K_KIND] == J.KIND_SALE}
         assert versions == {1, 2}, versions
         assert (out / "receipts" / f"{name}.png").stat().st_size > 1000
-        # One PNG per receipt: the sales, the refund and the Z closing.
-        assert len(list(root.glob("receipt-*.png"))) == SALES + 2
+        # One PNG per receipt: the float's slip, the sales, the refund and the Z closing.
+        assert len(list(root.glob("receipt-*.png"))) == SALES + 3
     # The offline period happened: a sync failed to reach HO, and the one after
     # the relay came back uploaded what had waited.
     log = (out / "logs" / "commands.log").read_text()
@@ -199,10 +199,10 @@ def test_the_catalog_is_the_same_every_run_and_the_tills_would_take_it(tmp_path:
 def test_the_day_script_is_keys_the_sim_knows() -> None:
     import random
 
-    lines = (day.sign_on() + day.sales(catalog.items(), 30, random.Random(1)) + day.refund(12)
-             + day.z_closing())
+    lines = (day.sign_on() + day.cash_in() + day.sales(catalog.items(), 30, random.Random(1))
+             + day.refund(12) + day.z_closing())
     assert all(re.fullmatch(r"(key [A-Z0-9 ]+|type \d+|scan \d{8,13})", line) for line in lines), lines
-    assert lines == (day.sign_on() + day.sales(catalog.items(), 30, random.Random(1))
+    assert lines == (day.sign_on() + day.cash_in() + day.sales(catalog.items(), 30, random.Random(1))
                      + day.refund(12) + day.z_closing())
     assert sum(line in ("key CASH", "key CARD") for line in lines) == 31  # 30 sales and the refund
 

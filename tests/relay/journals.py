@@ -41,8 +41,9 @@ def _sale(rnd: random.Random, sign: int = 1) -> dict[int, Any]:
 def write_journal(directory: str, till_id: str, key: bytes, count: int, seed: int = 1,
                   start_time: int = DAY0 + 8 * 3600, step_s: int = 97,
                   sales_only: bool = False) -> list[tuple[int, bytes]]:
-    """A journal of `count` records (sales, some refunds, no-sales, sign-ons,
-    training sales and a Z closing every 40 records; only sales with
+    """A journal of `count` records (sales, some refunds, no-sales, cash put
+    into or taken out of the drawer, sign-ons, training sales and a Z closing
+    every 40 records; only sales with
     sales_only, for the benchmark, which counts sales); its (seq, raw) list."""
     rnd = random.Random(seed)
     now = [start_time]
@@ -70,6 +71,9 @@ def write_journal(directory: str, till_id: str, key: bytes, count: int, seed: in
             j.append(J.KIND_STORNO, body)
         elif roll < 0.17:
             j.append(J.KIND_SALE, _sale(rnd), flags=2)  # training
+        elif roll > 0.97 and not sales_only:
+            # Cash in or out (docs/records.md, kind 8): the sign is the direction.
+            j.append(J.KIND_CASH, {1: 1, 3: rnd.choice((1, -1)) * rnd.randint(100, 20000)})
         else:
             sales_seqs.append(j.append(J.KIND_SALE, _sale(rnd)))
     out = [(seq, bytes(raw)) for seq, raw in j.records_after(0)]
@@ -97,10 +101,11 @@ def recompute(site_of: dict[str, str], journals: dict[str, list[bytes]]) -> dict
             day = datetime.fromtimestamp(rec[2], timezone.utc).date().isoformat()
             d = out.setdefault((site_of[till], day), {
                 "sales": 0, "sales_total": 0, "refunds": 0, "refunds_total": 0, "no_sales": 0,
-                "training": 0, "closings": 0, "tenders": defaultdict(int), "tax": defaultdict(int)})
+                "training": 0, "closings": 0, "cash_in": 0, "cash_out": 0,
+                "tenders": defaultdict(int), "tax": defaultdict(int)})
             kind, body = rec[3], rec[4]
             if rec.get(5, 0) & 2:
-                d["training"] += kind in (1, 2, 3)
+                d["training"] += kind in (1, 2, 3, 8)
                 continue
             if kind in (1, 2):
                 name = "sales" if kind == 1 else "refunds"
@@ -114,6 +119,8 @@ def recompute(site_of: dict[str, str], journals: dict[str, list[bytes]]) -> dict
                 d["no_sales"] += 1
             elif kind == 4:
                 d["closings"] += 1
+            elif kind == 8:
+                d["cash_in" if body[3] > 0 else "cash_out"] += body[3]
     return out
 
 
@@ -124,7 +131,8 @@ def consolidated(sales_rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict
         out[(r["site"], r["day"])] = {
             "sales": r["sales"], "sales_total": r["sales_total"], "refunds": r["refunds"],
             "refunds_total": r["refunds_total"], "no_sales": r["no_sales"], "training": r["training"],
-            "closings": r["closings"], "tenders": dict(r["tenders"]),
+            "closings": r["closings"], "cash_in": r["cash_in"], "cash_out": r["cash_out"],
+            "tenders": dict(r["tenders"]),
             "tax": {t["class"]: 0 for t in r["taxes"]}}
         for t in r["taxes"]:
             out[(r["site"], r["day"])]["tax"][t["class"]] += t["tax"]

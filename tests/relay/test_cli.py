@@ -72,7 +72,7 @@ def test_registration_processing_and_views(db_url: str, tmp_path: Path,
     code, out, _ = kassa(capsys, "ho", "sales", "--json", *db)
     assert json.loads(out)[0]["site"] == "S001"
     code, out, _ = kassa(capsys, "ho", "sales", *db)
-    assert code == 0 and "Sales per site and day" in out
+    assert code == 0 and "Sales per site and day" in out and "cash in / out" in out
     code, out, _ = kassa(capsys, "ho", "feed", "--after", "0", "--limit", "3", *db)
     assert [json.loads(x)["id"] for x in out.splitlines()] == [1, 2, 3]
 

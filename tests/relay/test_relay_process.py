@@ -69,7 +69,7 @@ def _feed_kind(raw: bytes) -> bool:
     import cbor2
 
     rec = cbor2.loads(raw)
-    return rec[3] == 4 or (rec[3] in (1, 2) and not rec.get(5, 0) & 2)
+    return rec[3] == 4 or (rec[3] in (1, 2, 8) and not rec.get(5, 0) & 2)
 
 
 def wait_processed(store: Store, journals: dict[str, list[tuple[int, bytes]]], timeout_s: float = 60) -> None:

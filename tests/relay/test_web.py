@@ -373,6 +373,7 @@ def test_sales_page_filters_and_refuses_bad_dates(client: TestClient, setup: tup
     signed_in(client, setup[1].viewer)
     text = client.get("/ho/sales?site=S002").text
     assert "<svg" in text and text.count("<rect x=") == len([r for r in store.sales("S002") if r["sales_total"] > 0])
+    assert '<th class="num">Cash in</th><th class="num">Cash out</th>' in text
     day = store.sales()[0]["day"]
     text = client.get(f"/ho/sales?day_from={day}&day_to={day}").text
     assert len(re.findall(r"<td>\d{4}-\d\d-\d\d</td>", text)) == len(store.sales(None, day, day))

@@ -191,7 +191,8 @@ class Chain:
         t.boots += 1
         t.proc = RunningTill(t.root, self.image, port=t.port, heap_beside_kib=self.heap_beside_kib)
         t.proc.wait_listening()
-        self.keys(t, [f"clock {int(time.time())}"] + day.sign_on(), "signed")
+        float_in = day.cash_in() if t.boots == 1 else []  # the float, once a day
+        self.keys(t, [f"clock {int(time.time())}"] + day.sign_on() + float_in, "signed")
 
     def keys(self, t: Till, lines: list[str], label: str, timeout_s: float = 60) -> None:
         """Script lines to a till; returns when it has worked through them."""

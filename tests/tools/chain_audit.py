@@ -37,8 +37,8 @@ from host_tools.hodata import journal_reader as jr
 from till.formats import journal as J
 from till.formats import records as R
 
-FEED_KIND = {H.SALE: "sale", H.STORNO: "storno", H.CLOSING: "closing"}
-FIGURES = ("sales", "sales_total", "refunds", "refunds_total", "closings")
+FEED_KIND = {H.SALE: "sale", H.STORNO: "storno", H.CLOSING: "closing", H.CASH: "cash"}
+FIGURES = ("sales", "sales_total", "refunds", "refunds_total", "closings", "cash_in", "cash_out")
 RUN_TRACES = (R.EV_CLOCK_SET, R.EV_CHECKPOINT)  # what a gateway run leaves for the next one
 Z_SALES, Z_REFUNDS = R.P_SALES, R.P_REFUNDS
 
@@ -97,7 +97,8 @@ def ho_facts(store: Any, till_id: str) -> HoFacts:
                 tx.all("SELECT seq, kind FROM feed WHERE till_id = ? ORDER BY seq", (till_id,))]
         row = tx.one("SELECT COALESCE(SUM(sales), 0), COALESCE(SUM(sales_total), 0), "
                      "COALESCE(SUM(refunds), 0), COALESCE(SUM(refunds_total), 0), "
-                     "COALESCE(SUM(closings), 0) FROM daily WHERE till_id = ?", (till_id,))
+                     "COALESCE(SUM(closings), 0), COALESCE(SUM(cash_in), 0), "
+                     "COALESCE(SUM(cash_out), 0) FROM daily WHERE till_id = ?", (till_id,))
     assert row is not None
     acks = [a for a in store.acks(till_id=till_id)]
     return HoFacts(received=received, conflicts=store.conflicts(till_id), feed=feed,
@@ -120,6 +121,8 @@ def journal_figures(records: list[H.Record]) -> dict[str, int]:
             out["refunds_total"] += body[H.S_TOTAL]
         elif kind == H.CLOSING:
             out["closings"] += 1
+        elif kind == H.CASH:
+            out["cash_in" if body[H.M_AMOUNT] > 0 else "cash_out"] += body[H.M_AMOUNT]
     return out
 
 
@@ -180,10 +183,11 @@ def problems(till: TillFacts, ho: HoFacts) -> list[str]:
     by_seq = {c["seq"]: c for c in ho.closings}
     for c in closings:
         row = by_seq.get(c[H.SEQ])
-        z = (c[H.BODY][Z_SALES], c[H.BODY][Z_REFUNDS])
-        if row is not None and (row["sales"], row["refunds"]) != z:
-            out.append(f"{name}: HO's Z {row['z']} says sales {row['sales']} refunds {row['refunds']}, "
-                       f"the till's {z[0]} {z[1]}")
+        z = (c[H.BODY][Z_SALES], c[H.BODY][Z_REFUNDS], c[H.BODY].get(22), c[H.BODY].get(23))
+        if row is not None and (row["sales"], row["refunds"], row["cash_expected"],
+                                row["cash_counted"]) != z:
+            out.append(f"{name}: HO's Z {row['z']} says sales {row['sales']} refunds {row['refunds']} "
+                       f"cash expected {row['cash_expected']} counted {row['cash_counted']}, the till's {z}")
     # Flash freed only for what HO processed.
     if till.first_on_flash is not None and till.first_on_flash - 1 > ho.processed:
         out.append(f"{name}: the till freed records up to {till.first_on_flash - 1}, "

@@ -20,18 +20,23 @@ Record = dict[int, Any]
 
 # docs/journal.cddl: the record envelope, kinds and flags.
 SEQ, KIND, BODY, FLAGS = 1, 3, 4, 5
-SALE, STORNO, NO_SALE, CLOSING, EVENT = 1, 2, 3, 4, 6
+SALE, STORNO, NO_SALE, CLOSING, EVENT, CASH = 1, 2, 3, 4, 6, 8
 TRAINING = 2
 # docs/records.md: sale and storno bodies, their lines, events.
 S_LINES, S_DISCOUNT, S_TENDERS, S_TAXES, S_TOTAL, S_ROUNDING = 2, 3, 4, 5, 6, 7
 L_DISCOUNT, L_FLAGS, L_VOIDED = 8, 9, 1
 E_TYPE, EV_CANCEL = 1, 4
+M_AMOUNT = 3  # a cash movement: > 0 into the drawer, < 0 out of it
+TENDER_CASH = 1
 # docs/records.md, "Z closing (kind 4) and period totals".
 FIELDS = {1: "Z number", 2: "first seq", 3: "last seq", 4: "taxes", 5: "tenders",
           6: "counts", 7: "sales", 8: "refunds", 9: "cash rounding", 10: "discounts",
-          11: "grand total", 12: "incomplete"}
+          11: "grand total", 12: "incomplete", 20: "cash in", 21: "cash out",
+          22: "cash expected"}
 C_SALES, C_STORNOS, C_NO_SALES, C_CANCELLED, C_VOIDED, C_TRAINING = 1, 2, 3, 4, 5, 6
-CLOSED_BY = (13, 14, 15)  # who closed, snapshot version, approver: not sums
+C_CASH_INS, C_CASH_OUTS = 10, 11
+# who closed, snapshot version, approver, the cash counted: not sums
+CLOSED_BY = (13, 14, 15, 23)
 
 
 def decode(raws: Iterable[bytes]) -> list[Record]:
@@ -57,7 +62,8 @@ def period(records: list[Record], z: int, first: int, last: int) -> dict[int, An
     taxes: dict[tuple[str, int], list[int]] = {}
     tenders: dict[int, int] = {}
     counts: dict[int, int] = {}
-    sums = {"sales": 0, "refunds": 0, "rounding": 0, "discounts": 0, "before": 0}
+    sums = {"sales": 0, "refunds": 0, "rounding": 0, "discounts": 0, "before": 0,
+            "cash_in": 0, "cash_out": 0}
 
     def bump(what: int, n: int = 1) -> None:
         counts[what] = counts.get(what, 0) + n
@@ -72,15 +78,19 @@ def period(records: list[Record], z: int, first: int, last: int) -> dict[int, An
         if seq > last:
             continue
         if _training(rec):
-            # docs/records.md: training sales, stornos and no-sales are
-            # counted as such; training events count nowhere.
-            if kind in (SALE, STORNO, NO_SALE):
+            # docs/records.md: training sales, stornos, no-sales and cash
+            # movements are counted as such; training events count nowhere.
+            if kind in (SALE, STORNO, NO_SALE, CASH):
                 bump(C_TRAINING)
             continue
         if kind == NO_SALE:
             bump(C_NO_SALES)
         elif kind == EVENT and body.get(E_TYPE) == EV_CANCEL:
             bump(C_CANCELLED)
+        elif kind == CASH:
+            into = body[M_AMOUNT] > 0
+            bump(C_CASH_INS if into else C_CASH_OUTS)
+            sums["cash_in" if into else "cash_out"] += body[M_AMOUNT]
         if not money:
             continue
         bump(C_SALES if kind == SALE else C_STORNOS)
@@ -107,6 +117,8 @@ def period(records: list[Record], z: int, first: int, last: int) -> dict[int, An
         6: {k: v for k, v in counts.items() if v},
         7: sums["sales"], 8: sums["refunds"], 9: sums["rounding"], 10: sums["discounts"],
         11: sums["before"] + sums["sales"] + sums["refunds"],
+        20: sums["cash_in"], 21: sums["cash_out"],
+        22: tenders.get(TENDER_CASH, 0) + sums["cash_in"] + sums["cash_out"],
     }
     if any(s not in have for s in range(first, last + 1)):
         out[12] = True

@@ -63,6 +63,7 @@ KIND_CLOSING = const(4)
 KIND_CONFIG = const(5)
 KIND_EVENT = const(6)
 KIND_ACK = const(7)
+KIND_CASH = const(8)  # cash put into or taken out of the drawer outside a sale
 KIND_NAMES = {
     KIND_SALE: "sale",
     KIND_STORNO: "storno",
@@ -71,9 +72,10 @@ KIND_NAMES = {
     KIND_CONFIG: "config",
     KIND_EVENT: "event",
     KIND_ACK: "ack",
+    KIND_CASH: "cash",
 }
 # Kinds refused first when the flash fills: they are what a cashier can postpone.
-_SALES_KINDS = (KIND_SALE, KIND_STORNO, KIND_NO_SALE)
+_SALES_KINDS = (KIND_SALE, KIND_STORNO, KIND_NO_SALE, KIND_CASH)
 
 # Record flags.
 FLAG_CLOCK_NOT_SET = const(1)

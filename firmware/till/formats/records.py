@@ -52,6 +52,12 @@ TENDER_NAMES = {TENDER_CASH: "cash", TENDER_CARD: "card"}
 N_CASHIER = const(1)
 N_APPROVER = const(2)
 
+# Cash movement body (KIND_CASH): cash put into the drawer or taken out of it
+# outside a sale (the float, a paid-out). Cashier and approver are under the
+# no-sale body's keys (N_CASHIER, N_APPROVER).
+M_AMOUNT = const(3)  # minor units: > 0 into the drawer (cash in), < 0 out of it (cash out)
+M_REASON = const(4)  # what the cashier keyed: the store's reason code or voucher number (digits)
+
 # Event body (KIND_EVENT): {1: type, ?2: cashier, ?3: detail}.
 E_TYPE = const(1)
 E_CASHIER = const(2)
@@ -88,6 +94,10 @@ P_INCOMPLETE = const(12)  # true: records were missing when the totals were rebu
 P_CASHIER = const(13)  # closing only: who closed
 P_SNAPSHOT = const(14)  # closing only: snapshot version in force
 P_APPROVER = const(15)  # closing only: the manager who approved it, if not the cashier
+P_CASH_IN = const(20)  # sum of cash movements into the drawer
+P_CASH_OUT = const(21)  # sum of cash movements out of it (negative)
+P_EXPECTED = const(22)  # cash the drawer should hold: cash tenders + cash in + cash out
+P_COUNTED = const(23)  # closing only: the cash the cashier counted in the drawer
 
 C_SALES = const(1)
 C_STORNOS = const(2)
@@ -95,6 +105,8 @@ C_NO_SALES = const(3)
 C_CANCELLED = const(4)
 C_VOIDED_LINES = const(5)
 C_TRAINING = const(6)  # training records, kept out of every money total
+C_CASH_INS = const(10)
+C_CASH_OUTS = const(11)
 
 # Configuration-applied body (KIND_CONFIG): which HO snapshot is now in force.
 C_VERSION = const(1)

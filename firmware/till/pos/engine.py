@@ -27,7 +27,7 @@
 # clock() gives Unix seconds (None while the clock was never set). Hand the
 # journal the same clock and read the RTC once per event, so that a record's
 # time and its receipt's time are the same second.
-from till.pos import auth, offline, policy, printjob, reports
+from till.pos import auth, offline, policy, printjob, receipt, reports
 from till.formats import barcode, dates
 from till.formats import journal as J
 from till.formats import records as R
@@ -116,6 +116,7 @@ _PERMISSION_TEXT = {
     "z_report": "Z closing: mgr",
     "training": "Training: mgr",
     "ack_journal": "Journal ack: mgr",
+    "cash_in_out": "Cash in/out: mgr",
 }
 
 
@@ -410,6 +411,8 @@ class Engine:
         kind = rec[J.K_KIND]
         if kind == J.KIND_NO_SALE:
             return printjob.no_sale(rec, self.till_id, self.snap)
+        if kind == J.KIND_CASH:
+            return printjob.cash(rec, self.till_id, self.snap)
         if kind == J.KIND_CLOSING:
             body = rec[J.K_BODY]
             return printjob.period("z", body, self.till_id, self.snap, body[R.P_CASHIER],
@@ -660,13 +663,15 @@ class Engine:
 
     # ---- prompts -----------------------------------------------------------
 
-    def _ask(self, title, label, enter, abort=None, masked=False, keys=None, hint=None):
+    def _ask(self, title, label, enter, abort=None, masked=False, keys=None, hint=None,
+             scan=None):
         """A prompt. enter(keyed) for TOTAL (or SIGN); keys: other keys it
         takes. hint None: digits are keyed into it; else it takes no digits
         and hint is its answer to a key it does not take (a menu's enter
-        is None: TOTAL is such a key too)."""
+        is None: TOTAL is such a key too). scan(text): a barcode scanned
+        while it is open (a prompt that takes one takes PLU as TOTAL)."""
         self.prompt = {"title": title, "label": label, "enter": enter, "abort": abort,
-                       "masked": masked, "keys": keys or {}, "hint": hint}
+                       "masked": masked, "keys": keys or {}, "hint": hint, "scan": scan}
         self.entry = ""
 
     def _prompt_key(self, k):
@@ -678,7 +683,7 @@ class Engine:
         elif k in DIGIT_KEYS and p["hint"] is None:
             if len(self.entry) + len(k) <= _MAX_ENTRY:
                 self.entry += k
-        elif k in ("TOTAL", "SIGN") and p["enter"] is not None:
+        elif (k in ("TOTAL", "SIGN") or k == "PLU" and p["scan"]) and p["enter"] is not None:
             entry = self.entry
             self.prompt = None
             self.entry = ""
@@ -963,37 +968,22 @@ class Engine:
             self._fail("Sign on first")
             return
         if self.prompt is not None:
+            self.message = None
+            if self.prompt["scan"] is not None:
+                self.prompt["scan"](text)
+                return
             self._fail("Finish this first: TOTAL or CLEAR")
             return
         if self.sale is not None and self.sale.tenders:
             self._fail("Payment started: finish the payment")
             return
         self.message = None
-        pol = self._policies()
-        try:
-            d = barcode.decode(text, self.snap.meta.get("barcode_rules") or (),
-                               policy.get(pol, "eight_digit"))
-        except barcode.BarcodeError as exc:
-            self._fail_lines("Misread: scan again", exc.code)
+        found = self._scanned(text)
+        if found is None:
             return
-        except ValueError:
-            self._fail("Barcode rules damaged: call manager")
-            return
-        code = text.strip() if isinstance(text, str) else text.decode().strip()
+        d, code, item = found
         if d[0] == "item":
-            item = self._lookup(lambda: self.snap.by_barcode(d[1]))
-            if item is False:
-                return
-            if item is None:
-                self._unknown(d[1], True)
-                return
             self._start_line(item, code=d[1])
-            return
-        item = self._lookup(lambda: self.snap.by_plu(int(d[1])))
-        if item is False:
-            return
-        if item is None:
-            self._unknown(code, False)  # a scale or price label: its PLU is the label's
             return
         if d[0] == "weight":
             if not item["weighed"]:
@@ -1002,6 +992,29 @@ class Engine:
             self._start_line(item, code=code, grams=d[2], flags=R.LF_WEIGHT_FROM_CODE)
         else:
             self._start_line(item, code=code, price=d[2], flags=R.LF_PRICE_FROM_CODE)
+
+    def _scanned(self, text):
+        """(decoded barcode, code as scanned, item) for a scan, or None after
+        saying why not (a misread, an unknown item, a damaged catalog)."""
+        try:
+            d = barcode.decode(text, self.snap.meta.get("barcode_rules") or (),
+                               policy.get(self._policies(), "eight_digit"))
+        except barcode.BarcodeError as exc:
+            self._fail_lines("Misread: scan again", exc.code)
+            return None
+        except ValueError:
+            self._fail("Barcode rules damaged: call manager")
+            return None
+        code = text.strip() if isinstance(text, str) else text.decode().strip()
+        if d[0] == "item":
+            item = self._lookup(lambda: self.snap.by_barcode(d[1]))
+            if item is None:
+                self._unknown(d[1], True)
+        else:
+            item = self._lookup(lambda: self.snap.by_plu(int(d[1])))
+            if item is None:
+                self._unknown(code, False)  # a scale or price label: its PLU is the label's
+        return (d, code, item) if item else None
 
     def _start_line(self, item, code=None, grams=None, price=None, flags=0):
         if not self._can_sell():
@@ -1124,11 +1137,45 @@ class Engine:
     def _k_price(self):
         entry = self._take_entry()
         if not entry:
-            self._fail("Key the price, then PRICE")
+            self._price_check("")  # PRICE alone: what does an item cost?
             return
         price = self._parse_money(entry)
         if price is not None:
             self.price = price
+
+    def _price_check(self, entry, code=None):
+        """The price-check prompt, and the item keyed into it (PLU or TOTAL)
+        or scanned (code): its name and price are shown, nothing is sold, and
+        the prompt stays for the next item until CLEAR. A price label shows
+        its own price; a weighed item its price per kg."""
+        self._ask("Price check", "Scan or PLU", self._price_check,
+                  scan=lambda text: self._price_check("", text))
+        found = None
+        if code is None and entry:
+            if "." in entry:
+                self._fail("Key the item no., then PLU")
+                return
+            n = int(entry)
+            item = self._lookup(lambda: self.snap.by_plu(n)) if n <= MAX_PLU else None
+            if item is None and len(entry) in _BARCODE_LENGTHS:
+                code = entry  # a barcode keyed by hand
+            elif item is None:
+                self._unknown(entry, False)
+            elif item:
+                found = (("item",), entry, item)
+        if code is not None:
+            found = self._scanned(code)
+        if found is None:
+            return
+        d, _, item = found
+        label = "Price"
+        if d[0] == "price":
+            price = d[2]
+        else:
+            price = item["price"]
+            if item["weighed"]:
+                label = "Price/kg"
+        self._info(item["name"], fit(label, self._money(price), self.cols))
 
     def _k_void(self):
         entry = self._take_entry()
@@ -1479,9 +1526,11 @@ class Engine:
     def _k_report(self):
         if not self._between_sales():
             return
-        self._ask("1X 2Z 3Copy", "4Train 5Ack", None, hint="Key 1 to 5, or CLEAR",
+        self._ask("1X 2Z 3Copy 6In", "4Train 5Ack 7Out", None, hint="Key 1 to 7, or CLEAR",
                   keys={"1": self._menu_x, "2": self._menu_z, "3": self._ask_copy,
-                        "4": self._menu_training, "5": self._menu_ack})
+                        "4": self._menu_training, "5": self._menu_ack,
+                        "6": lambda: self._cash_amount(1, None),
+                        "7": lambda: self._cash_amount(-1, None)})
 
     def _menu_x(self):
         self._authorize(("perm", "x_report"), self._x_report)
@@ -1502,39 +1551,74 @@ class Engine:
         if self.training:
             self._fail("Leave training mode before Z")
             return
-        self._authorize(("perm", "z_report"), self._z_closing)
+        self._authorize(("perm", "z_report"), lambda who: self._z_count(who, None))
 
-    def _z_closing(self, who):
+    def _z_count(self, who, entry):
+        """The cashier counts the drawer before the Z (blind: the expected
+        cash is shown only on the Z, beside the count and the difference)."""
+        if entry is not None:
+            counted = self._parse_money(entry) if entry else None
+            if counted is not None:
+                self._z_closing(who, counted)
+                return
+        self._ask("Z closing", "Cash counted", lambda e: self._z_count(who, e))
+        if entry == "":
+            self._fail("Key an amount, then TOTAL")
+
+    def _z_closing(self, who, counted):
         t = self.totals
         body = t.closing_body(self.journal.last_seq, self.cashier["id"], self.snap.version)
         if who is not None:
             body[R.P_APPROVER] = who
+        body[R.P_COUNTED] = counted
         seq = self._append(J.KIND_CLOSING, body)
         if seq is None:
             return
         self.totals = t.next_period(seq)  # first: the closing is journaled
         self._print(seq, printjob.period, "z", body, self.till_id, self.snap,
                     self.cashier["id"], self._now() or 0, seq, self.journal.last_tag)
+        diff = counted - body[R.P_EXPECTED]
         self._info(fit("Z %d" % body[R.P_Z], self._money(body[R.P_SALES] + body[R.P_REFUNDS]),
-                       self.cols), "Day closed")
+                       self.cols),
+                   fit("Difference", self._money(diff), self.cols) if diff else "Day closed")
 
     def _ask_copy(self):
         # Any receipt still in the journal, rebuilt from its record (never a
         # kept copy of the paper); TOTAL alone reprints the last one.
-        self._ask("Reprint receipt no.", "TOTAL=last", self._copy)
+        # Or its QR code scanned: till id, seq and chain tag must be this
+        # till's, so a receipt of another till is never taken for one of ours.
+        self._ask("Reprint receipt no.", "TOTAL=last", self._copy,
+                  scan=lambda text: self._copy("", receipt.parse_qr(text) or ()))
 
-    def _copy(self, entry):
-        if entry and "." in entry:
-            self._fail("Key the receipt no.")
-            return
-        n = int(entry) if entry else self.last_receipt
-        if n is None:
-            self._fail("No receipt to copy")
-            return
-        rec = self.find_record(n)
-        if rec is None:
-            self._fail("Receipt %d no longer on till" % n)
-            return
+    def receipt_seq(self, number):
+        """The journal seq of the receipt printed with `number` (None if none).
+        The one place a keyed receipt number becomes a record: today a
+        receipt's number is its journal seq (docs/records.md)."""
+        return number
+
+    def _copy(self, entry, code=None):
+        """A copy of the receipt keyed (its number; nothing: the last one),
+        or whose QR code was scanned (code: parse_qr's (till id, seq, tag), ()
+        for a code that is not a receipt's)."""
+        if code is not None:
+            self.prompt = None
+            rec = self.find_record(code[1]) if code and code[0] == self.till_id else None
+            if rec is None or rec.get(J.K_TAG) != code[2]:
+                self._fail("Not a receipt of this till")
+                return
+            n = code[1]
+        else:
+            if entry and "." in entry:
+                self._fail("Key the receipt no.")
+                return
+            n = self.receipt_seq(int(entry)) if entry else self.last_receipt
+            if n is None and not entry:
+                self._fail("No receipt to copy")
+                return
+            rec = self.find_record(n) if n is not None else None
+            if rec is None:
+                self._fail("Receipt %s no longer on till" % (entry or n))
+                return
         if rec[J.K_KIND] not in (J.KIND_SALE, J.KIND_STORNO):
             self._fail("No. %d is not a receipt" % n)
             return
@@ -1547,6 +1631,47 @@ class Engine:
             return
         self._out.append(("print", job))
         self._info("Copy printed", fit("Receipt", str(n), self.cols))
+
+    def _cash_amount(self, sign, entry, amount=None):
+        """Cash in (sign 1: the float, change brought in) or out (sign -1: a
+        paid-out, a pickup): the amount, then a reason no. (optional, a note:
+        digits and points as keyed), then a manager if the cashier's role
+        lacks cash_in_out; journaled before the drawer opens."""
+        if not self._can_sell():
+            return
+        title = "Cash in" if sign > 0 else "Cash out"
+        if amount is not None:
+            if entry is None:
+                self._ask(fit(title, self._money(amount), self.cols), "Reason no.?",
+                          lambda e: self._cash_amount(sign, e, amount))
+            else:
+                self._authorize(("perm", "cash_in_out"),
+                                lambda who: self._cash(amount, entry, who))
+            return
+        amount = self._parse_money(entry) if entry else None  # None: it said why
+        if amount:
+            self._cash_amount(sign, None, sign * amount)
+            return
+        self._ask(title, "Amount?", lambda e: self._cash_amount(sign, e))
+        if entry == "" or amount == 0:
+            self._fail("Key an amount, then TOTAL")
+
+    def _cash(self, amount, reason, who):
+        body = {R.N_CASHIER: self.cashier["id"], R.M_AMOUNT: amount}
+        if reason:
+            body[R.M_REASON] = reason
+        if who is not None:
+            body[R.N_APPROVER] = who
+        flags = self._record_flags()
+        seq = self._append(J.KIND_CASH, body, flags)
+        if seq is None:
+            return
+        self._print(seq, printjob.cash, self._record(seq, J.KIND_CASH, body, flags),
+                    self.till_id, self.snap)
+        if not flags:
+            self._out.append(("drawer",))
+        self._info(fit("Cash in" if amount > 0 else "Cash out", self._money(amount), self.cols),
+                   "Drawer open" if not flags else "(training)")
 
     def _copy_not_printed(self):
         self._fail_lines("Copy not printed", "Busy: try again")

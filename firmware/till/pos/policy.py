@@ -12,8 +12,7 @@
 
 # Permissions a role's "may" can hold (docs/engine.md says what each allows).
 # Nothing else grants them: "approve" lets a manager approve only what her own
-# role may do. cash_in_out is accepted for HO's role files, and this firmware
-# has no cash in/out key yet, so it allows nothing on the till.
+# role may do.
 PERMISSIONS = ("void_line", "void_sale", "refund", "no_sale", "price_override",
                "cash_in_out", "x_report", "z_report", "approve", "training",
                "ack_journal")

@@ -108,6 +108,18 @@ def no_sale(rec, till_id, snapshot):
     return job
 
 
+def cash(rec, till_id, snapshot):
+    """The slip for cash put into the drawer or taken out (a cash movement):
+    an internal slip, so no customer footer."""
+    body = rec[J.K_BODY]
+    job = no_sale(rec, till_id, snapshot)
+    job["kind"] = "cash"
+    job["footer"] = ()
+    job["amount"] = body[R.M_AMOUNT]
+    job["ref"] = body.get(R.M_REASON)
+    return job
+
+
 _COUNT_NAMES = ((R.C_SALES, "sales"), (R.C_STORNOS, "stornos"), (R.C_NO_SALES, "no_sales"),
                 (R.C_CANCELLED, "cancelled"), (R.C_VOIDED_LINES, "voided_lines"),
                 (R.C_TRAINING, "training"))
@@ -130,6 +142,10 @@ def period(kind, p, till_id, snapshot, cashier_id, time, seq=None, tag=None, fla
     job["rounding"] = p[R.P_ROUNDING]
     job["discounts"] = p[R.P_DISCOUNTS]
     job["grand_total"] = p[R.P_GRAND_TOTAL]
+    job["cash_in"] = p.get(R.P_CASH_IN, 0)
+    job["cash_out"] = p.get(R.P_CASH_OUT, 0)
+    job["expected"] = p.get(R.P_EXPECTED)
+    job["counted"] = p.get(R.P_COUNTED)
     job["incomplete"] = bool(p.get(R.P_INCOMPLETE))
     job["snapshot"] = p.get(R.P_SNAPSHOT, snapshot.version if snapshot is not None else None)
     if R.P_APPROVER in p:

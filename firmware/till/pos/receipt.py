@@ -14,6 +14,7 @@ from till.formats import codepages
 from till.pos.money import format_money
 from till.formats.dates import from_unix
 from till.formats.text import fit_columns, fold_ascii
+from binascii import unhexlify
 
 QR_PREFIX = "KASSA1"
 _TENDER_LABELS = {"cash": "Cash", "card": "Card"}  # MicroPython str has no capitalize()
@@ -23,6 +24,22 @@ def qr_payload(till_id, seq, tag):
     """The text of a receipt's QR code: KASSA1|<till>|<seq>|<tag hex>."""
     hex_tag = "".join("%02x" % b for b in tag)
     return "%s|%s|%d|%s" % (QR_PREFIX, till_id, seq, hex_tag)
+
+
+def parse_qr(text):
+    """(till id, seq, tag) from a receipt's QR code as a scanner reads it (str
+    or bytes, CR/LF around it), or None when the text is not qr_payload's."""
+    try:
+        if not isinstance(text, str):
+            text = text.decode()
+        parts = text.strip().split("|")
+        if len(parts) == 4 and parts[0] == QR_PREFIX and parts[2].isdigit():
+            tag = unhexlify(parts[3])
+            if len(tag) == 16:
+                return parts[1], int(parts[2]), tag
+    except (UnicodeError, ValueError):
+        pass
+    return None
 
 
 def format_time(unix, offset_min=0):
@@ -106,6 +123,8 @@ def render(job, out, profile, logo_path=None):
         _period(p, job)
     elif kind == "no-sale":
         p.centered("NO SALE")
+    elif kind == "cash":
+        _cash(p, job)
     else:
         p.line("(%s)" % kind)
     _marks(p, job)
@@ -161,7 +180,8 @@ def _heading(p, job, store):
     else:
         stamp = "time not set"
     p.pair(stamp, "Till %s" % job.get("till", ""))
-    title = {"sale": "Receipt", "storno": "Refund", "x": "X report", "z": "Z closing"}
+    title = {"sale": "Receipt", "storno": "Refund", "x": "X report", "z": "Z closing",
+             "cash": "Cash"}
     number = job.get("z") if job["kind"] == "z" else job.get("receipt")
     left = title.get(job["kind"], job["kind"])
     if number is not None:
@@ -264,6 +284,19 @@ def _period(p, job):
     p.rule()
     for t in job.get("tenders") or ():
         p.pair(_TENDER_LABELS.get(t["type"], t["type"]), p.money(t["amount"]))
+    # The drawer: cash put in and taken out outside sales, what it should
+    # hold, and on a Z what was counted and the difference.
+    p.pair("Cash in", p.money(job.get("cash_in", 0)))
+    p.pair("Cash out", p.money(job.get("cash_out", 0)))
+    expected = job.get("expected")
+    if expected is not None:  # None: a closing of older firmware
+        p.pair("Cash expected", p.money(expected))
+        counted = job.get("counted")
+        if counted is not None:
+            p.pair("Cash counted", p.money(counted))
+            p.out.bold(True)
+            p.pair("Difference", p.money(counted - expected))
+            p.out.bold(False)
     _taxes(p, job.get("taxes") or ())
     p.rule()
     p.out.bold(True)
@@ -273,6 +306,20 @@ def _period(p, job):
         p.pair("HO data version", "%s" % job["snapshot"])
     if job.get("incomplete"):
         p.centered("INCOMPLETE: journal damage acknowledged")
+
+
+def _cash(p, job):
+    amount = job["amount"]
+    p.out.bold(True)
+    p.out.size(1, 2)
+    p.pair("Cash in" if amount > 0 else "Cash out", p.money(amount))
+    p.out.size(1, 1)
+    p.out.bold(False)
+    if job.get("ref"):
+        p.line("  Ref %s" % job["ref"])  # the reason no. the cashier keyed
+    approver = job.get("approver")
+    if approver:
+        p.line("Approved by %s" % (approver.get("name") or approver.get("id")))
 
 
 def _qr(out, p, profile, payload):

@@ -30,6 +30,8 @@ class Totals:
         self.refunds = 0
         self.rounding = 0
         self.discounts = 0
+        self.cash_in = 0  # cash movements (KIND_CASH) into the drawer ...
+        self.cash_out = 0  # ... and out of it (negative)
         self.grand_start = grand_start
         self.incomplete = False
         self.anchor_seq = 0  # seq of the closing or checkpoint the totals start from
@@ -37,6 +39,11 @@ class Totals:
     @property
     def grand_total(self):
         return self.grand_start + self.sales + self.refunds
+
+    def expected(self):
+        """The cash the drawer should hold: cash taken in sales and paid back
+        in refunds, plus the cash put in and taken out outside sales."""
+        return self.tenders.get(R.TENDER_CASH, 0) + self.cash_in + self.cash_out
 
     def count(self, what):
         return self.counts.get(what, 0)
@@ -48,7 +55,7 @@ class Totals:
         """Count one journal record of this period."""
         self.last = seq
         if flags & J.FLAG_TRAINING:
-            if kind in (J.KIND_SALE, J.KIND_STORNO, J.KIND_NO_SALE):
+            if kind in (J.KIND_SALE, J.KIND_STORNO, J.KIND_NO_SALE, J.KIND_CASH):
                 self._bump(R.C_TRAINING)
             return
         if kind in (J.KIND_SALE, J.KIND_STORNO):
@@ -65,6 +72,14 @@ class Totals:
             self._money(body, parts)
         elif kind == J.KIND_NO_SALE:
             self._bump(R.C_NO_SALES)
+        elif kind == J.KIND_CASH:
+            amount = body[R.M_AMOUNT]
+            if amount > 0:
+                self._bump(R.C_CASH_INS)
+                self.cash_in += amount
+            else:
+                self._bump(R.C_CASH_OUTS)
+                self.cash_out += amount
         elif kind == J.KIND_EVENT and body.get(R.E_TYPE) == R.EV_CANCEL:
             self._bump(R.C_CANCELLED)
 
@@ -104,7 +119,8 @@ class Totals:
                R.P_TAXES: taxes, R.P_TENDERS: tenders, R.P_COUNTS: dict(self.counts),
                R.P_SALES: self.sales, R.P_REFUNDS: self.refunds,
                R.P_ROUNDING: self.rounding, R.P_DISCOUNTS: self.discounts,
-               R.P_GRAND_TOTAL: self.grand_total}
+               R.P_GRAND_TOTAL: self.grand_total, R.P_CASH_IN: self.cash_in,
+               R.P_CASH_OUT: self.cash_out, R.P_EXPECTED: self.expected()}
         if self.incomplete:
             out[R.P_INCOMPLETE] = True
         return out
@@ -123,6 +139,8 @@ class Totals:
         t.refunds = p[R.P_REFUNDS]
         t.rounding = p[R.P_ROUNDING]
         t.discounts = p[R.P_DISCOUNTS]
+        t.cash_in = p.get(R.P_CASH_IN, 0)  # absent from a checkpoint older firmware wrote
+        t.cash_out = p.get(R.P_CASH_OUT, 0)
         t.incomplete = bool(p.get(R.P_INCOMPLETE))
         return t
 

@@ -17,7 +17,7 @@ from till.pos import printjob, receipt
 
 KIND_NAMES = {J.KIND_SALE: "sale", J.KIND_STORNO: "refund (storno)", J.KIND_NO_SALE: "no-sale",
               J.KIND_CLOSING: "Z closing", J.KIND_CONFIG: "configuration", J.KIND_EVENT: "event",
-              J.KIND_ACK: "acknowledgement"}
+              J.KIND_ACK: "acknowledgement", J.KIND_CASH: "cash in/out"}
 
 
 @lru_cache(maxsize=1)
@@ -34,6 +34,8 @@ def job(rec: dict[Any, Any], till_id: str) -> dict[str, Any] | None:
         made: dict[str, Any] = printjob.receipt(rec, till_id, None)
     elif kind == J.KIND_NO_SALE:
         made = printjob.no_sale(rec, till_id, None)
+    elif kind == J.KIND_CASH:
+        made = printjob.cash(rec, till_id, None)
     elif kind == J.KIND_CLOSING:
         body = rec[J.K_BODY]
         made = printjob.period("z", body, till_id, None, body.get(R.P_CASHIER, 0), rec[J.K_TIME],
