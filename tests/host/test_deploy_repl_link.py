@@ -1,0 +1,84 @@
+"""`mpremote` reaches a running sim till whose link shares its REPL port and
+deploys to it (issue 9 §3), as on an ESP32 whose gateway link is the USB
+bridge on UART0 (LINK "usb_serial", drivers/linkserial.py StdioLink).
+
+The sim till runs under the MicroPython unix port on a pty bridged to
+socket:// (tests/tools/mp_device.py) with KASSA_LINK_PORT=stdio: its link is
+the process's stdin/stdout, the pty passes Ctrl-C through as data, and its
+display goes to a console file. `kassa flash` installs it; `kassa gateway sync`
+reaches it over the bridge's URL (HO's snapshot down; the till journals it and
+the clock the gateway set); then `kassa flash` of a new firmware (real
+mpremote) breaks in on the same URL while the till runs: the till takes
+mpremote's \\r\\x03 between frames, hands the port to the REPL, the update is
+deployed and the till restarted. It boots the new firmware and syncs again
+over the same port: HO gets the records the old firmware made, each once, and
+the journal's chain verifies."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ho_site import TILL_ID, ho_site, kassa
+from mp_device import UnixDevice
+from test_deploy_e2e import NEW_VERSION, _new_firmware
+
+import till
+from host_tools.hodata import journal_reader as jr
+from host_tools.provision import flash as fl
+from host_tools.provision import sim
+
+
+def _running(dev: UnixDevice, boots: int, console: Path, shown: int, timeout_s: float = 60) -> None:
+    """Wait for the device's boot number `boots` and its till's display
+    drawn after `shown` bytes of console (the till is up, its link open)."""
+    end = time.monotonic() + timeout_s
+    while dev.boots < boots or console.stat().st_size <= shown:
+        assert time.monotonic() < end, "the till did not start: " + console.read_text()[-2000:]
+        time.sleep(0.05)
+    time.sleep(0.5)  # from the first screen to the link's task
+
+
+def _journal_seqs(root: Path, key: bytes) -> list[int]:
+    assert jr.verify(root / "journal", key, TILL_ID).errors == []
+    return [i.value[jr.K_SEQ] for p in jr.segment_paths(root / "journal")
+            for i in list(jr.read_segment(p))[1:]]
+
+
+def test_kassa_flash_breaks_in_between_frames_and_the_till_syncs_again(tmp_path: Path) -> None:
+    keys, root, console = tmp_path / "keys", tmp_path / "till", tmp_path / "console.txt"
+    new_firmware = _new_firmware(tmp_path)
+    (new_firmware / "till" / "e2e_pad.py").unlink()  # its ballast is for cutting a copy short
+    fl.stage("sim", tmp_path / "sizing")  # the firmware's size sets the heap
+    heap = f"{sim.loaded_heap_kib(tmp_path / 'sizing')}K"
+    with ho_site(tmp_path) as ho, \
+            UnixDevice(root, heap=heap, reboot=True, env={"KASSA_LINK_PORT": "stdio"},
+                       repl_link=True, console=console, port=ho.link_port) as dev:
+        kassa("flash", "--port", dev.url, "--resume", "--board", "sim", "--till-id", TILL_ID,
+              "--keys-dir", keys)
+        key_file = keys / fl.key_file_name(TILL_ID)
+        ho.register(key_file)
+        key = bytes.fromhex(key_file.read_text())
+        _running(dev, 2, console, 0)
+        # The gateway on the port the REPL shares: HO's snapshot down, records up.
+        seen = ho.sync()
+        assert seen["till_id"] == TILL_ID and seen["firmware"] == till.FIRMWARE
+        assert seen["head_seq"] == 0  # what it journaled (the snapshot, the clock) goes up next
+        made = _journal_seqs(root, key)
+        assert made == list(range(1, len(made) + 1)) and len(made) >= 2
+
+        # The update, while the till runs: mpremote breaks in between frames.
+        boots, shown = dev.boots, console.stat().st_size
+        out = kassa("flash", "--port", dev.url, "--resume", "--board", "sim", "--keys-dir", keys,
+                    "--firmware", new_firmware)
+        assert "identity kept" in out and "switched in:" in out, out
+        assert "Maintenance:" in console.read_text()[shown:]  # what the cashier saw
+        _running(dev, boots + 1, console, console.stat().st_size)
+        seen = ho.sync()
+        assert seen["firmware"] == NEW_VERSION
+        assert seen["head_seq"] >= len(made)  # the old firmware's records came up
+        held = ho.at_ho(0)
+        assert [r["seq"] for r in held] == list(range(1, seen["head_seq"] + 1))
+    # The till's journal: its chain verifies, each record once, and HO holds
+    # all of it but what the last sync itself journaled.
+    seqs = _journal_seqs(root, key)
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= seen["head_seq"]
