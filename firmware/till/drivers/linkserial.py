@@ -28,8 +28,11 @@ _START = const(1)  # the next byte begins a frame
 _HELD = const(2)  # a 0x0D at a frame's start, held back until the next byte says what it is
 # A frame never pauses a second in the middle: the gateway writes each one
 # whole (525 bytes at most: 46 ms at 115200 baud) and sends it again only
-# after its own second's timeout. A quiet second ends a frame cut short.
+# after its own second's timeout. So a line seen empty for a second (two looks
+# a second apart, nothing read between them: not a second the till spent
+# elsewhere while the bytes waited) ends a frame a cut cable left unfinished.
 _QUIET_MS = const(1000)
+
 
 class StreamLink:
     """A UART or USB CDC port opened without blocking (timeout 0)."""
@@ -63,8 +66,8 @@ class StdioLink(StreamLink):
 
     Ctrl-C is off while the link runs (0x03 is data in a frame), so the till
     itself recognises mpremote's \\r\\x03 -- where a frame would begin:
-    after a frame's closing 0x00, or after a quiet second (a gateway cut off
-    mid-frame). No frame begins with those two bytes (till/link/wire.py
+    after a frame's closing 0x00, or once the line was quiet for a second
+    inside a frame (a gateway cut off mid-frame). No frame begins with those two bytes (till/link/wire.py
     pack()). Then it reads nothing more: what follows (mpremote's \\r\\x01) is
     the REPL's. `handoff` tells the main loop, which hands the port over
     (till/app.py); close() gives Ctrl-C back. stream, out, poll: the port's
@@ -88,23 +91,28 @@ class StdioLink(StreamLink):
         self._ticks_ms = ticks_ms or _ticks_ms
         self._one = bytearray(1)
         self._state = _START
-        self._last = 0
+        self._last = None  # when the line was first found empty inside a frame
         self.handoff = False  # mpremote broke in: the port is the REPL's
 
     def readinto(self, buf):
         n = 0
         one = self._one
-        # Two places spare: a held 0x0D and the 0x00 that ends a cut frame.
-        while not self.handoff and n < len(buf) - 2 and self._poll.poll(0):
+        # One place spare: a held 0x0D given back.
+        while not self.handoff and n < len(buf) - 1:
+            if not self._poll.poll(0):
+                if self._state == _MID:
+                    now = self._ticks_ms()
+                    if self._last is None:
+                        self._last = now  # the line found empty inside a frame
+                    elif ticks_diff(now, self._last) >= _QUIET_MS:
+                        buf[n] = 0  # the decoder drops what it holds of the cut frame
+                        n += 1
+                        self._state = _START
+                break
             if not self._in.readinto(one):
                 break
+            self._last = None
             b = one[0]
-            now = self._ticks_ms()
-            if self._state == _MID and ticks_diff(now, self._last) >= _QUIET_MS:
-                buf[n] = 0  # the decoder drops what it holds of the cut frame
-                n += 1
-                self._state = _START
-            self._last = now
             if self._state == _HELD:
                 if b == _CTRL_C:
                     self.handoff = True
