@@ -7,25 +7,37 @@ socket:// (tests/tools/mp_device.py) with KASSA_LINK_PORT=stdio: its link is
 the process's stdin/stdout, the pty passes Ctrl-C through as data, and its
 display goes to a console file. `kassa flash` installs it; `kassa gateway sync`
 reaches it over the bridge's URL (HO's snapshot down; the till journals it and
-the clock the gateway set); then `kassa flash` of a new firmware (real
-mpremote) breaks in on the same URL while the till runs: the till takes
+the clock the gateway set); a gateway is killed halfway through writing a
+frame; then `kassa flash` of a new firmware (real mpremote) breaks in on the
+same URL while the till runs: the till takes
 mpremote's \\r\\x03 between frames, hands the port to the REPL, the update is
 deployed and the till restarted. It boots the new firmware and syncs again
 over the same port: HO gets the records the old firmware made, each once, and
 the journal's chain verifies."""
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
+from conftest import ROOT
 from ho_site import TILL_ID, ho_site, kassa
 from mp_device import UnixDevice
 from test_deploy_e2e import NEW_VERSION, _new_firmware
 
 import till
+from host_tools.cli import main
 from host_tools.hodata import journal_reader as jr
+from host_tools.provision import device
 from host_tools.provision import flash as fl
 from host_tools.provision import sim
+from till.link import ops as O
+from till.link import wire as F
 
 
 def _running(dev: UnixDevice, boots: int, console: Path, shown: int, timeout_s: float = 60) -> None:
@@ -36,6 +48,19 @@ def _running(dev: UnixDevice, boots: int, console: Path, shown: int, timeout_s: 
         assert time.monotonic() < end, "the till did not start: " + console.read_text()[-2000:]
         time.sleep(0.05)
     time.sleep(0.5)  # from the first screen to the link's task
+
+
+def _hello_frame() -> bytes:
+    """A gateway's HELLO request as it crosses the line."""
+    raw, out = bytearray(F.MAX_RAW), bytearray(F.MAX_WIRE)
+    body = O.message(O.OP_HELLO)
+    n = F.to_wire(raw, F.pack(raw, F.T_DATA, 9, 0, 0, 1, body, len(body)), out)
+    return bytes(out[:n])
+
+
+def _half_a_frame() -> bytes:
+    frame = _hello_frame()
+    return frame[:len(frame) // 2]
 
 
 def _journal_seqs(root: Path, key: bytes) -> list[int]:
@@ -66,6 +91,11 @@ def test_kassa_flash_breaks_in_between_frames_and_the_till_syncs_again(tmp_path:
         made = _journal_seqs(root, key)
         assert made == list(range(1, len(made) + 1)) and len(made) >= 2
 
+        # A gateway killed while it wrote a frame: half of one stays on the line.
+        with socket.create_connection(("127.0.0.1", dev.port)) as gw:
+            gw.sendall(_half_a_frame())
+        time.sleep(1.2)  # the line quiet for a second: that frame is over
+
         # The update, while the till runs: mpremote breaks in between frames.
         boots, shown = dev.boots, console.stat().st_size
         out = kassa("flash", "--port", dev.url, "--resume", "--board", "sim", "--keys-dir", keys,
@@ -82,3 +112,43 @@ def test_kassa_flash_breaks_in_between_frames_and_the_till_syncs_again(tmp_path:
     # all of it but what the last sync itself journaled.
     seqs = _journal_seqs(root, key)
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= seen["head_seq"]
+
+
+def test_a_till_that_keeps_its_port_gets_a_flash_that_says_what_to_do(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sale open on an ESP32 till: mpremote gives up after 10 s with its
+    own words; kassa flash says what they mean for the person at the till."""
+    compile_run = subprocess.run
+
+    def refused(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+        if "mpremote" not in cmd:
+            return compile_run(cmd, **kw)  # mpy-cross
+        return subprocess.CompletedProcess(
+            cmd, 1, "", "Traceback (most recent call last):\n"
+            "mpremote.transport.TransportError: could not enter raw repl\n")
+
+    monkeypatch.setattr(device.subprocess, "run", refused)
+    rc = main(["flash", "--port", "socket://127.0.0.1:9", "--resume", "--board", "sim",
+               "--till-id", TILL_ID, "--keys-dir", str(tmp_path / "keys")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert "could not enter raw repl: the till did not let mpremote in" in err
+    assert "'Maintenance: finish the sale', finish the sale and flash again" in err
+
+
+@pytest.mark.parametrize("interpreter", ["micropython", "python"])
+def test_the_stdio_link_on_a_real_stdin_leaves_the_repl_its_bytes(interpreter: str) -> None:
+    """StdioLink as a board builds it (sys.stdin, select.poll): CPython's
+    buffered stdin must not swallow what follows the break-in."""
+    exe = str(Path(sys.executable).with_name(interpreter))
+    code = ("import sys, time\nfrom till.drivers.linkserial import StdioLink\n"
+            "link = StdioLink()\ntime.sleep(0.2)\nbuf = bytearray(64)\ngot = b''\n"
+            "while not link.handoff:\n    n = link.readinto(buf)\n    got += bytes(buf[:n])\n"
+            "link.close()\nprint(len(got), got[-1], sys.stdin.buffer.read())\n")
+    frame, repl = _hello_frame(), b"\r\x01print(1)\r\x04"
+    env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware"),
+               PYTHONPATH=str(ROOT / "firmware"))
+    out = subprocess.run([exe, "-c", code], input=frame + b"\r\x03" + repl,
+                         capture_output=True, timeout=30, env=env).stdout
+    assert out.decode().strip() == f"{len(frame)} 0 {repl!r}", out

@@ -78,10 +78,16 @@ class StdioLink(StreamLink):
             import select
             import sys
 
-            import micropython
+            try:
+                import micropython
 
-            micropython.kbd_intr(-1)  # 0x03 is data on the link, not Ctrl-C
+                micropython.kbd_intr(-1)  # 0x03 is data on the link, not Ctrl-C
+            except ImportError:  # CPython (the sim as on a Pi): no REPL to share
+                pass
             stream = sys.stdin.buffer
+            # CPython's buffered stdin reads ahead, where poll() cannot see:
+            # its raw file reads what is asked. MicroPython's has no read-ahead.
+            stream = getattr(stream, "raw", stream)
             out = sys.stdout.buffer
             poll = select.poll()
             poll.register(stream, _POLLIN)
