@@ -50,8 +50,9 @@ SNAPSHOT_DIR = "snapshot"
 # "LINK listening on port N"), so tests and several sim tills can run at once.
 # KASSA_LINK_PORT=stdio puts the link on the process's stdin/stdout, its REPL's
 # port, as an ESP32's is (the same StdioLink: LINK "usb_serial"), for mpremote
-# to break in between frames: the display goes to stderr and there is no script,
-# so the till runs, as a board does, until mpremote takes the port.
+# to break in between frames: the display goes to stderr, script lines come
+# from the file `script` in the root as they are appended, and the till runs,
+# as a board does, until mpremote takes the port.
 LINK = {"kind": "tcp", "host": "127.0.0.1", "port": 7420}
 WATCHDOG_MS = None
 
@@ -76,9 +77,14 @@ def build(root=".", script=None, display_out=None, ticks_ms=None):
     link_port = os.getenv("KASSA_LINK_PORT")
     stdio = link_port == "stdio"
     if stdio:
-        import io
+        # Script lines come from the file `script` in the root, read as they
+        # are appended to it (none: no input); the display goes to stderr.
+        try:
+            script = open(root + "/" + "script")
+        except OSError:
+            import io
 
-        script = io.StringIO("")
+            script = io.StringIO("")
         display_out = sys.stderr
     cfg = dict(globals())
     cfg["PRINTER"] = dict(PRINTER, queue_dir=root + "/" + PRINTER["queue_dir"])

@@ -4,15 +4,17 @@ bridge on UART0 (LINK "usb_serial", drivers/linkserial.py StdioLink).
 
 The sim till runs under the MicroPython unix port on a pty bridged to
 socket:// (tests/tools/mp_device.py) with KASSA_LINK_PORT=stdio: its link is
-the process's stdin/stdout, the pty passes Ctrl-C through as data, and its
-display goes to a console file. `kassa flash` installs it; `kassa gateway sync`
-reaches it over the bridge's URL (HO's snapshot down; the till journals it and
-the clock the gateway set); a gateway is killed halfway through writing a
-frame; then `kassa flash` of a new firmware (real mpremote) breaks in on the
-same URL while the till runs: the till takes
-mpremote's \\r\\x03 between frames, hands the port to the REPL, the update is
-deployed and the till restarted. It boots the new firmware and syncs again
-over the same port: HO gets the records the old firmware made, each once, and
+the process's stdin/stdout, the pty passes Ctrl-C through as data, its display
+goes to a console file and its keys and scans come from the file `script` in
+its root. `kassa flash` installs it; `kassa gateway sync` reaches it over the
+bridge's URL (HO's snapshot down; the till journals it and the clock the
+gateway set). A sale is rung up and left unpaid, and a gateway is killed
+halfway through writing a frame. Then `kassa flash` of a new firmware (real
+mpremote) breaks in on the same URL while the till runs: the till takes
+mpremote's \\r\\x03 between frames, tells the cashier to finish the sale, and
+hands the port to the REPL once the sale is paid; the update is deployed and
+the till restarted. It boots the new firmware and syncs again over the same
+port: HO gets the sale and every record the old firmware made, each once, and
 the journal's chain verifies."""
 from __future__ import annotations
 
@@ -26,9 +28,9 @@ from typing import Any
 
 import pytest
 from conftest import ROOT
-from ho_site import TILL_ID, ho_site, kassa
+from ho_site import KASSA, TILL_ID, ho_site, kassa
 from mp_device import UnixDevice
-from test_deploy_e2e import NEW_VERSION, _new_firmware
+from test_deploy_e2e import NEW_VERSION, SALE, _new_firmware
 
 import till
 from host_tools.cli import main
@@ -40,11 +42,14 @@ from till.link import ops as O
 from till.link import wire as F
 
 
+SALE_OPEN = SALE[:SALE.rindex("key CASH")]  # all but the payment
+
+
 def _running(dev: UnixDevice, boots: int, console: Path, shown: int, timeout_s: float = 60) -> None:
     """Wait for the device's boot number `boots` and its till's display
-    drawn after `shown` bytes of console (the till is up, its link open)."""
+    drawn after the first `shown` characters of console (the till is up)."""
     end = time.monotonic() + timeout_s
-    while dev.boots < boots or console.stat().st_size <= shown:
+    while dev.boots < boots or len(console.read_text()[shown:].strip()) == 0:
         assert time.monotonic() < end, "the till did not start: " + console.read_text()[-2000:]
         time.sleep(0.05)
     time.sleep(0.5)  # from the first screen to the link's task
@@ -63,6 +68,18 @@ def _half_a_frame() -> bytes:
     return frame[:len(frame) // 2]
 
 
+def _append(script: Path, lines: str) -> None:
+    with script.open("a") as f:
+        f.write(lines.strip() + "\n")
+
+
+def _wait(console: Path, shown: int, text: str, timeout_s: float = 30) -> None:
+    end = time.monotonic() + timeout_s
+    while text not in console.read_text()[shown:]:
+        assert time.monotonic() < end, f"{text!r} never shown: " + console.read_text()[-2000:]
+        time.sleep(0.05)
+
+
 def _journal_seqs(root: Path, key: bytes) -> list[int]:
     assert jr.verify(root / "journal", key, TILL_ID).errors == []
     return [i.value[jr.K_SEQ] for p in jr.segment_paths(root / "journal")
@@ -78,6 +95,8 @@ def test_kassa_flash_breaks_in_between_frames_and_the_till_syncs_again(tmp_path:
     with ho_site(tmp_path) as ho, \
             UnixDevice(root, heap=heap, reboot=True, env={"KASSA_LINK_PORT": "stdio"},
                        repl_link=True, console=console, port=ho.link_port) as dev:
+        script = root / "script"  # the till's keys and scans, read as they are appended
+        script.touch()
         kassa("flash", "--port", dev.url, "--resume", "--board", "sim", "--till-id", TILL_ID,
               "--keys-dir", keys)
         key_file = keys / fl.key_file_name(TILL_ID)
@@ -91,22 +110,40 @@ def test_kassa_flash_breaks_in_between_frames_and_the_till_syncs_again(tmp_path:
         made = _journal_seqs(root, key)
         assert made == list(range(1, len(made) + 1)) and len(made) >= 2
 
-        # A gateway killed while it wrote a frame: half of one stays on the line.
+        # A sale rung up, not yet paid; a gateway killed while it wrote a
+        # frame: half of one stays on the line.
+        _append(script, SALE_OPEN)
+        _wait(console, 0, "20.00")
         with socket.create_connection(("127.0.0.1", dev.port)) as gw:
             gw.sendall(_half_a_frame())
         time.sleep(1.2)  # the line quiet for a second: that frame is over
 
-        # The update, while the till runs: mpremote breaks in between frames.
-        boots, shown = dev.boots, console.stat().st_size
-        out = kassa("flash", "--port", dev.url, "--resume", "--board", "sim", "--keys-dir", keys,
-                    "--firmware", new_firmware)
-        assert "identity kept" in out and "switched in:" in out, out
-        assert "Maintenance:" in console.read_text()[shown:]  # what the cashier saw
-        _running(dev, boots + 1, console, console.stat().st_size)
+        # The update, while the till runs: mpremote breaks in between frames,
+        # and the till hands over once the cashier has finished the sale.
+        boots, shown = dev.boots, len(console.read_text())
+        flasher = subprocess.Popen(KASSA + ["flash", "--port", dev.url, "--resume", "--board",
+                                            "sim", "--keys-dir", str(keys), "--firmware",
+                                            str(new_firmware)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            _wait(console, shown, "finish the sale")
+            _append(script, "key CASH")
+            _wait(console, shown, "Change")
+            script.write_text("")  # read: the next boot must not ring it again
+            out = flasher.communicate(timeout=120)[0]
+        finally:
+            if flasher.poll() is None:
+                flasher.kill()
+                flasher.communicate()
+        assert flasher.returncode == 0 and "switched in:" in out, out
+        shown_then = console.read_text()[shown:]
+        last = shown_then.index("restart the till")  # the old till's last screen
+        assert shown_then.index("Change") < last, shown_then
+        _running(dev, boots + 1, console, shown + last + len("restart the till"))
         seen = ho.sync()
         assert seen["firmware"] == NEW_VERSION
-        assert seen["head_seq"] >= len(made)  # the old firmware's records came up
-        held = ho.at_ho(0)
+        assert seen["head_seq"] > len(made)  # the old firmware's records and sale came up
+        held = ho.at_ho(1)
         assert [r["seq"] for r in held] == list(range(1, seen["head_seq"] + 1))
     # The till's journal: its chain verifies, each record once, and HO holds
     # all of it but what the last sync itself journaled.
