@@ -141,6 +141,16 @@ def test_a_frame_cut_short_ends_once_the_line_was_quiet_a_second():
     assert len(frames) == 1 and dec.bad_frames == 1  # the cut one dropped
 
 
+def test_a_cut_frame_of_one_held_byte_ends_too():
+    ticks = Ticks()
+    port, uart = link(b"\r", ticks)  # a frame's code byte 13, then the cable was cut
+    assert read_all(port) == b""  # held
+    ticks.t += 1000
+    assert read_all(port) == b"\r\x00"  # given back, and the frame ended
+    uart.inbox += BREAK_IN + RAW_REPL
+    assert read_all(port) == b"" and port.handoff and bytes(uart.inbox) == RAW_REPL
+
+
 class Watchdog:
     def __init__(self):
         self.timeouts = []

@@ -67,9 +67,9 @@ class StdioLink(StreamLink):
     Ctrl-C is off while the link runs (0x03 is data in a frame), so the till
     itself recognises mpremote's \\r\\x03 -- where a frame would begin:
     after a frame's closing 0x00, or once the line was quiet for a second
-    inside a frame (a gateway cut off mid-frame). No frame begins with those two bytes (till/link/wire.py
-    pack()). Then it reads nothing more: what follows (mpremote's \\r\\x01) is
-    the REPL's. `handoff` tells the main loop, which hands the port over
+    inside a frame (a gateway cut off mid-frame). No frame begins with those
+    two bytes (till/link/wire.py pack()). Then it reads nothing more: what
+    follows (mpremote's \\r\\x01) is the REPL's. `handoff` tells the main loop, which hands the port over
     (till/app.py); close() gives Ctrl-C back. stream, out, poll: the port's
     input, output and a poller of the input (tests pass fakes)."""
 
@@ -103,14 +103,17 @@ class StdioLink(StreamLink):
     def readinto(self, buf):
         n = 0
         one = self._one
-        # One place spare: a held 0x0D given back.
+        # Two places spare: a held 0x0D given back, and a cut frame's end.
         while not self.handoff and n < len(buf) - 1:
             if not self._poll.poll(0):
-                if self._state == _MID:
+                if self._state != _START:
                     now = self._ticks_ms()
                     if self._last is None:
                         self._last = now  # the line found empty inside a frame
                     elif ticks_diff(now, self._last) >= _QUIET_MS:
+                        if self._state == _HELD:
+                            buf[n] = _CR  # all there was of a frame
+                            n += 1
                         buf[n] = 0  # the decoder drops what it holds of the cut frame
                         n += 1
                         self._state = _START
