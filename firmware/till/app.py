@@ -333,13 +333,20 @@ class Till:
         scanner = self.dev["scanner"]
         sim = self.dev.get("sim_input")
         while not self.stopping:
+            # mpremote broke in and no sale is open: the port goes to the REPL
+            # once the printer is done (_hand_over); a new sale would hold it up.
+            closing = getattr(self._link_port, "handoff", False) and self.engine.sale is None
             for key in keypad.poll():
                 if key == "FEED":  # paper feed is the printer's, not a sale's
                     self.printer.feed()
+                elif closing:
+                    self.display.show(["Maintenance:", "restart the till"])
                 else:
                     self.handle(("key", key))
             for kind, value in scanner.poll():
-                if kind == "code":
+                if closing:
+                    self.display.show(["Maintenance:", "restart the till"])
+                elif kind == "code":
                     self.handle(("scan", value))
                 else:
                     self.display.show(["Scanner:", value])

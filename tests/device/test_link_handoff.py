@@ -11,6 +11,7 @@ from test_app import SALE_KEYS, records, till_root  # noqa: I001
 from fakes import Ticks
 from linkpair import Gateway, Rng
 from test_link_app import Linked
+from till.drivers import periph
 from till.drivers.linkserial import StdioLink
 from till.formats import journal as J
 from till.link import ops as O
@@ -207,3 +208,29 @@ def test_a_running_till_returns_from_its_main_loop_for_the_repl():
     asyncio.run(t.till.run())  # a board's run (no until): it ends for the REPL
     assert t.till.stopping and bytes(uart.inbox) == RAW_REPL
     t.close()
+
+
+def test_no_new_sale_starts_while_the_till_waits_to_hand_over():
+    import asyncio
+
+    root = till_root()
+    t = Linked(root)
+    uart = Uart()
+    t.till._link_port = StdioLink(uart, uart, uart, Ticks())
+    t.keys(SALE_KEYS)  # paid: its receipt is still to print
+    assert t.till.printer.busy()
+    uart.inbox += BREAK_IN + RAW_REPL
+    t.till.link_pass()  # mpremote is in; the port waits for the printer
+    assert not t.till.stopping
+    # The next customer's item, scanned before the receipt is out.
+    t.till.dev["scanner"].codes = ["4006381333931"]
+    t.till.dev["keypad"].keys = ["7", "PLU"]
+    start = periph.ticks_ms()
+    # The printer finishes and the till hands over (a board's run, with a
+    # time limit for the test).
+    asyncio.run(t.till.run(lambda: periph.ticks_diff(periph.ticks_ms(), start) > 5000))
+    assert t.till.stopping and not t.till.printer.busy()
+    assert t.till.engine.sale is None and not t.till.dev["keypad"].keys
+    assert t.till.display.shown[-1] == ("Maintenance:", "restart the till")
+    t.close()
+    assert len(records(root, J.KIND_SALE)) == 1
