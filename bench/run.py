@@ -301,6 +301,12 @@ def bench_flash() -> str:
     return bench_flashing()
 
 
+def bench_handoff() -> str:
+    from bench_handoff import bench_handoff as run
+
+    return run()
+
+
 BENCHMARKS: list[Callable[[], str]] = [
     bench_record_size,
     bench_codec,
@@ -318,6 +324,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_transfer,
     bench_relay,
     bench_flash,
+    bench_handoff,
 ]
 
 

@@ -49,8 +49,9 @@ SNAPSHOT_DIR = "snapshot"
 
 # The DevKit's USB bridge (CP2102/CH340) on UART0: sys.stdin/stdout, 115200
 # baud, shared with the REPL (UART1 and UART2 serve scanner and printer). The
-# till takes the port while it runs; mpremote cannot break in then (the
-# handoff on its \r\x03 is not built): reflash from the bootloader (docs/link.md).
+# till takes the port while it runs (Ctrl-C off) and hands it to the REPL when
+# mpremote breaks in between frames, once no sale is open: `kassa flash`
+# redeploys a running till on the gateway's cable (docs/link.md).
 LINK = {"kind": "usb_serial", "baud": 115200}
 WATCHDOG_MS = 10000
 

@@ -48,6 +48,11 @@ SNAPSHOT_DIR = "snapshot"
 # The gateway connects to socket://127.0.0.1:7420 (docs/link.md). The
 # environment's KASSA_LINK_PORT replaces the port (0: any free one, printed as
 # "LINK listening on port N"), so tests and several sim tills can run at once.
+# KASSA_LINK_PORT=stdio puts the link on the process's stdin/stdout, its REPL's
+# port, as an ESP32's is (the same StdioLink: LINK "usb_serial"), for mpremote
+# to break in between frames: the display goes to stderr, script lines come
+# from the file `script` in the root as they are appended, and the till runs,
+# as a board does, until mpremote takes the port.
 LINK = {"kind": "tcp", "host": "127.0.0.1", "port": 7420}
 WATCHDOG_MS = None
 
@@ -69,6 +74,18 @@ def build(root=".", script=None, display_out=None, ticks_ms=None):
         os.mkdir(root)
     except OSError:
         pass
+    link_port = os.getenv("KASSA_LINK_PORT")
+    stdio = link_port == "stdio"
+    if stdio:
+        # Script lines come from the file `script` in the root, read as they
+        # are appended to it (none: no input); the display goes to stderr.
+        try:
+            script = open(root + "/" + "script")
+        except OSError:
+            import io
+
+            script = io.StringIO("")
+        display_out = sys.stderr
     cfg = dict(globals())
     cfg["PRINTER"] = dict(PRINTER, queue_dir=root + "/" + PRINTER["queue_dir"])
     port = SimPrinterPort(root + "/" + PRINTER["out"], ticks_ms)
@@ -83,9 +100,11 @@ def build(root=".", script=None, display_out=None, ticks_ms=None):
     dev = devices.assemble(cfg, printer, scanner, keypad, cashier, clock)
     dev["journal"] = dict(JOURNAL, dir=root + "/" + JOURNAL["dir"])
     dev["snapshot_dir"] = root + "/" + SNAPSHOT_DIR
-    link_port = os.getenv("KASSA_LINK_PORT")
+    dev["printer_port"] = port
+    if stdio:
+        dev["link"] = {"kind": "usb_serial"}
+        return dev  # without "sim_input" main() runs it as a board's
     if link_port is not None:
         dev["link"] = dict(LINK, port=int(link_port))
     dev["sim_input"] = source
-    dev["printer_port"] = port
     return dev

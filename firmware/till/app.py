@@ -39,6 +39,12 @@ from till.formats.snapshot import SnapshotError, SnapshotStore
 from till.pos import receipt
 from till.pos.engine import Engine, describe_exception
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
 LOGO_FILE = "logo.ras"  # in the snapshot root: HO's logo, printer-ready
 _INPUT_MS = 10
 _TICK_MS = 1000
@@ -50,6 +56,10 @@ _LINK_READS = 4  # reads per pass (of the reserved read buffer): bounded work
 _ONLINE_MS = 60000  # the gateway is "online" while it asked within this
 _LINK_WINDOW = 4  # frames in flight: what reserve.LINK_BYTES holds
 _LOGO_PREFIX = b"\x1b@\x1ba\x01"  # ESC @ (reset), ESC a 1 (centre) before the logo
+# After mpremote broke in on an ESP32, its watchdog (which cannot be stopped)
+# waits this long before it restarts the till: time for a deploy, and a till
+# left at the REPL sells again within the hour.
+_MAINTENANCE_MS = const(3600000)
 
 
 class NotProvisioned(Exception):
@@ -323,13 +333,20 @@ class Till:
         scanner = self.dev["scanner"]
         sim = self.dev.get("sim_input")
         while not self.stopping:
+            # mpremote broke in and no sale is open: the port goes to the REPL
+            # once the printer is done (_hand_over); a new sale would hold it up.
+            closing = getattr(self._link_port, "handoff", False) and self.engine.sale is None
             for key in keypad.poll():
                 if key == "FEED":  # paper feed is the printer's, not a sale's
                     self.printer.feed()
+                elif closing:
+                    self.display.show(["Maintenance:", "restart the till"])
                 else:
                     self.handle(("key", key))
             for kind, value in scanner.poll():
-                if kind == "code":
+                if closing:
+                    self.display.show(["Maintenance:", "restart the till"])
+                elif kind == "code":
                     self.handle(("scan", value))
                 else:
                     self.display.show(["Scanner:", value])
@@ -397,6 +414,9 @@ class Till:
     def link_pass(self):
         """One pass of the link; True while frames flow."""
         port = self._link_port
+        if getattr(port, "handoff", False):
+            self._hand_over(False)
+            return False
         now = periph.ticks_ms()
         if not port.connected():
             self._link_pending = None  # for a gateway that left
@@ -418,6 +438,9 @@ class Till:
                 break
             server.feed(rx, now, n)
             moved = True
+        if getattr(port, "handoff", False):
+            self._hand_over(True)
+            return False
         pending = self._link_pending
         for _ in range(server.channel.window + 2):
             if pending is None:
@@ -438,6 +461,30 @@ class Till:
         self._link_state(now)
         return moved or pending is not None or server.busy()
 
+    def _hand_over(self, first):
+        """mpremote broke in on the port the link shares with the REPL
+        (drivers/linkserial.py StdioLink). Every journal write has completed
+        (the engine appends within handle(), never across a pass); the REPL
+        gets the port once no sale is open and the printer has sent what it
+        was sending: the run ends, close() gives Ctrl-C back, main() returns
+        to the REPL. An open sale is never journaled, so the handover waits
+        for the cashier to finish it (mpremote may give up meanwhile: run it
+        again). Until then the link reads nothing: the rest is the REPL's."""
+        if self.engine.sale is not None:
+            if first:
+                self.display.show(["Maintenance:", "finish the sale"])
+            return
+        if self.printer.busy() and self.printer.problem is None:
+            return  # a receipt on its way; one held by a problem waits on flash
+        self.display.show(["Maintenance:", "restart the till"])
+        watchdog = self.dev.get("watchdog")
+        if watchdog:
+            try:
+                watchdog(_MAINTENANCE_MS)
+            except (ValueError, OSError):  # a watchdog that cannot wait so long
+                pass
+        self.stopping = True
+
     def _link_state(self, now):
         seen = self._link_seen_ms
         up = seen is not None and periph.ticks_diff(now, seen) < _ONLINE_MS
@@ -456,7 +503,8 @@ class Till:
                 await sleep_ms(_RESTART_MS)
 
     async def run(self, until=None):
-        """Run until `until()` is true (a test or demo), else for ever."""
+        """Run until `until()` is true (a test or demo), else for ever or
+        until the link hands its port to the REPL (_hand_over)."""
         self.execute(self.engine.start())
         if self._boot_problem:
             self.display.show(["Snapshot damaged", "Sync with HO"])
@@ -465,11 +513,9 @@ class Till:
                  asyncio.create_task(self.supervise("ticks", self.ticks))]
         if self.link is not None:
             tasks.append(asyncio.create_task(self.supervise("link", self.link_task)))
-        if until is None:
-            await asyncio.gather(*tasks)
-            return
-        while not until():
-            await sleep_ms(_INPUT_MS)
+        # A board runs until its link hands the port to the REPL (stopping).
+        while not (self.stopping or (until is not None and until())):
+            await sleep_ms(_INPUT_MS if until is not None else _LINK_WAIT_MS)
         self.stopping = True
         for t in tasks:
             t.cancel()
@@ -514,7 +560,8 @@ def _log_exception(exc):
 
 def main(board, root=".", buffers=None, link_buffer=None):
     """Boot: build the board's devices, open the till, run. A board runs for
-    ever; the sim board stops when its script (or terminal input) is over."""
+    ever, or returns to the REPL when mpremote broke in on the link's port;
+    the sim board stops when its script (or terminal input) is over."""
     from till.formats import provision
 
     try:

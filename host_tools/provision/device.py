@@ -206,7 +206,14 @@ class Device:
                               f"{self.timeout_s:.0f} s") from exc
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise DeviceError(f"mpremote on {self.port} failed: {tail[0]}")
+            hint = ""
+            if "could not enter raw repl" in tail[0]:
+                # A till whose gateway link is its REPL's port (an ESP32) lets
+                # mpremote in only between sales (docs/link.md).
+                hint = (": the till did not let mpremote in. If its display says "
+                        "'Maintenance: finish the sale', finish the sale and flash again; "
+                        "check that no other program (the gateway's sync) uses the port")
+            raise DeviceError(f"mpremote on {self.port} failed: {tail[0]}{hint}")
         return proc.stdout
 
     def exec(self, code: str) -> str:

@@ -4,6 +4,14 @@ Its REPL runs on a pseudo-terminal (raw mode, so mpremote sees the bytes a board
 sends); a TCP bridge makes it reachable as socket://127.0.0.1:PORT for mpremote
 and pyserial. Its current directory plays the board's flash filesystem.
 
+With repl_link=True the pty passes Ctrl-C (0x03) through as data, as a board's
+UART does while its program has set micropython.kbd_intr(-1) (a sim till
+whose link shares its REPL's port, KASSA_LINK_PORT=stdio): the program itself
+must recognise mpremote's break-in, and MicroPython's REPL reads Ctrl-C
+itself. What the device writes while nobody is connected is lost, as on a
+UART with nobody listening; console=PATH takes its stderr (the sim's display
+in that mode) off the port.
+
 With reboot=True it acts as a board that resets: when the process ends (a soft
 reset from the raw REPL ends a unix-port process; machine.soft_reset() too), a
 new one starts on the same port, runs boot.py and then main.py if the directory
@@ -41,12 +49,16 @@ for _name in ('boot.py', 'main.py'):
 
 class UnixDevice:
     def __init__(self, root: Path, heap: str = "192K", reboot: bool = False,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, repl_link: bool = False,
+                 console: Path | None = None, port: int = 0) -> None:
         """env: more environment for the MicroPython process (a sim board's
-        KASSA_LINK_PORT, so that its link listens on a port of the test's)."""
+        KASSA_LINK_PORT, so that its link listens on a port of the test's).
+        port: the bridge's TCP port (0: a free one)."""
         self.root = root
         self.heap = heap
         self.env = dict(env or {})
+        self.repl_link = repl_link
+        self._console = open(console, "ab") if console is not None else None
         self.boots = 0  # processes started
         root.mkdir(parents=True, exist_ok=True)
         master, slave = pty.openpty()
@@ -55,7 +67,10 @@ class UnixDevice:
         # the process's controlling terminal and sends it SIGINT (MicroPython's
         # REPL reads Ctrl-C itself, in its own raw mode).
         attrs = termios.tcgetattr(slave)
-        attrs[3] |= termios.ISIG
+        if repl_link:
+            attrs[3] &= ~termios.ISIG
+        else:
+            attrs[3] |= termios.ISIG
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
         self._slave = slave
         self._attrs = attrs
@@ -64,7 +79,7 @@ class UnixDevice:
         self._master = master
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
+        self._server.bind(("127.0.0.1", port))
         self._server.listen(1)
         self.port = self._server.getsockname()[1]
         self.url = f"socket://127.0.0.1:{self.port}"
@@ -89,8 +104,8 @@ class UnixDevice:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         return subprocess.Popen(argv, stdin=self._slave, stdout=self._slave,
-                                stderr=self._slave, cwd=self.root, env=env, close_fds=True,
-                                preexec_fn=controlling_terminal)
+                                stderr=self._console or self._slave, cwd=self.root, env=env,
+                                close_fds=True, preexec_fn=controlling_terminal)
 
     def _reboot(self) -> None:
         while not self._stop:
@@ -111,9 +126,12 @@ class UnixDevice:
             self.boots += 1  # counted once self.proc is the new process
 
     def _bridge(self) -> None:
+        watch = [self._server] + ([self._master] if self.repl_link else [])
         while not self._stop:
-            r, _, _ = select.select([self._server], [], [], 0.2)
-            if not r:
+            r, _, _ = select.select(watch, [], [], 0.2)
+            if self._master in r:
+                os.read(self._master, 4096)  # nobody listens: lost
+            if self._server not in r:
                 continue
             conn, _ = self._server.accept()
             with conn:
@@ -164,6 +182,8 @@ class UnixDevice:
         self._server.close()
         os.close(self._master)
         os.close(self._slave)
+        if self._console is not None:
+            self._console.close()
 
     def __enter__(self) -> UnixDevice:
         return self

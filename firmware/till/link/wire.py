@@ -101,7 +101,12 @@ def pack(raw, ftype, session, seq, ack, credit, body=None, body_len=0):
         raise FrameError("frame body of %d bytes is over %d" % (body_len, MAX_BODY))
     raw[0] = ftype
     raw[1] = session
-    raw[2] = seq
+    # A RESET's seq byte is 0, so its COBS code byte (1 + the bytes before the
+    # first zero) is at most 3; only a RESET has 3 for its type, the byte after
+    # the code byte. So no frame on the wire begins with 0x0D 0x03: mpremote's
+    # \r and Ctrl-C, which a till whose link shares the REPL's port takes, where
+    # a frame would begin, for its break-in (drivers/linkserial.py StdioLink).
+    raw[2] = 0 if ftype == T_RESET else seq
     raw[3] = ack
     raw[4] = credit
     if body is not None and body_len:
