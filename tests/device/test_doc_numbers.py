@@ -232,6 +232,8 @@ def test_find_number_bisects_over_a_journal_of_mixed_records():
                 want[(ser, numbers[ser])] = seq
         for ser in range(4):
             for n in range(numbers[ser] + 2):
+                # A bisection alone, and stepping down from the newest first.
                 assert reports.find_number(j, ser, n) == want.get((ser, n)), (ser, n)
+                assert reports.find_number(j, ser, n, numbers[ser]) == want.get((ser, n)), (ser, n)
     finally:
         till.close()

@@ -1455,8 +1455,9 @@ class Engine:
         earlier receipt goes through here (refund, copy); docs/records.md,
         "Document numbers"."""
         ser = reports.series(J.KIND_STORNO if refund else J.KIND_SALE, self._record_flags())
-        if 0 < number <= self.totals.numbers[ser]:
-            seq = reports.find_number(self.journal, ser, number)
+        last = self.totals.numbers[ser]
+        if 0 < number <= last:
+            seq = reports.find_number(self.journal, ser, number, last)
             if seq is not None:
                 return seq
         # A receipt of a firmware before document numbers was printed with

@@ -248,33 +248,45 @@ def recompute(records, after_seq, upto_seq, z, grand_start, numbers=None):
     return t
 
 
-def find_number(journal, ser, number):
+def find_number(journal, ser, number, last=None):
     """The journal sequence number of document `number` of series `ser`
     (series()), or None when no record on flash carries it (never taken, or
-    deleted after HO processed it).
+    deleted after HO processed it). last: the series' last number taken, if
+    known (Totals.numbers).
 
-    Numbers grow with the sequence, one per record of the series, so a
-    bisection over the sequence finds it: a probe at seq `at` reads forward
+    Numbers grow with the sequence, one per record of the series, so the
+    journal is searched like a sorted list: a probe at seq `at` reads forward
     to the first record of the series, and its number n at seq s bounds the
     answer (n < number: it is at s + number - n or later; n > number: before
-    at, and at s - (n - number) or earlier). About log2(records) probes, each
-    reading part of one segment; nothing is kept between lookups, so nothing
-    grows with the day."""
+    at, and at s - (n - number) or earlier). With `last`, the number is at
+    most last - number records before the newest, and the probes first step
+    down from there by doubling distances (the receipts asked for are mostly
+    the day's); then, or without it, a bisection. About log2(records) probes,
+    each reading part of one segment; nothing is kept between lookups, so
+    nothing grows with the day (docs/benchmarks.md has the times)."""
     lo = 1
     hi = journal.last_seq
+    step = 0
+    if last is not None:
+        if number > last:
+            return None
+        hi -= last - number
+        step = 1
     while lo <= hi:
-        mid = (lo + hi) // 2
-        found = _probe(journal, ser, mid, hi)
+        at = max(lo, hi - step + 1) if step else (lo + hi) // 2
+        found = _probe(journal, ser, at, hi)
         if found is None:
-            hi = mid - 1
-            continue
-        seq, n = found
-        if n == number:
-            return seq
-        if n > number:
-            hi = min(mid - 1, seq - (n - number))
+            hi = at - 1
         else:
-            lo = seq + (number - n)
+            seq, n = found
+            if n == number:
+                return seq
+            if n < number:
+                lo = seq + (number - n)
+                step = 0  # bracketed: bisect
+                continue
+            hi = min(at - 1, seq - (n - number))
+        step *= 2
     return None
 
 
