@@ -95,19 +95,24 @@ def test_numbers_are_gap_free_whatever_happens_between_sales():
         assert st[3][R.S_REFUND_OF] == recorded(acts)[0][1] - 1  # the training sale
         till.keys("CLEAR REPORT 4 9 TOTAL %s TOTAL" % PINS[9])
         assert sell(till)[1][R.S_NUMBER] == 6
-        # HO processed everything: segments go, the checkpoint keeps the numbers.
+        # HO processed everything: segments go, the checkpoint keeps the numbers
+        # and the perpetual grand total (every sale and refund since the first).
+        grand = sum(r[J.K_BODY][R.S_TOTAL] for r in till.records()
+                    if reports.series(r[J.K_KIND], r.get(J.K_FLAGS, 0)) in (0, 1))
         deleted = till.engine.mark_processed(till.journal.last_seq)
         assert deleted >= 1 and not any(r[J.K_SEQ] == seq1 for r in till.records())
         till.power_cut()
         assert till.engine.totals.numbers == [6, 1, 1, 1]
         till.sign_on()
-        assert sell(till)[1][R.S_NUMBER] == 7
+        _, body = sell(till)
+        assert body[R.S_NUMBER] == 7
         # The Z closing seals the last number of each series; the next period
         # goes on from them, also after a cut right after the Z.
         till.keys("CLEAR")
         acts = till.keys("REPORT 2 9 TOTAL %s TOTAL" % PINS[9])
         z = recorded(acts, J.KIND_CLOSING)[0][3]
         assert [z[R.P_NUMBERS + i] for i in range(4)] == [7, 1, 1, 1]
+        assert z[R.P_GRAND_TOTAL] == grand + body[R.S_TOTAL] and not z.get(R.P_INCOMPLETE)
         text = paper(of(acts, "print")[0][1])
         assert b"Receipt nos." in text and b"Refund nos." in text
         till.engine.mark_processed(till.journal.last_seq)
