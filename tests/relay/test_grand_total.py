@@ -108,3 +108,32 @@ def test_a_sale_ho_does_not_hold_shows_in_the_next_z(store: Store) -> None:
     assert f"{total // 100}.{total % 100:02d} more" in got[4]["reason"]
     assert "quarantined" in got[4]["reason"]
     assert store.tills()[0]["total_mismatches"] == 2
+
+
+def test_the_pages_show_the_mismatch_and_a_refunds_paper_names_the_receipts_number(store: Store) -> None:
+    from fastapi.testclient import TestClient
+
+    from test_web import app_for, signed_in
+
+    key = _setup(store)
+    with tempfile.TemporaryDirectory() as d:
+        j = J.Journal(d, TILL, key, clock=lambda: 1795300000, segment_bytes=1 << 20)
+        j.append(J.KIND_EVENT, {1: 1, 2: 1})
+        sale = {**_sale(random.Random(1)), 11: 1}  # receipt 1 is record 2
+        j.append(J.KIND_SALE, sale)
+        storno = {**_sale(random.Random(1), -1), 9: 2, 10: 9, 11: 1}
+        j.append(J.KIND_STORNO, storno)
+        j.append(J.KIND_CLOSING, {1: 1, 2: 1, 3: 3, 4: [], 5: [], 6: {}, 7: 0, 8: 0, 9: 0, 10: 0,
+                                  11: 99, 13: 1, 14: 1, 16: 1, 17: 1})
+        records = [(seq, bytes(raw)) for seq, raw in j.records_after(0)]
+        j.close()
+    store.store_batch(TILL, records, head=4)
+    assert processing.process(store).processed == 4
+    with TestClient(app_for(store), follow_redirects=False) as client:
+        signed_in(client, store.add_user("ann", "viewer"))
+        page = client.get("/ho/tills").text
+        assert "Z grand total differs" in page and 'class="badge bad"' in page
+        page = client.get(f"/ho/record/{TILL}/3").text
+        assert "Refund 1 " in page and "Refund of receipt 1\n" in page
+        page = client.get(f"/ho/record/{TILL}/4").text
+        assert "PROCESSED" in page and "Z 1: its perpetual grand total 0.99" in page
