@@ -189,6 +189,12 @@ def test_paper_and_display_show_the_number_and_the_qr_keeps_the_seq():
         assert display(acts) == ("Not printed: 2", "REPORT 3: reprint")
         acts = till.send(("not_printed", seq - 1))  # the refund before it
         assert display(acts) == ("Not printed: 1", "REPORT 3, REFUND")
+        acts = till.send(("not_printed", 2))  # the no-sale slip: not a receipt REPORT 3 takes
+        assert display(acts) == ("Not printed:", "")
+        till.keys("CLEAR")
+        acts = till.keys("REPORT 2 9 TOTAL %s TOTAL" % PINS[9])
+        acts = till.send(("not_printed", recorded(acts, J.KIND_CLOSING)[0][1]))
+        assert display(acts) == ("Not printed:     Z 1", "")
     finally:
         till.close()
 

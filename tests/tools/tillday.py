@@ -141,7 +141,7 @@ def problems(day: Day, sales: int) -> list[str]:
         out.append(f"receipts on paper for no sale in the journal: {stray[:10]}")
     # The display names a receipt by its printed number (REPORT 3 takes it).
     told = {int(s.split(":")[1]) for s in day.screens
-            if s.startswith("Not printed:") and s.split(":")[1].strip()}
+            if s.startswith("Not printed:") and s.split(":")[1].strip().isdigit()}
     for seq in day.sales:
         fates = [day.printed[seq] == 1, seq in day.not_printed, seq in day.waiting]
         if sum(fates) != 1:

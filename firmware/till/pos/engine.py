@@ -379,9 +379,12 @@ class Engine:
             self._fail_lines("Not printed: %d"[:12], "REPORT 3: reprint")
             return
         ser = reports.series(rec[J.K_KIND], rec.get(J.K_FLAGS, 0))
-        no = seq if ser is None else rec[J.K_BODY].get(R.S_NUMBER, seq)
-        self._fail_lines("Not printed: %d" % no,
-                         "REPORT 3, REFUND" if ser is not None and ser & 1 else "REPORT 3: reprint")
+        if ser is None:  # a Z or a no-sale slip: REPORT 3 reprints receipts only
+            z = rec[J.K_BODY][R.P_Z] if rec[J.K_KIND] == J.KIND_CLOSING else None
+            self._fail_lines(fit("Not printed:", "" if z is None else "Z %d" % z, self.cols), "")
+            return
+        self._fail_lines("Not printed: %d" % rec[J.K_BODY].get(R.S_NUMBER, seq),
+                         "REPORT 3, REFUND" if ser & 1 else "REPORT 3: reprint")
 
     def _print_later(self, seq):
         """No room in the heap to lay out receipt seq now: try again from its
