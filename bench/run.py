@@ -209,6 +209,12 @@ def bench_journal_boot() -> str:
     return run_boot_bench(mp, smallest_heap_kib)
 
 
+def bench_doc_numbers() -> str:
+    from bench_doc_numbers import bench_doc_numbers as run_doc_numbers_bench
+
+    return run_doc_numbers_bench(mp)
+
+
 def bench_codec() -> str:
     import cbor2
     from mp_codec import RECORD
@@ -314,6 +320,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_speed,
     bench_heap_and_recovery,
     bench_journal_boot,
+    bench_doc_numbers,
     bench_catalog,
     bench_engine,
     bench_till,

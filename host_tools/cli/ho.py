@@ -289,6 +289,7 @@ def tills(args: argparse.Namespace) -> int:
         ("processed", lambda r: r["processed"]), ("held", lambda r: r["held"]),
         ("waiting", lambda r: r["waiting"]), ("gaps", _gaps), ("chain breaks", lambda r: r["chain_breaks"]),
         ("quarantined", lambda r: r["quarantined"]), ("conflicts", lambda r: r["conflicts"]),
+        ("Z totals off", lambda r: r["total_mismatches"]),
         ("clock offset s", lambda r: "-" if r["clock_offset_s"] is None else r["clock_offset_s"]),
         ("flag", lambda r: r["flag"] or "")]))
 

@@ -283,9 +283,10 @@ class Demo:
             "attempts = 2\nbase_s = 0.5\ncap_s = 1\n" + tills)
 
     def _first_sale(self, name: str) -> int:
+        """The number printed on the till's first receipt (what a cashier keys)."""
         for rec in self.journal(name):
             if rec.get(jr.K_KIND) == J.KIND_SALE:
-                return int(rec[jr.K_SEQ])
+                return int(rec[jr.K_BODY].get(R.S_NUMBER, rec[jr.K_SEQ]))
         raise DemoError(f"{name}'s journal holds no sale to refund")
 
     def _publish_changes(self) -> None:

@@ -16,7 +16,8 @@ from host_tools.hodata.journal_reader import to_json
 SALE, STORNO, NO_SALE, CLOSING, CONFIG, EVENT, ACK, CASH = 1, 2, 3, 4, 5, 6, 7, 8
 
 SALE_FIELDS = {1: "cashier", 2: "lines", 3: "sale_discount", 4: "tenders", 5: "taxes",
-               6: "total", 7: "rounding", 8: "snapshot", 9: "refund_of", 10: "approver"}
+               6: "total", 7: "rounding", 8: "snapshot", 9: "refund_of", 10: "approver",
+               11: "number"}
 LINE_FIELDS = {1: "plu", 2: "code", 3: "qty", 4: "grams", 5: "unit_price", 6: "tax_class",
                7: "amount", 8: "discount", 9: "flags", 10: "approver", 11: "name",
                12: "voided_by"}
@@ -31,6 +32,8 @@ EVENT_TYPES = {1: "sign-on", 2: "sign-off", 3: "lockout", 4: "sale cancelled",
 PERIOD_FIELDS = {1: "z", 2: "first_seq", 3: "last_seq", 4: "taxes", 5: "tenders", 6: "counts",
                  7: "sales", 8: "refunds", 9: "rounding", 10: "discounts", 11: "grand_total",
                  12: "incomplete", 13: "cashier", 14: "snapshot", 15: "approver",
+                 16: "last_receipt_number", 17: "last_refund_number",
+                 18: "last_training_receipt_number", 19: "last_training_refund_number",
                  20: "cash_in", 21: "cash_out", 22: "cash_expected", 23: "cash_counted"}
 COUNT_FIELDS = {1: "sales", 2: "stornos", 3: "no_sales", 4: "cancelled", 5: "voided_lines",
                 6: "training", 10: "cash_ins", 11: "cash_outs"}

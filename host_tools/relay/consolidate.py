@@ -24,7 +24,7 @@ SALE, STORNO, NO_SALE, CLOSING, CASH = 1, 2, 3, 4, 8
 TRAINING = 2
 # docs/records.md: sale and storno bodies, closing bodies.
 S_TENDERS, S_TAXES, S_TOTAL, S_ROUNDING = 4, 5, 6, 7
-P_Z, P_FIRST, P_LAST, P_SALES, P_REFUNDS, P_GRAND = 1, 2, 3, 7, 8, 11
+P_Z, P_FIRST, P_LAST, P_SALES, P_REFUNDS, P_GRAND, P_INCOMPLETE = 1, 2, 3, 7, 8, 11, 12
 P_EXPECTED, P_COUNTED = 22, 23  # the drawer at a Z (absent from earlier firmware's)
 M_AMOUNT = 3  # a cash movement: > 0 into the drawer, < 0 out of it
 _DAILY = ("sales", "sales_total", "refunds", "refunds_total", "no_sales", "rounding",
@@ -40,6 +40,12 @@ def day_of(record: dict[int, Any], received_at: int) -> str:
         return datetime.fromtimestamp(when, timezone.utc).date().isoformat()
     except (OverflowError, OSError) as exc:  # past year 9999 or the platform's time_t
         raise ValueError(f"time {when} is not a date HO can count on: {exc}") from None
+
+
+def _money(minor: int) -> str:
+    """Minor units as HO's people read them (two decimals: HO does not know
+    each till's currency here; the relay's other views show minor units too)."""
+    return f"{'-' if minor < 0 else ''}{abs(minor) // 100}.{abs(minor) % 100:02d}"
 
 
 def _int(value: Any) -> int:
@@ -66,6 +72,9 @@ class Consolidation:
     taxes: dict[tuple[str, str, int], list[int]] = field(default_factory=dict)
     closings: list[tuple[Any, ...]] = field(default_factory=list)
     feed: list[tuple[int, str, str, str]] = field(default_factory=list)  # seq, day, kind, body
+    # Sale and storno totals of the records added so far (training apart): with
+    # what the database held before, HO's perpetual total (grand_total_problem).
+    perpetual: int = 0
 
     def add(self, record: dict[int, Any], received_at: int) -> None:
         """Count one record; raises (KeyError, TypeError...) on a body it cannot
@@ -88,6 +97,7 @@ class Consolidation:
             else:
                 d["refunds"] += 1
                 d["refunds_total"] += total
+            self.perpetual += total
             d["rounding"] += rounding
             for tender, amount in tenders:
                 self.tenders[(day, tender)] += amount
@@ -110,6 +120,26 @@ class Consolidation:
         if kind in FEED_KINDS:
             entry = {"time": record.get(TIME), "flags": record.get(FLAGS, 0), "body": to_json(body)}
             self.feed.append((record[SEQ], day, FEED_KINDS[kind], json.dumps(entry, sort_keys=True)))
+
+    def grand_total_problem(self, record: dict[int, Any], held_before: int) -> str | None:
+        """Why a Z closing's perpetual grand total (docs/records.md, period key
+        11: every sale and refund total since the till's first record) is not
+        the sum of what HO has counted for this till before it, or None when
+        it is. held_before: that sum in the database before this processing
+        transaction; the records added to this Consolidation come on top, so
+        call this right after adding the closing, in sequence order."""
+        body = record[BODY]
+        till, ho = _int(body[P_GRAND]), held_before + self.perpetual
+        if till == ho:
+            return None
+        why = ("the till rebuilt its totals without some of its records (the Z says INCOMPLETE)"
+               if body.get(P_INCOMPLETE) else
+               "look for records of this till HO has not counted (missing, quarantined, rejected) "
+               "or for altered totals on the till")
+        return (f"Z {body.get(P_Z)}: its perpetual grand total {_money(till)} is not the "
+                f"{_money(ho)} of the sales and refunds HO has counted for this till up to record "
+                f"{record[SEQ] - 1} (the till's is {_money(till - ho)} "
+                f"{'more' if till > ho else 'less'}): {why}. The closing is counted as it is")
 
     def write(self, tx: Tx) -> None:
         """Add the collected figures to the consolidated tables. The feed goes

@@ -37,7 +37,13 @@ from host_tools.relay.consolidate import Consolidation
 from host_tools.relay.store import PROCESSED, QUARANTINED, REJECTED, Store, StoreError, Tx
 
 TAG = 6
+SEQ, KIND, FLAGS, CLOSING, TRAINING = 1, 3, 5, 4, 2  # docs/journal.cddl
 BUDGET_PER_TILL = 500  # records per claim: keeps a transaction (and its locks) short
+# The reason code of a Z closing whose perpetual grand total is not what HO has
+# counted for the till: the closing is PROCESSED (counted, the till may free
+# it) and keeps the code and reason, so the Tills view counts it and
+# `kassa ho received` shows why.
+GRAND_TOTAL = "grand_total"
 
 
 @dataclass
@@ -104,6 +110,7 @@ def process_till(tx: Tx, store: Store, till_id: str, budget: int) -> Tally:
     now, tally, cons = store.now(), Tally(), Consolidation(site_id, till_id)
     processed: list[int] = []  # the good records, ascending
     _late_arrivals(tx, till_id, key, now, cons, tally, processed, budget)
+    checked = _GrandTotals(tx, till_id)
     rows = tx.all("SELECT seq, raw, received_at FROM records WHERE till_id = ? AND seq >= ? "
                   "AND (status = 'UPLOADED' OR (status = 'QUARANTINED' AND reason_code = 'gap')) "
                   "ORDER BY seq LIMIT ?", (till_id, expected, budget))
@@ -115,18 +122,52 @@ def process_till(tx: Tx, store: Store, till_id: str, budget: int) -> Tally:
                         "the chain cannot be verified across them")
             tally.quarantined += 1
             break
-        prev = _take(tx, cons, tally, processed, till_id, key, prev, seq, raw, int(received_at), now)
+        prev = _take(tx, cons, tally, processed, till_id, key, prev, seq, raw, int(received_at), now,
+                     checked)
         expected = seq + 1
     _set_processed(tx, till_id, processed, now)
+    checked.flag(now)
     tx.execute("UPDATE tills SET next_seq = ?, chain_tag = ? WHERE till_id = ?", (expected, prev, till_id))
     cons.write(tx)
     return tally
 
 
+class _GrandTotals:
+    """HO's check of each Z closing's perpetual grand total against the sum of
+    the till's sales and refunds HO has counted before it (NF525's perpetual
+    total: docs/records.md, "Z closing"). Records are taken in sequence
+    order, so that sum is the till's consolidated figures so far (read once
+    per transaction, when the first closing comes) plus this transaction's."""
+
+    def __init__(self, tx: Tx, till_id: str) -> None:
+        self.tx, self.till_id = tx, till_id
+        self.held_before: int | None = None
+        self.problems: list[tuple[int, str]] = []
+
+    def check(self, cons: Consolidation, rec: dict[int, Any]) -> None:
+        if rec[KIND] != CLOSING or rec.get(FLAGS, 0) & TRAINING:
+            return
+        if self.held_before is None:
+            row = self.tx.one("SELECT COALESCE(SUM(sales_total + refunds_total), 0) FROM daily "
+                              "WHERE till_id = ?", (self.till_id,))
+            self.held_before = int(row[0]) if row else 0
+        problem = cons.grand_total_problem(rec, self.held_before)
+        if problem is not None:
+            self.problems.append((rec[SEQ], problem))
+
+    def flag(self, now: int) -> None:
+        """After the records' PROCESSED status (which clears any reason)."""
+        for seq, reason in self.problems:
+            _set_status(self.tx, self.till_id, seq, PROCESSED, now, GRAND_TOTAL, reason)
+
+
 def _take(tx: Tx, cons: Consolidation, tally: Tally, processed: list[int], till_id: str, key: bytes,
-          prev: bytes, seq: int, raw: bytes, received_at: int, now: int) -> bytes:
+          prev: bytes, seq: int, raw: bytes, received_at: int, now: int,
+          checked: _GrandTotals | None = None) -> bytes:
     """Verify and count record `seq` (chained from `prev`), or quarantine it
-    with its reason; the tag the chain goes on from."""
+    with its reason; the tag the chain goes on from. checked: where a Z
+    closing's grand total is checked (not for records declared lost that
+    arrived late: HO has counted later records already)."""
     code, reason, rec = _problems(raw, key, prev, till_id, seq)
     if code is None:
         assert rec is not None
@@ -134,6 +175,9 @@ def _take(tx: Tx, cons: Consolidation, tally: Tally, processed: list[int], till_
             cons.add(rec, received_at)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             code, reason = "schema", f"the body cannot be consolidated: {exc!r}"
+    if code is None and checked is not None:
+        assert rec is not None
+        checked.check(cons, rec)
     if code is None:
         processed.append(seq)
         tally.processed += 1

@@ -450,7 +450,8 @@ class Store(ABC):
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.status = 'UPLOADED'), "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.status = 'QUARANTINED'), "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.reason_code = 'verify'), "
-                "(SELECT COUNT(*) FROM conflicts x WHERE x.till_id = t.till_id) "
+                "(SELECT COUNT(*) FROM conflicts x WHERE x.till_id = t.till_id), "
+                "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.reason_code = 'grand_total') "
                 "FROM tills t LEFT JOIN till_contact c ON c.till_id = t.till_id" + where
                 + " ORDER BY t.till_id" + tail, [*params, *tail_params])
             out = []
@@ -459,7 +460,8 @@ class Store(ABC):
                 out.append({"till": r[0], "site": r[1], "last_contact": r[2], "reported_head": r[3],
                             "clock_offset_s": r[4], "flag": r[5], "processed": ack.processed,
                             "held": ack.held, "waiting": r[6], "quarantined": r[7],
-                            "chain_breaks": r[8], "conflicts": r[9], "gaps": self._gaps(tx, r[0]),
+                            "chain_breaks": r[8], "conflicts": r[9], "total_mismatches": r[10],
+                            "gaps": self._gaps(tx, r[0]),
                             "losses": self._losses(tx, r[0])})
         return out
 

@@ -223,12 +223,13 @@ def build_snapshot(path, snapshot_meta, catalog):
     return Snapshot(path)
 
 
-def check_closing(records, seq, body, prev_grand_total):
+def check_closing(records, seq, body, prev_grand_total, prev_numbers=None):
     """A Z closing body (at seq) equals the totals recomputed from records, a
     callable giving (seq, record dict) pairs: the journal on flash, or head
-    office's copy of it."""
+    office's copy of it. prev_numbers: the previous closing's last document
+    numbers, needed when records before the period are gone."""
     t = reports.recompute(records(), body[R.P_FIRST] - 1, body[R.P_LAST], body[R.P_Z],
-                          prev_grand_total)
+                          prev_grand_total, prev_numbers)
     want = t.body(body[R.P_LAST])
     got = dict(body)
     for k in (R.P_CASHIER, R.P_SNAPSHOT, R.P_APPROVER, R.P_COUNTED):

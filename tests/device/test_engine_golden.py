@@ -28,6 +28,7 @@ from engine_fixture import Till, check_closing
 from till.formats import cbor
 from till.formats import journal as J
 from till.formats import records as R
+from till.pos import reports
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 GOLDEN = _HERE + "/golden"
@@ -100,13 +101,15 @@ def check_z(till):
     (records streamed: the whole journal does not fit a small heap as a list)."""
     z = None
     prev_gt = 0
+    prev_numbers = None
     for seq, rec in _records(till):
         if rec[J.K_KIND] == J.KIND_CLOSING:
             if z is not None:
                 prev_gt = z[1][R.P_GRAND_TOTAL]
+                prev_numbers = reports.numbers_of(z[1])
             z = (seq, rec[J.K_BODY])
     seq, body = z
-    check_closing(lambda: _records(till), seq, body, prev_gt)
+    check_closing(lambda: _records(till), seq, body, prev_gt, prev_numbers)
     return "z %d recomputed: %d records, sales %d" % (body[R.P_Z], body[R.P_LAST] -
                                                       body[R.P_FIRST] + 1, body[R.P_SALES])
 

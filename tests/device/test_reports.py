@@ -19,9 +19,11 @@ else:
     import ho_recompute
 
 
-def sale_body(total, taxes, tenders, lines=None, rounding=0, discount=None):
+def sale_body(total, taxes, tenders, lines=None, rounding=0, discount=None, number=None):
     body = {R.S_CASHIER: 1, R.S_LINES: lines or [], R.S_TENDERS: tenders, R.S_TAXES: taxes,
             R.S_TOTAL: total, R.S_SNAPSHOT: 1}
+    if number is not None:
+        body[R.S_NUMBER] = number
     if rounding:
         body[R.S_ROUNDING] = rounding
     if discount:
@@ -30,19 +32,20 @@ def sale_body(total, taxes, tenders, lines=None, rounding=0, discount=None):
 
 
 def test_totals_count_sales_stornos_and_keep_training_out():
-    t = reports.Totals(z=3, first=10, grand_start=100000)
+    t = reports.Totals(z=3, first=10, grand_start=100000, numbers=[40, 6, 2, 0])
     t.add(10, J.KIND_SALE, sale_body(1190, [["A", 190000, 1000, 190, 1190]], [[1, 1190, 2000]],
                                      lines=[{R.L_DISCOUNT: [1, 1000, 50]},
                                             {R.L_FLAGS: R.LF_VOIDED}],
-                                     discount=[2, 20, 20]))
-    t.add(11, J.KIND_SALE, sale_body(107, [["B", 70000, 100, 7, 107]], [[2, 107, "9"]]))
+                                     discount=[2, 20, 20], number=41))
+    t.add(11, J.KIND_SALE, sale_body(107, [["B", 70000, 100, 7, 107]], [[2, 107, "9"]],
+                                     number=42))
     t.add(12, J.KIND_STORNO, sale_body(-107, [["B", 70000, -100, -7, -107]],
-                                       [[1, -105, -105]], rounding=2))
+                                       [[1, -105, -105]], rounding=2, number=7))
     t.add(13, J.KIND_NO_SALE, {R.N_CASHIER: 1})
     t.add(14, J.KIND_EVENT, {R.E_TYPE: R.EV_CANCEL, R.E_DETAIL: {}})
     t.add(15, J.KIND_EVENT, {R.E_TYPE: R.EV_SIGN_OFF})
-    t.add(16, J.KIND_SALE, sale_body(999, [["A", 190000, 839, 160, 999]], [[1, 999, 999]]),
-          J.FLAG_TRAINING)
+    t.add(16, J.KIND_SALE, sale_body(999, [["A", 190000, 839, 160, 999]], [[1, 999, 999]],
+                                     number=3), J.FLAG_TRAINING)
     t.add(17, J.KIND_NO_SALE, {R.N_CASHIER: 1}, J.FLAG_TRAINING)
     body = t.body(17)
     assert body == {
@@ -53,7 +56,9 @@ def test_totals_count_sales_stornos_and_keep_training_out():
                      R.C_VOIDED_LINES: 1, R.C_TRAINING: 2},
         R.P_SALES: 1297, R.P_REFUNDS: -107, R.P_ROUNDING: 2, R.P_DISCOUNTS: 70,
         R.P_GRAND_TOTAL: 100000 + 1297 - 107, R.P_CASH_IN: 0, R.P_CASH_OUT: 0,
-        R.P_EXPECTED: 1085}
+        R.P_EXPECTED: 1085,
+        # The last document numbers: sales, refunds, training sales and refunds.
+        R.P_NUMBERS: 42, R.P_NUMBERS + 1: 7, R.P_NUMBERS + 2: 3, R.P_NUMBERS + 3: 0}
     # Tenders take in what the tax classes and rounding say.
     gross = sum(e[4] for e in body[R.P_TAXES])
     assert sum(e[1] for e in body[R.P_TENDERS]) == gross + body[R.P_ROUNDING]
@@ -62,6 +67,7 @@ def test_totals_count_sales_stornos_and_keep_training_out():
     assert again.body(17) == body
     nxt = t.next_period(18)
     assert (nxt.z, nxt.first, nxt.grand_total, nxt.anchor_seq) == (4, 19, 101190, 18)
+    assert nxt.numbers == [42, 7, 3, 0] and reports.after_closing(body, 18).numbers == nxt.numbers
 
 
 def test_a_rate_change_mid_period_keeps_the_two_rates_apart():

@@ -97,15 +97,17 @@ def _rec(seq: int, kind: int, body: dict[int, Any]) -> bytes:
     return cbor2.dumps({1: seq, 2: 1795262400 + seq, 3: kind, 4: body, 6: bytes(16)})
 
 
-def _sale(total: int) -> dict[int, Any]:
-    return {2: [], 4: [[1, total]], 5: [["B", 70000, total - total // 15, total // 15, total]], 6: total}
+def _sale(total: int, number: int) -> dict[int, Any]:
+    """number: the receipt's (or refund's) document number (docs/records.md)."""
+    return {2: [], 4: [[1, total]], 5: [["B", 70000, total - total // 15, total // 15, total]], 6: total,
+            11: number}
 
 
 def balanced() -> tuple[A.TillFacts, A.HoFacts]:
     """A till's journal (sign-on, two sales, a refund, a clock set by the last
     run) and HO's facts that account for it."""
-    raws = {1: _rec(1, 6, {1: 1}), 2: _rec(2, 1, _sale(500)), 3: _rec(3, 1, _sale(250)),
-            4: _rec(4, 2, _sale(-500)), 5: _rec(5, 6, {1: 11, 3: [None, 1795262405]})}
+    raws = {1: _rec(1, 6, {1: 1}), 2: _rec(2, 1, _sale(500, 1)), 3: _rec(3, 1, _sale(250, 2)),
+            4: _rec(4, 2, _sale(-500, 1)), 5: _rec(5, 6, {1: 11, 3: [None, 1795262405]})}
     till = A.TillFacts("till-1", "S001/till-1", records=dict(raws), first_on_flash=1, processed_mark=2)
     received = [{"seq": s, "status": "PROCESSED", "reason": None,
                  "sha256": hashlib.sha256(raws[s]).hexdigest()} for s in (1, 2, 3, 4)]
@@ -147,6 +149,10 @@ def _not_processed(t: A.TillFacts, h: A.HoFacts) -> None:
     h.received[2]["status"] = "UPLOADED"
 
 
+def _a_z_flagged_at_ho(t: A.TillFacts, h: A.HoFacts) -> None:
+    h.received[2]["reason"] = "Z 1: its perpetual grand total 2.50 is not the 0.00 ..."
+
+
 def _feed_misses_a_refund(t: A.TillFacts, h: A.HoFacts) -> None:
     h.feed = h.feed[:2]
 
@@ -156,7 +162,7 @@ def _feed_lists_a_sale_twice(t: A.TillFacts, h: A.HoFacts) -> None:
 
 
 def _a_sale_after_the_last_run(t: A.TillFacts, h: A.HoFacts) -> None:
-    t.records[6] = _rec(6, 1, _sale(100))  # a sale is never a run's trace
+    t.records[6] = _rec(6, 1, _sale(100, 3))  # a sale is never a run's trace
 
 
 def _freed_before_processed(t: A.TillFacts, h: A.HoFacts) -> None:
@@ -179,6 +185,7 @@ def _a_record_never_seen(t: A.TillFacts, h: A.HoFacts) -> None:
     (_invent_a_record, "never journaled: [9]"),
     (_other_bytes, "not the till's bytes"),
     (_not_processed, "is UPLOADED at HO"),
+    (_a_z_flagged_at_ho, "PROCESSED at HO but Z 1: its perpetual grand total"),
     (_feed_misses_a_refund, "feed differs: missing [(4, 'storno')]"),
     (_feed_lists_a_sale_twice, "1 listed twice"),
     (_a_sale_after_the_last_run, "missing at HO: [5, 6]"),
@@ -196,7 +203,7 @@ def test_the_account_catches(tamper: Any, said: str) -> None:
 def published() -> tuple[dict[int, bytes], list[dict[str, Any]], dict[str, bytes]]:
     """A till's records with snapshot 2 applied once, HO's sent rows (newest
     first) for the delta to 2 and a logo, the logo's bytes."""
-    records = {1: _rec(1, 5, {1: 1, 3: "aa" * 32}), 2: _rec(2, 1, _sale(500)),
+    records = {1: _rec(1, 5, {1: 1, 3: "aa" * 32}), 2: _rec(2, 1, _sale(500, 1)),
                3: _rec(3, 5, {1: 2, 2: 1, 3: "bb" * 32})}
 
     def sent(i: int, kind: str, info: dict[str, Any]) -> dict[str, Any]:

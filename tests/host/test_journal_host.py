@@ -127,13 +127,14 @@ def test_dump_with_names_reads_bodies_as_docs_records_md_names_them(tmp_path: Pa
     j.append(J.KIND_SALE, {1: 7, 2: [{1: 11, 3: 2, 5: 349, 6: "B", 7: 698, 9: 1, 11: "Rye"},
                                      {1: 12, 3: 1, 5: 100, 6: "A", 7: 100, 8: [1, 1000, -10, 3]}],
                            4: [[1, 90, 100], [2, 0, "A1"]], 5: [["A", 190000, 76, 14, 90]],
-                           6: 90, 8: 4, 99: "from a newer till"})
+                           6: 90, 8: 4, 11: 5, 99: "from a newer till"})
     j.append(J.KIND_EVENT, {1: 11, 3: [None, 1795000000]})
-    j.append(J.KIND_CLOSING, {1: 1, 2: 1, 3: 2, 6: {1: 1, 5: 1}, 7: 90, 11: 90})
+    j.append(J.KIND_CLOSING, {1: 1, 2: 1, 3: 2, 6: {1: 1, 5: 1}, 7: 90, 11: 90, 16: 5, 17: 0})
     j.close()
     assert main(["journal", "dump", str(tmp_path / "j"), "--names"]) == 0
     sale, event, closing = (json.loads(line)["body"] for line in capsys.readouterr().out.splitlines())
     assert sale["cashier"] == 7 and sale["total"] == 90 and sale["snapshot"] == 4
+    assert sale["number"] == 5
     assert sale["lines"][0] == {"plu": 11, "qty": 2, "unit_price": 349, "tax_class": "B",
                                 "amount": 698, "flags": ["voided"], "name": "Rye"}
     assert sale["lines"][1]["discount"] == {"kind": "percent_bp", "value": 1000, "amount": -10,
@@ -144,6 +145,7 @@ def test_dump_with_names_reads_bodies_as_docs_records_md_names_them(tmp_path: Pa
     assert sale["99"] == "from a newer till"  # an unknown key is kept under its number
     assert event == {"type": "clock set", "detail": [None, 1795000000]}
     assert closing["counts"] == {"sales": 1, "voided_lines": 1} and closing["grand_total"] == 90
+    assert (closing["last_receipt_number"], closing["last_refund_number"]) == (5, 0)
 
 
 def test_clock_set_events_validate_whether_the_clock_was_set_before_or_not() -> None:

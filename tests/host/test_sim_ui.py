@@ -131,7 +131,7 @@ def test_a_person_sells_refunds_and_closes_the_day_at_the_sim_screen(till: Path)
         assert sale_no, s
         term.keys("F9")
         term.wait_for("Drawer   closed")
-        term.resize(100, 40)  # a bigger window shows whole receipts
+        term.resize(100, 44)  # a bigger window shows whole receipts (the X too, with its number ranges)
         term.wait_for(r"(?s)Rye bread 750 g.*Whole milk.*Change +11\.24")
 
         # Refund of that receipt: the cashier may not, so the manager (3) approves.

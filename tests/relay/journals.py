@@ -54,12 +54,12 @@ def write_journal(directory: str, till_id: str, key: bytes, count: int, seed: in
 
     j = J.Journal(directory, till_id, key, clock=clock, segment_bytes=1 << 20)
     sales_seqs: list[int] = []
-    z, first = 1, 1
+    z, first, grand = 1, 1, 0  # grand: the perpetual total HO checks each Z's against
     for i in range(1, count + 1):
         roll = 1.0 if sales_only else rnd.random()
         if i % 40 == 0 and not sales_only:
             j.append(J.KIND_CLOSING, {1: z, 2: first, 3: i - 1, 4: [], 5: [], 6: {}, 7: 0, 8: 0,
-                                      9: 0, 10: 0, 11: 0, 13: 1, 14: 1})
+                                      9: 0, 10: 0, 11: grand, 13: 1, 14: 1})
             z, first = z + 1, i + 1
         elif roll < 0.05:
             j.append(J.KIND_EVENT, {1: 1, 2: 1})
@@ -69,13 +69,16 @@ def write_journal(directory: str, till_id: str, key: bytes, count: int, seed: in
             body = _sale(rnd, -1)
             body.update({9: rnd.choice(sales_seqs), 10: 1})
             j.append(J.KIND_STORNO, body)
+            grand += body[6]
         elif roll < 0.17:
             j.append(J.KIND_SALE, _sale(rnd), flags=2)  # training
         elif roll > 0.97 and not sales_only:
             # Cash in or out (docs/records.md, kind 8): the sign is the direction.
             j.append(J.KIND_CASH, {1: 1, 3: rnd.choice((1, -1)) * rnd.randint(100, 20000)})
         else:
-            sales_seqs.append(j.append(J.KIND_SALE, _sale(rnd)))
+            body = _sale(rnd)
+            sales_seqs.append(j.append(J.KIND_SALE, body))
+            grand += body[6]
     out = [(seq, bytes(raw)) for seq, raw in j.records_after(0)]
     j.close()
     return out

@@ -218,7 +218,8 @@ class Chain:
                      if _kind(raw) == 1 and s not in t.refunded]
             if sales:
                 t.refunded.add(sales[0])
-                self.keys(t, day.refund(sales[0]), "refund")
+                # The cashier keys the number printed on the receipt.
+                self.keys(t, day.refund(_number(t.facts.records[sales[0]])), "refund")
         self.log.append("each till refunded a receipt")
 
     def z_closing(self) -> None:
@@ -512,3 +513,10 @@ def _kind(raw: bytes) -> int:
     import cbor2
 
     return int(cbor2.loads(raw)[3])
+
+
+def _number(raw: bytes) -> int:
+    """A sale record's document number (docs/records.md)."""
+    import cbor2
+
+    return int(cbor2.loads(raw)[4][11])

@@ -156,6 +156,8 @@ def problems(till: TillFacts, ho: HoFacts) -> list[str]:
             out.append(f"{name}: record {seq} at HO is not the till's bytes")
         if r["status"] != "PROCESSED":
             out.append(f"{name}: record {seq} is {r['status']} at HO ({r.get('reason') or 'no reason'})")
+        elif r.get("reason"):  # processed, with a problem HO found (a Z's grand total)
+            out.append(f"{name}: record {seq} is PROCESSED at HO but {r['reason']}")
     if ho.conflicts:
         out.append(f"{name}: conflicts at HO: {ho.conflicts[:5]}")
     records = H.decode(till.records[s] for s in seqs)

@@ -6,6 +6,7 @@ hide in the check of it.
 
     records = decode(raw_records)          # every record HO received, any order
     check_closings(records)                # each Z equals HO's sums; returns how many
+                                           # (and the document numbers run 1, 2, 3...)
 
 The till's own check (till.pos.reports.recompute) uses the same Totals.add as
 the till; this is the second, independent opinion."""
@@ -24,6 +25,7 @@ SALE, STORNO, NO_SALE, CLOSING, EVENT, CASH = 1, 2, 3, 4, 6, 8
 TRAINING = 2
 # docs/records.md: sale and storno bodies, their lines, events.
 S_LINES, S_DISCOUNT, S_TENDERS, S_TAXES, S_TOTAL, S_ROUNDING = 2, 3, 4, 5, 6, 7
+S_NUMBER = 11
 L_DISCOUNT, L_FLAGS, L_VOIDED = 8, 9, 1
 E_TYPE, EV_CANCEL = 1, 4
 M_AMOUNT = 3  # a cash movement: > 0 into the drawer, < 0 out of it
@@ -31,8 +33,9 @@ TENDER_CASH = 1
 # docs/records.md, "Z closing (kind 4) and period totals".
 FIELDS = {1: "Z number", 2: "first seq", 3: "last seq", 4: "taxes", 5: "tenders",
           6: "counts", 7: "sales", 8: "refunds", 9: "cash rounding", 10: "discounts",
-          11: "grand total", 12: "incomplete", 20: "cash in", 21: "cash out",
-          22: "cash expected"}
+          11: "grand total", 12: "incomplete", 16: "last receipt number", 17: "last refund number",
+          18: "last training receipt number", 19: "last training refund number", 20: "cash in",
+          21: "cash out", 22: "cash expected"}
 C_SALES, C_STORNOS, C_NO_SALES, C_CANCELLED, C_VOIDED, C_TRAINING = 1, 2, 3, 4, 5, 6
 C_CASH_INS, C_CASH_OUTS = 10, 11
 # who closed, snapshot version, approver, the cash counted: not sums
@@ -52,8 +55,16 @@ def _training(rec: Record) -> bool:
     return bool(rec.get(FLAGS, 0) & TRAINING)
 
 
+def series(rec: Record) -> int | None:
+    """docs/records.md, "Document numbers": 16-19 is the closing key of the
+    last number of the record's series; None for a kind without a number."""
+    if rec[KIND] not in (SALE, STORNO):
+        return None
+    return 16 + (rec[KIND] == STORNO) + (2 if _training(rec) else 0)
+
+
 def period(records: list[Record], z: int, first: int, last: int) -> dict[int, Any]:
-    """The period totals map (keys 1-12) of the records first..last, as HO
+    """The period totals map (keys 1-19) of the records first..last, as HO
     computes it. The grand total is summed from the till's very first record,
     so records must start at seq 1."""
     have = {r[SEQ] for r in records}
@@ -64,6 +75,7 @@ def period(records: list[Record], z: int, first: int, last: int) -> dict[int, An
     counts: dict[int, int] = {}
     sums = {"sales": 0, "refunds": 0, "rounding": 0, "discounts": 0, "before": 0,
             "cash_in": 0, "cash_out": 0}
+    numbers = dict.fromkeys(range(16, 20), 0)
 
     def bump(what: int, n: int = 1) -> None:
         counts[what] = counts.get(what, 0) + n
@@ -71,6 +83,9 @@ def period(records: list[Record], z: int, first: int, last: int) -> dict[int, An
     for rec in records:
         seq, kind, body = rec[SEQ], rec[KIND], rec[BODY]
         money = kind in (SALE, STORNO) and not _training(rec)
+        key = series(rec)
+        if key is not None and seq <= last:
+            numbers[key] = body.get(S_NUMBER, numbers[key])
         if seq < first:
             if money:
                 sums["before"] += body[S_TOTAL]
@@ -119,6 +134,7 @@ def period(records: list[Record], z: int, first: int, last: int) -> dict[int, An
         11: sums["before"] + sums["sales"] + sums["refunds"],
         20: sums["cash_in"], 21: sums["cash_out"],
         22: tenders.get(TENDER_CASH, 0) + sums["cash_in"] + sums["cash_out"],
+        **numbers,
     }
     if any(s not in have for s in range(first, last + 1)):
         out[12] = True
@@ -146,11 +162,27 @@ def differences(closing: dict[int, Any], want: dict[int, Any]) -> list[str]:
             for k in sorted(set(got) | set(want)) if got.get(k) != want.get(k)]
 
 
+def number_problems(records: list[Record]) -> list[str]:
+    """Each series of document numbers (sales, refunds, and the two in
+    training) runs 1, 2, 3... in journal order with no gap and no repeat, and
+    every sale and refund has its number. records must start at seq 1."""
+    problems, last = [], dict.fromkeys(range(16, 20), 0)
+    for rec in records:
+        key = series(rec)
+        if key is None:
+            continue
+        n = rec[BODY].get(S_NUMBER)
+        if n != last[key] + 1:
+            problems.append(f"record {rec[SEQ]}: {FIELDS[key][5:]} {n!r}, after {last[key]}")
+        last[key] = n if isinstance(n, int) else last[key]
+    return problems
+
+
 def check_closings(records: list[Record]) -> int:
-    """Every Z closing in records equals head office's recomputation; returns
-    the number of closings checked. Raises AssertionError naming each field
-    that differs."""
-    problems = []
+    """Every Z closing in records equals head office's recomputation, and the
+    document numbers are gap-free; returns the number of closings checked.
+    Raises AssertionError naming each field that differs."""
+    problems = number_problems(records)
     pairs = expected_closings(records)
     for rec, want in pairs:
         for d in differences(rec[BODY], want):

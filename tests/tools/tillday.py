@@ -63,6 +63,7 @@ class Day:
     seconds: float
     heap: dict[int, tuple[int, int]] = field(default_factory=dict)  # sales -> (free, largest)
     sales: list[int] = field(default_factory=list)  # journal sequence numbers
+    numbers: dict[int, int] = field(default_factory=dict)  # seq -> the receipt's printed number
     crashes: list[str] = field(default_factory=list)
     not_printed: list[int] = field(default_factory=list)
     printed: Counter = field(default_factory=Counter)  # originals on paper, per sale
@@ -97,6 +98,7 @@ def account(root: Path, proc: subprocess.CompletedProcess, seconds: float) -> Da
             rec = item.value
             if rec[3] == KIND_SALE:
                 day.sales.append(rec[1])
+                day.numbers[rec[1]] = rec[4].get(11, rec[1])  # docs/records.md "Document numbers"
             elif rec[3] == KIND_EVENT and rec[4][1] == EV_CRASH:
                 day.crashes.append(rec[4][3])
             elif rec[3] == KIND_EVENT and rec[4][1] == EV_NOT_PRINTED:
@@ -137,7 +139,9 @@ def problems(day: Day, sales: int) -> list[str]:
     stray = sorted(set(day.printed) - set(day.sales))
     if stray:
         out.append(f"receipts on paper for no sale in the journal: {stray[:10]}")
-    told = {int(s.split(":")[1]) for s in day.screens if s.startswith("Not printed:")}
+    # The display names a receipt by its printed number (REPORT 3 takes it).
+    told = {int(s.split(":")[1]) for s in day.screens
+            if s.startswith("Not printed:") and s.split(":")[1].strip().isdigit()}
     for seq in day.sales:
         fates = [day.printed[seq] == 1, seq in day.not_printed, seq in day.waiting]
         if sum(fates) != 1:
@@ -149,8 +153,9 @@ def problems(day: Day, sales: int) -> list[str]:
     # (REPORT 3 reprints any of them), and never of a receipt that printed.
     if day.not_printed and not told:
         out.append(f"{len(day.not_printed)} receipts not printed and the cashier never told")
-    if told - set(day.not_printed):
-        out.append(f"told 'not printed' of receipts that were not: {sorted(told - set(day.not_printed))[:10]}")
+    lost = {day.numbers.get(s, s) for s in day.not_printed}
+    if told - lost:
+        out.append(f"told 'not printed' of receipts that were not: {sorted(told - lost)[:10]}")
     return out
 
 

@@ -19,6 +19,7 @@ S_ROUNDING = const(7)
 S_SNAPSHOT = const(8)
 S_REFUND_OF = const(9)  # storno: receipt number (journal seq) of the sale refunded
 S_APPROVER = const(10)  # storno: the manager who approved it
+S_NUMBER = const(11)  # the document number: gap-free per series (reports.series)
 
 # A line of a sale or storno.
 L_PLU = const(1)
@@ -94,6 +95,10 @@ P_INCOMPLETE = const(12)  # true: records were missing when the totals were rebu
 P_CASHIER = const(13)  # closing only: who closed
 P_SNAPSHOT = const(14)  # closing only: snapshot version in force
 P_APPROVER = const(15)  # closing only: the manager who approved it, if not the cashier
+# Keys 16-19: the last document number taken in each series (reports.series:
+# sales, refunds, training sales, training refunds) up to the period's end,
+# so the numbers go on from a closing or checkpoint when older records are gone.
+P_NUMBERS = const(16)
 P_CASH_IN = const(20)  # sum of cash movements into the drawer
 P_CASH_OUT = const(21)  # sum of cash movements out of it (negative)
 P_EXPECTED = const(22)  # cash the drawer should hold: cash tenders + cash in + cash out

@@ -211,6 +211,7 @@ class Engine:
         self.needs_sync = False
         self.pending_snapshot = None
         self.last_receipt = None
+        self._refund_no = None  # the number of the receipt the refund in progress refunds
         self.refunded = set()
         self.error = None  # the last exception the engine caught
         self.crashes = 0  # engine errors and task crashes journaled this boot
@@ -370,7 +371,21 @@ class Engine:
             self._fail_lines("Report not printed", "REPORT 1: again")
             return
         self._event(R.EV_NOT_PRINTED, None, seq, tolerate=True)
-        self._fail_lines("Not printed: %d" % seq, "REPORT 3: reprint")
+        # The cashier reprints a receipt by the number on it, not by seq.
+        try:
+            rec = self.journal.record(seq)
+        except MemoryError:
+            rec = None
+        if rec is None:
+            self._fail_lines("Not printed: %d"[:12], "REPORT 3: reprint")
+            return
+        ser = reports.series(rec[J.K_KIND], rec.get(J.K_FLAGS, 0))
+        if ser is None:  # a Z or a no-sale slip: REPORT 3 reprints receipts only
+            z = rec[J.K_BODY][R.P_Z] if rec[J.K_KIND] == J.KIND_CLOSING else None
+            self._fail_lines(fit("Not printed:", "" if z is None else "Z %d" % z, self.cols), "")
+            return
+        self._fail_lines("Not printed: %d" % rec[J.K_BODY].get(R.S_NUMBER, seq),
+                         "REPORT 3, REFUND" if ser & 1 else "REPORT 3: reprint")
 
     def _print_later(self, seq):
         """No room in the heap to lay out receipt seq now: try again from its
@@ -417,7 +432,18 @@ class Engine:
             body = rec[J.K_BODY]
             return printjob.period("z", body, self.till_id, self.snap, body[R.P_CASHIER],
                                    rec[J.K_TIME] or 0, rec[J.K_SEQ], rec.get(J.K_TAG))
-        return printjob.receipt(rec, self.till_id, self.snap)
+        return self._receipt_job(rec)
+
+    def _receipt_job(self, rec, copy=False):
+        """A sale's or refund's job from its record; a refund names the
+        number of the receipt it refunds, read from that record while the
+        journal still holds it."""
+        of = None
+        if rec[J.K_KIND] == J.KIND_STORNO:
+            orig = self.journal.record(rec[J.K_BODY][R.S_REFUND_OF])
+            if orig is not None:
+                of = orig[J.K_BODY].get(R.S_NUMBER, orig[J.K_SEQ])
+        return printjob.receipt(rec, self.till_id, self.snap, copy, of)
 
     def _input(self):
         now = self._now()
@@ -1396,6 +1422,9 @@ class Engine:
         kind = J.KIND_SALE if s.refund_of is None else J.KIND_STORNO
         flags = J.FLAG_TRAINING if self.sale_training else 0
         body = s.body(self.cashier["id"], self.snap.version)
+        # Its document number, taken by this append: a failed or cut append
+        # takes none (reports.py, "Document numbers").
+        no = body[R.S_NUMBER] = self.totals.numbers[reports.series(kind, flags)] + 1
         seq = self._append(kind, body, flags)
         if seq is None:
             lines = _not_saved(self.append_error)
@@ -1410,19 +1439,19 @@ class Engine:
         if s.refund_of is not None:
             self.refunded.add(s.refund_of)
         self._print(seq, printjob.receipt, self._record(seq, kind, body, flags), self.till_id,
-                    self.snap)
+                    self.snap, False, self._refund_no)
         cash = any(t[0] == R.TENDER_CASH for t in s.tenders)
         if cash and not flags:
             self._out.append(("drawer",))
         if s.refund_of is not None:
             self._info(fit("Refunded", self._money(-s.paid), self.cols),
-                       fit("Receipt", str(seq), self.cols))
+                       fit("Refund", str(no), self.cols))
         elif s.change:
             self._info(fit("Change", self._money(s.change), self.cols),
                        fit("Total", self._money(s.total), self.cols))
         else:
             self._info(fit("Paid", self._money(s.paid), self.cols),
-                       fit("Receipt", str(seq), self.cols))
+                       fit("Receipt", str(no), self.cols))
         if self.printer not in ("ok", "paper_low"):
             self.message = (self.message[0],
                             ("Printer: " + self.printer.replace("_", " "))[:self.cols])
@@ -1468,26 +1497,48 @@ class Engine:
         """The decoded journal record seq, or None if it is not on flash."""
         return self.journal.record(seq)
 
+    def document_seq(self, number, refund=False):
+        """The journal seq of the receipt (refund=True: the refund) printed
+        with `number`, or None if the till holds no such receipt (never
+        printed, or deleted after HO processed it). In training mode the
+        training receipts' own numbers. What a cashier keys to find an
+        earlier receipt goes through here (refund, copy); docs/records.md,
+        "Document numbers"."""
+        ser = reports.series(J.KIND_STORNO if refund else J.KIND_SALE, self._record_flags())
+        last = self.totals.numbers[ser]
+        if 0 < number <= last:
+            seq = reports.find_number(self.journal, ser, number, last)
+            if seq is not None:
+                return seq
+        # A receipt of a firmware before document numbers was printed with
+        # its journal seq, and its record has no number.
+        rec = self.find_record(number)
+        if rec is not None and R.S_NUMBER not in rec[J.K_BODY] and \
+                reports.series(rec[J.K_KIND], rec.get(J.K_FLAGS, 0)) == ser:
+            return number
+        return None
+
     def _refund_receipt(self, entry):
         if not entry or "." in entry:
             self._fail("Key the receipt no.")
             return
         n = int(entry)
-        rec = self.find_record(n)
+        seq = self.document_seq(n)
+        rec = None if seq is None else self.find_record(seq)
         if rec is None or rec[J.K_KIND] != J.KIND_SALE:
             self._fail("Receipt %d not found on this till" % n)
             return
         if bool(rec.get(J.K_FLAGS, 0) & J.FLAG_TRAINING) != self.training:
             self._fail("Receipt %d is %s training" % (n, "not" if self.training else "from"))
             return
-        if n in self.refunded:
+        if seq in self.refunded:
             self._fail("Receipt %d already refunded" % n)
             return
         if not self._can_sell():
             return
         pol = self._policies()
         try:
-            storno = storno_of(rec[J.K_BODY], n, bool(policy.get(pol, "prices_include_tax")),
+            storno = storno_of(rec[J.K_BODY], seq, bool(policy.get(pol, "prices_include_tax")),
                                bool(policy.get(pol, "round_per_line")),
                                policy.get(pol, "cash_rounding"))
         except (SaleError, ValueError) as exc:
@@ -1498,10 +1549,11 @@ class Engine:
         if limit is not None and amount > limit:
             self._fail("Offline: refunds up to %s" % self._money(limit))
             return
-        self._authorize(("refund", amount), lambda who: self._refund_start(storno, who))
+        self._authorize(("refund", amount), lambda who: self._refund_start(storno, who, n))
 
-    def _refund_start(self, storno, who):
+    def _refund_start(self, storno, who, n):
         storno.approver = self.cashier["id"] if who is None else who
+        self._refund_no = n  # for its paper: the number the customer's receipt shows
         self.sale = storno
         self.sale_training = self.training
         self._ask_refund_tender()
@@ -1582,55 +1634,54 @@ class Engine:
                        self.cols),
                    fit("Difference", self._money(diff), self.cols) if diff else "Day closed")
 
-    def _ask_copy(self):
+    def _ask_copy(self, refund=False):
         # Any receipt still in the journal, rebuilt from its record (never a
-        # kept copy of the paper); TOTAL alone reprints the last one.
+        # kept copy of the paper); TOTAL alone reprints the last one. Sales
+        # and refunds have numbers of their own: REFUND asks for a refund's.
         # Or its QR code scanned: till id, seq and chain tag must be this
         # till's, so a receipt of another till is never taken for one of ours.
-        self._ask("Reprint receipt no.", "TOTAL=last", self._copy,
-                  scan=lambda text: self._copy("", receipt.parse_qr(text) or ()))
+        self._ask("Reprint refund no." if refund else "Reprint receipt no.", "TOTAL=last",
+                  lambda e: self._copy(e, refund),
+                  keys=None if refund else {"REFUND": lambda: self._ask_copy(True)},
+                  scan=lambda text: self._copy("", code=receipt.parse_qr(text) or ()))
 
-    def receipt_seq(self, number):
-        """The journal seq of the receipt printed with `number` (None if none).
-        The one place a keyed receipt number becomes a record: today a
-        receipt's number is its journal seq (docs/records.md)."""
-        return number
-
-    def _copy(self, entry, code=None):
-        """A copy of the receipt keyed (its number; nothing: the last one),
-        or whose QR code was scanned (code: parse_qr's (till id, seq, tag), ()
-        for a code that is not a receipt's)."""
+    def _copy(self, entry, refund=False, code=None):
+        """A copy of the receipt (or refund) keyed by its document number
+        (nothing: the last one), or whose QR code was scanned (code:
+        parse_qr's (till id, seq, tag), () for a code that is not a receipt's)."""
         if code is not None:
             self.prompt = None
             rec = self.find_record(code[1]) if code and code[0] == self.till_id else None
             if rec is None or rec.get(J.K_TAG) != code[2]:
                 self._fail("Not a receipt of this till")
                 return
-            n = code[1]
+            if rec[J.K_KIND] not in (J.KIND_SALE, J.KIND_STORNO):
+                self._fail("No. %d is not a receipt" % code[1])  # a Z's QR code
+                return
+            seq = code[1]
         else:
             if entry and "." in entry:
                 self._fail("Key the receipt no.")
                 return
-            n = self.receipt_seq(int(entry)) if entry else self.last_receipt
-            if n is None and not entry:
-                self._fail("No receipt to copy")
+            n = int(entry) if entry else None
+            seq = self.last_receipt if n is None else self.document_seq(n, refund)
+            rec = None if seq is None else self.find_record(seq)
+            if rec is None:  # document_seq finds only receipts; the last one is one
+                if n is None:
+                    self._fail("No receipt to copy")
+                else:
+                    self._fail("%s %d no longer on till" % ("Refund" if refund else "Receipt", n))
                 return
-            rec = self.find_record(n) if n is not None else None
-            if rec is None:
-                self._fail("Receipt %s no longer on till" % (entry or n))
-                return
-        if rec[J.K_KIND] not in (J.KIND_SALE, J.KIND_STORNO):
-            self._fail("No. %d is not a receipt" % n)
-            return
         try:  # laid out before the copy is journaled: a copy that is not made is not recorded
-            job = printjob.receipt(rec, self.till_id, self.snap, True)
+            job = self._receipt_job(rec, True)
         except MemoryError:
             self._copy_not_printed()
             return
-        if self._event(R.EV_COPY, self.cashier["id"], n, flags=self._record_flags()) is None:
+        if self._event(R.EV_COPY, self.cashier["id"], seq, flags=self._record_flags()) is None:
             return
         self._out.append(("print", job))
-        self._info("Copy printed", fit("Receipt", str(n), self.cols))
+        self._info("Copy printed", fit("Refund" if job["kind"] == "storno" else "Receipt",
+                                       str(job["number"]), self.cols))
 
     def _cash_amount(self, sign, entry, amount=None):
         """Cash in (sign 1: the float, change brought in) or out (sign -1: a

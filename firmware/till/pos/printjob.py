@@ -53,10 +53,12 @@ def _discount(d):
     return {"percent_bp" if d[0] == R.DISC_PERCENT else "amount_off": d[1], "amount": d[2]}
 
 
-def receipt(rec, till_id, snapshot, copy=False):
+def receipt(rec, till_id, snapshot, copy=False, of=None):
     """The job for a sale or storno record (a decoded record dict with its tag).
+    of: for a storno, the number of the receipt it refunds (its record holds
+    that receipt's journal seq), None when the journal no longer has it.
     Built as one dict literal: a map grown key by key is reallocated twice on
-    the way to its 22 keys, and a receipt is built after every sale."""
+    the way to its 24 keys, and a receipt is built after every sale."""
     kind = rec[J.K_KIND]
     body = rec[J.K_BODY]
     flags = rec.get(J.K_FLAGS, 0)
@@ -87,6 +89,8 @@ def receipt(rec, till_id, snapshot, copy=False):
     return {"kind": "storno" if storno else "sale", "copy": copy,
             "training": bool(flags & J.FLAG_TRAINING), "till": till_id,
             "receipt": rec[J.K_SEQ], "tag": rec.get(J.K_TAG), "time": rec[J.K_TIME],
+            # A record from before document numbers was printed with its seq.
+            "number": body.get(R.S_NUMBER, rec[J.K_SEQ]),
             "clock_set": not flags & J.FLAG_CLOCK_NOT_SET,
             "cashier": _cashier(snapshot, body[R.S_CASHIER]),
             "header": header, "footer": footer, "store": store, "currency": currency,
@@ -94,7 +98,8 @@ def receipt(rec, till_id, snapshot, copy=False):
             "sale_discount": _discount(body.get(R.S_DISCOUNT)), "total": body[R.S_TOTAL],
             "rounding": body.get(R.S_ROUNDING, 0), "tenders": tenders, "change": change,
             "taxes": _taxes(snapshot, body[R.S_TAXES]), "snapshot": body[R.S_SNAPSHOT],
-            "refund_of": body[R.S_REFUND_OF] if storno else None,
+            "refund_of": of if storno else None,
+            "refund_seq": body[R.S_REFUND_OF] if storno else None,
             "approver": _cashier(snapshot, body[R.S_APPROVER]) if storno else None}
 
 
@@ -146,6 +151,7 @@ def period(kind, p, till_id, snapshot, cashier_id, time, seq=None, tag=None, fla
     job["cash_out"] = p.get(R.P_CASH_OUT, 0)
     job["expected"] = p.get(R.P_EXPECTED)
     job["counted"] = p.get(R.P_COUNTED)
+    job["numbers"] = [p.get(R.P_NUMBERS, 0), p.get(R.P_NUMBERS + 1, 0)]  # last sale, refund
     job["incomplete"] = bool(p.get(R.P_INCOMPLETE))
     job["snapshot"] = p.get(R.P_SNAPSHOT, snapshot.version if snapshot is not None else None)
     if R.P_APPROVER in p:

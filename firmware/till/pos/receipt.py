@@ -182,14 +182,20 @@ def _heading(p, job, store):
     p.pair(stamp, "Till %s" % job.get("till", ""))
     title = {"sale": "Receipt", "storno": "Refund", "x": "X report", "z": "Z closing",
              "cash": "Cash"}
-    number = job.get("z") if job["kind"] == "z" else job.get("receipt")
+    # A sale or refund shows its document number; the QR code keeps the seq.
+    # An internal cash slip shows none: its number would be the journal's.
+    number = None if job["kind"] == "cash" else (
+        job.get("z") if job["kind"] == "z" else job.get("number", job.get("receipt")))
     left = title.get(job["kind"], job["kind"])
     if number is not None:
         left += " %d" % number
     cashier = job.get("cashier") or {}
     p.pair(left, "Cashier %s" % (cashier.get("name") or cashier.get("id") or ""))
     if job["kind"] == "storno":
-        p.line("Refund of receipt %s" % job.get("refund_of"))
+        if job.get("refund_of") is not None:
+            p.line("Refund of receipt %s" % job["refund_of"])
+        else:  # the receipt's record is gone from the till: its journal seq
+            p.line("Refund of record %s" % job.get("refund_seq"))
         approver = job.get("approver") or {}
         if approver:
             p.line("Approved by %s" % (approver.get("name") or approver.get("id")))
@@ -270,9 +276,12 @@ def _period(p, job):
     c = job.get("counts") or {}
     if job.get("first") is not None:
         p.pair("Records", "%s to %s" % (job["first"], job["last"]))
+    numbers = job.get("numbers") or (0, 0)
     p.pair("Sales", "%d" % c.get("sales", 0))
+    _numbers(p, "Receipt nos.", numbers[0], c.get("sales", 0))
     p.pair("Sales total", p.money(job.get("sales", 0)))
     p.pair("Refunds", "%d" % c.get("stornos", 0))
+    _numbers(p, "Refund nos.", numbers[1], c.get("stornos", 0))
     p.pair("Refunds total", p.money(job.get("refunds", 0)))
     p.pair("Discounts", p.money(job.get("discounts", 0)))
     p.pair("Cash rounding", p.money(job.get("rounding", 0)))
@@ -320,6 +329,13 @@ def _cash(p, job):
     approver = job.get("approver")
     if approver:
         p.line("Approved by %s" % (approver.get("name") or approver.get("id")))
+
+
+def _numbers(p, label, last, count):
+    # The period's document numbers run gap-free up to the last one taken,
+    # one per record counted: an auditor matches them against the receipts.
+    if last and count:
+        p.pair(label, "%s to %s" % (last - count + 1, last), indent=2)
 
 
 def _qr(out, p, profile, payload):

@@ -11,15 +11,39 @@
 # segments of them, possibly records of the open period. Before that happens a
 # checkpoint event carrying the totals so far is appended (Engine.mark_processed),
 # so the newest anchor is always still on flash and covers what was deleted.
+#
+# Document numbers (docs/records.md, "Document numbers") live here too: like
+# the grand total they run on across periods, each sale or refund record
+# carries its own, and closings and checkpoints carry the last one of each
+# series, so recover() finds them where it finds the totals.
 from till.formats import cbor
 from till.formats import journal as J
 from till.formats import records as R
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+
+_SERIES = const(4)  # sales, refunds, training sales, training refunds
+
+
+def series(kind, flags):
+    """The document-number series of a record: 0 sales, 1 refunds, 2 and 3
+    the same in training mode (their own numbers, so that practice takes no
+    number from the real receipts); None for a kind that has no number."""
+    if kind != J.KIND_SALE and kind != J.KIND_STORNO:
+        return None
+    return (kind == J.KIND_STORNO) + (2 if flags & J.FLAG_TRAINING else 0)
+
 
 class Totals:
-    """Running totals of one period (docs/records.md, "Period totals")."""
+    """Running totals of one period (docs/records.md, "Period totals"), and
+    the last document number of each series."""
 
-    def __init__(self, z=1, first=1, grand_start=0):
+    def __init__(self, z=1, first=1, grand_start=0, numbers=None):
         self.z = z
         self.first = first
         self.last = first - 1
@@ -35,6 +59,7 @@ class Totals:
         self.grand_start = grand_start
         self.incomplete = False
         self.anchor_seq = 0  # seq of the closing or checkpoint the totals start from
+        self.numbers = list(numbers) if numbers else [0] * _SERIES
 
     @property
     def grand_total(self):
@@ -54,6 +79,7 @@ class Totals:
     def add(self, seq, kind, body, flags=0):
         """Count one journal record of this period."""
         self.last = seq
+        self._number(kind, body, flags)
         if flags & J.FLAG_TRAINING:
             if kind in (J.KIND_SALE, J.KIND_STORNO, J.KIND_NO_SALE, J.KIND_CASH):
                 self._bump(R.C_TRAINING)
@@ -82,6 +108,13 @@ class Totals:
                 self.cash_out += amount
         elif kind == J.KIND_EVENT and body.get(R.E_TYPE) == R.EV_CANCEL:
             self._bump(R.C_CANCELLED)
+
+    def _number(self, kind, body, flags):
+        s = series(kind, flags)
+        if s is not None:
+            n = body.get(R.S_NUMBER)
+            if isinstance(n, int) and n > self.numbers[s]:
+                self.numbers[s] = n
 
     def _money(self, body, parts):
         taxes, tenders, lines = parts
@@ -121,6 +154,8 @@ class Totals:
                R.P_ROUNDING: self.rounding, R.P_DISCOUNTS: self.discounts,
                R.P_GRAND_TOTAL: self.grand_total, R.P_CASH_IN: self.cash_in,
                R.P_CASH_OUT: self.cash_out, R.P_EXPECTED: self.expected()}
+        for i in range(_SERIES):
+            out[R.P_NUMBERS + i] = self.numbers[i]
         if self.incomplete:
             out[R.P_INCOMPLETE] = True
         return out
@@ -128,7 +163,8 @@ class Totals:
     @classmethod
     def from_body(cls, p):
         """Totals resumed from a checkpoint's period map."""
-        t = cls(p[R.P_Z], p[R.P_FIRST], p[R.P_GRAND_TOTAL] - p[R.P_SALES] - p[R.P_REFUNDS])
+        t = cls(p[R.P_Z], p[R.P_FIRST], p[R.P_GRAND_TOTAL] - p[R.P_SALES] - p[R.P_REFUNDS],
+                numbers_of(p))
         t.last = p[R.P_LAST]
         for e in p[R.P_TAXES]:
             t.taxes[(e[0], e[1])] = [e[2], e[3], e[4]]
@@ -152,14 +188,20 @@ class Totals:
 
     def next_period(self, closing_seq):
         """The totals of the period a closing at closing_seq starts."""
-        t = Totals(self.z + 1, closing_seq + 1, self.grand_total)
+        t = Totals(self.z + 1, closing_seq + 1, self.grand_total, self.numbers)
         t.anchor_seq = closing_seq
         return t
 
 
+def numbers_of(p):
+    """The last document numbers a closing or checkpoint carries (zeros from
+    a firmware before document numbers)."""
+    return [p.get(R.P_NUMBERS + i, 0) for i in range(_SERIES)]
+
+
 def after_closing(body, seq):
     """Totals of the period that starts after the closing record (seq, body)."""
-    return Totals(body[R.P_Z] + 1, seq + 1, body[R.P_GRAND_TOTAL])
+    return Totals(body[R.P_Z] + 1, seq + 1, body[R.P_GRAND_TOTAL], numbers_of(body))
 
 
 def recover(journal, observe=None):
@@ -209,12 +251,78 @@ def _recover_one(totals, seq, rec, observe):
     return totals
 
 
-def recompute(records, after_seq, upto_seq, z, grand_start):
+def recompute(records, after_seq, upto_seq, z, grand_start, numbers=None):
     """Totals of the records with after_seq < seq <= upto_seq, from (seq, record
-    dict) pairs: what head office (or a test) checks a closing against."""
-    t = Totals(z, after_seq + 1, grand_start)
+    dict) pairs: what head office (or a test) checks a closing against.
+    numbers: the last document numbers before the period (the previous
+    closing's); records before the period count for the numbers too."""
+    t = Totals(z, after_seq + 1, grand_start, numbers)
     for seq, rec in records:
         if after_seq < seq <= upto_seq:
             t.add(seq, rec[J.K_KIND], rec[J.K_BODY], rec.get(J.K_FLAGS, 0))
+        elif seq <= after_seq:
+            t._number(rec[J.K_KIND], rec[J.K_BODY], rec.get(J.K_FLAGS, 0))
     t.last = upto_seq
     return t
+
+
+def find_number(journal, ser, number, last=None):
+    """The journal sequence number of document `number` of series `ser`
+    (series()), or None when no record on flash carries it (never taken, or
+    deleted after HO processed it). last: the series' last number taken, if
+    known (Totals.numbers).
+
+    Numbers grow with the sequence, one per record of the series, so the
+    journal is searched like a sorted list: a probe at seq `at` reads forward
+    to the first record of the series, and its number n at seq s bounds the
+    answer (n < number: it is at s + number - n or later; n > number: before
+    at, and at s - (n - number) or earlier). With `last`, the number is at
+    most last - number records before the newest, and the probes first step
+    down from there by doubling distances (the receipts asked for are mostly
+    the day's); then, or without it, a bisection. About log2(records) probes,
+    each reading part of one segment; nothing is kept between lookups, so
+    nothing grows with the day (docs/benchmarks.md has the times)."""
+    lo = 1
+    hi = journal.last_seq
+    step = 0
+    if last is not None:
+        if number > last:
+            return None
+        hi -= last - number
+        step = 1
+    while lo <= hi:
+        at = max(lo, hi - step + 1) if step else (lo + hi) // 2
+        found = _probe(journal, ser, at, hi)
+        if found is None:
+            hi = at - 1
+        else:
+            seq, n = found
+            if n == number:
+                return seq
+            if n < number:
+                lo = seq + (number - n)
+                step = 0  # bracketed: bisect
+                continue
+            hi = min(at - 1, seq - (n - number))
+        step *= 2
+    return None
+
+
+def _probe(journal, ser, at, hi):
+    """(seq, number) of the first record of series ser at seq at..hi."""
+    records = journal.records_after(at - 1)
+    try:
+        for seq, raw in records:
+            if seq > hi:
+                return None
+            try:
+                rec = cbor.loads(raw)
+                if series(rec[J.K_KIND], rec.get(J.K_FLAGS, 0)) == ser:
+                    n = rec[J.K_BODY].get(R.S_NUMBER)
+                    if isinstance(n, int):
+                        return seq, n
+            except (cbor.CBORError, KeyError, TypeError, AttributeError, ValueError):
+                pass  # not a record this firmware wrote: it holds no number
+    finally:
+        records.close()  # its segment file now, not at the next collection
+    return None

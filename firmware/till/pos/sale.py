@@ -269,7 +269,7 @@ def tax_entries(tot):
 
 
 def storno_of(body, seq, prices_include_tax, round_per_line, cash_increment):
-    """A Sale refunding the sale record body `body` (receipt number seq) in full.
+    """A Sale refunding the sale record body `body` (journal seq `seq`) in full.
 
     Every quantity is negated; tax rates come from the original record, so the
     storno mirrors the sale to the cent even if rates changed since. Raises
@@ -302,5 +302,5 @@ def storno_of(body, seq, prices_include_tax, round_per_line, cash_increment):
     s.refund_of = seq
     if s.total != -body[R.S_TOTAL]:
         # Made with other tax settings: only head office can refund it exactly.
-        raise SaleError("Receipt %d: ask head office" % seq)
+        raise SaleError("Receipt %d: ask head office" % body.get(R.S_NUMBER, seq))
     return s

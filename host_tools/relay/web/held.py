@@ -26,11 +26,26 @@ def copy(store: Store, till_id: str, seq: int) -> dict[str, Any] | None:
             "time": rec.get(J.K_TIME) if isinstance(rec.get(J.K_TIME), int) else None,
             "total": total if isinstance(total, int) else None,
             "training": isinstance(flags, int) and bool(flags & J.FLAG_TRAINING),
-            "tag": tag.hex() if isinstance(tag, bytes) else "", "paper": _paper(rec, till_id)}
+            "tag": tag.hex() if isinstance(tag, bytes) else "",
+            "paper": _paper(rec, till_id, _refunded_number(store, till_id, kind, body))}
 
 
-def _paper(rec: dict[Any, Any], till_id: str) -> str | None:
+def _refunded_number(store: Store, till_id: str, kind: Any, body: Any) -> int | None:
+    """A refund's paper names the number of the receipt it refunds, which is
+    in that receipt's record (docs/records.md, "Document numbers")."""
+    if kind != J.KIND_STORNO or not isinstance(body, dict) or not isinstance(body.get(R.S_REFUND_OF), int):
+        return None
+    raw = store.record_raw(till_id, body[R.S_REFUND_OF])
+    sale = cbor2.loads(raw) if raw is not None else None
+    sale_body = sale.get(J.K_BODY) if isinstance(sale, dict) else None
+    if not isinstance(sale_body, dict):
+        return None
+    number = sale_body.get(R.S_NUMBER, body[R.S_REFUND_OF])  # a record before numbers: its seq
+    return number if isinstance(number, int) else None
+
+
+def _paper(rec: dict[Any, Any], till_id: str, refund_of: int | None) -> str | None:
     try:
-        return paper.text(rec, till_id)
+        return paper.text(rec, till_id, refund_of)
     except Exception:  # a body the layout cannot read (a quarantined record): show the facts alone
         return None

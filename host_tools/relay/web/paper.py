@@ -26,12 +26,13 @@ def _profile() -> dict[str, Any]:
     return profile
 
 
-def job(rec: dict[Any, Any], till_id: str) -> dict[str, Any] | None:
+def job(rec: dict[Any, Any], till_id: str, refund_of: int | None = None) -> dict[str, Any] | None:
     """The print job the till made from this record; None for a kind that
-    prints nothing."""
+    prints nothing. refund_of: for a refund, the number of the receipt it
+    refunds (from that receipt's record, where HO holds it)."""
     kind, flags = rec[J.K_KIND], rec.get(J.K_FLAGS, 0)
     if kind in (J.KIND_SALE, J.KIND_STORNO):
-        made: dict[str, Any] = printjob.receipt(rec, till_id, None)
+        made: dict[str, Any] = printjob.receipt(rec, till_id, None, False, refund_of)
     elif kind == J.KIND_NO_SALE:
         made = printjob.no_sale(rec, till_id, None)
     elif kind == J.KIND_CASH:
@@ -45,9 +46,9 @@ def job(rec: dict[Any, Any], till_id: str) -> dict[str, Any] | None:
     return made
 
 
-def text(rec: dict[Any, Any], till_id: str) -> str | None:
+def text(rec: dict[Any, Any], till_id: str, refund_of: int | None = None) -> str | None:
     """The paper as text, or None when the record prints nothing."""
-    made = job(rec, till_id)
+    made = job(rec, till_id, refund_of)
     if made is None:
         return None
     profile = _profile()

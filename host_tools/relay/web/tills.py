@@ -37,6 +37,8 @@ def health(t: dict[str, Any], now: int) -> tuple[str, str]:
         return "bad", "flagged"
     if t["chain_breaks"] or t["conflicts"]:
         return "bad", "chain broken" if t["chain_breaks"] else "conflicting copies"
+    if t["total_mismatches"]:
+        return "bad", "Z grand total differs"
     if t["quarantined"] or t["gaps"]:
         return "warn", "records set aside" if t["quarantined"] else "records missing"
     if t["clock_offset_s"] is not None and abs(t["clock_offset_s"]) > CLOCK_WARN_S:
