@@ -94,7 +94,7 @@ def receipt(rec, till_id, snapshot, copy=False):
             "sale_discount": _discount(body.get(R.S_DISCOUNT)), "total": body[R.S_TOTAL],
             "rounding": body.get(R.S_ROUNDING, 0), "tenders": tenders, "change": change,
             "taxes": _taxes(snapshot, body[R.S_TAXES]), "snapshot": body[R.S_SNAPSHOT],
-            "refund_of": body[R.S_REFUND_OF] if storno else None,
+            "refund_of": body.get(R.S_REFUND_OF) if storno else None,
             "approver": _cashier(snapshot, body[R.S_APPROVER]) if storno else None}
 
 

@@ -13,7 +13,7 @@ from till.formats.dates import from_unix
 from till.formats.text import fit_columns
 
 QR_PREFIX = "KASSA1"
-_TENDER_LABELS = {"cash": "Cash", "card": "Card"}  # MicroPython str has no capitalize()
+_TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher"}  # MicroPython str has no capitalize()
 
 
 def qr_payload(till_id, seq, tag):
@@ -142,7 +142,10 @@ def _heading(p, job, store):
     cashier = job.get("cashier") or {}
     p.pair(left, "Cashier %s" % (cashier.get("name") or cashier.get("id") or ""))
     if job["kind"] == "storno":
-        p.line("Refund of receipt %s" % job.get("refund_of"))
+        if job.get("refund_of") is None:
+            p.line("Refund without receipt")
+        else:
+            p.line("Refund of receipt %s" % job["refund_of"])
         approver = job.get("approver") or {}
         if approver:
             p.line("Approved by %s" % (approver.get("name") or approver.get("id")))
