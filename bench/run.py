@@ -301,6 +301,12 @@ def bench_flash() -> str:
     return bench_flashing()
 
 
+def bench_refund() -> str:
+    from bench_refund import bench_refund_scan
+
+    return bench_refund_scan(mp)
+
+
 BENCHMARKS: list[Callable[[], str]] = [
     bench_record_size,
     bench_codec,
@@ -308,6 +314,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_speed,
     bench_heap_and_recovery,
     bench_journal_boot,
+    bench_refund,
     bench_catalog,
     bench_engine,
     bench_till,
