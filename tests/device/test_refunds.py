@@ -8,7 +8,7 @@
 import gc
 
 from engine_fixture import PINS, T0, Till, check_closing, display, meta, of
-from till.formats import escpos
+from till.formats import cbor, escpos
 from till.formats import journal as J
 from till.formats import records as R
 from till.pos import receipt, refund
@@ -319,3 +319,32 @@ def test_refunding_a_sale_piece_by_piece_adds_up_to_it_to_the_cent():
                 left.add(storno)
                 gc.collect()
             assert got == -body[R.S_TOTAL], (discount, qtys, got, body[R.S_TOTAL])
+
+
+class _Journal:
+    """records_after over records kept in a list, as the journal yields them."""
+
+    def __init__(self, records):
+        self.raw = [(r[J.K_SEQ], cbor.dumps(r)) for r in records]
+
+    def records_after(self, seq):
+        for s, raw in self.raw:
+            if s > seq:
+                yield s, raw
+
+
+def test_the_stornos_of_a_receipt_are_found_whatever_its_number_takes_to_encode():
+    body = _sale([({"plu": 7, "name": "Brot", "price": 289, "tax": "B"}, 5)])
+    for seq in (3, 23, 24, 300, 70000, 2 ** 32 + 5):
+        storno = refund.storno(refund.Left(body, seq), True, False, 1, [(0, 2)]).body(1, 1)
+        other = dict(storno)
+        other[R.S_REFUND_OF] = seq + 1  # another receipt's storno
+        sale = {J.K_SEQ: seq + 3, J.K_TIME: 0, J.K_KIND: J.KIND_SALE, J.K_BODY: body,
+                J.K_TAG: bytes(16)}
+        records = [{J.K_SEQ: seq, J.K_TIME: 0, J.K_KIND: J.KIND_SALE, J.K_BODY: body,
+                    J.K_TAG: bytes(16)}, sale]
+        for i, b in enumerate((storno, other, storno)):
+            records.append({J.K_SEQ: seq + 4 + i, J.K_TIME: 0, J.K_KIND: J.KIND_STORNO,
+                            J.K_BODY: b, J.K_TAG: bytes(16)})
+        left = refund.of(_Journal(records), records[0], seq)
+        assert left.units == [1] and not left.untouched, seq
