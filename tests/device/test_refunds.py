@@ -107,6 +107,34 @@ def test_lines_and_quantities_of_a_receipt_are_refunded_once_each():
         till.close()
 
 
+def test_a_cashier_who_may_refund_is_held_to_her_limit_by_what_she_picks():
+    m = meta()
+    m["roles"]["cashier"]["may"].append("refund")
+    m["roles"]["cashier"]["max_refund"] = 200
+    till = Till(m)
+    try:
+        till.sign_on(1)
+        n = sell(till, "%s; %s; %s; CASH" % (BREAD, MILK, COLA))
+        acts = till.keys("REFUND %d TOTAL" % n)  # 5.37 in all, over her 2.00: no manager yet
+        assert display(acts) == (fit("Refund", "5.37", 20), "CASH or CARD")
+        till.scan(MILK)
+        acts = till.keys("CASH")
+        assert display(acts)[0].startswith("Refunded") and of(acts, "drawer")
+        assert stornos_of(till, n)[-1][J.K_BODY][R.S_APPROVER] == 1
+        acts = till.keys("REFUND %d TOTAL CASH" % n)  # the rest, 4.18: a manager
+        assert display(acts) == ("Refund over 2.00", "Manager no.?")
+        acts = till.keys("CLEAR")
+        assert display(acts) == ("Not approved", "")
+        acts = till.keys("CLEAR CARD 9 TOTAL %s TOTAL" % PINS[9])
+        assert display(acts) == (fit("Card", "-4.18", 20), "Approval?")
+        till.keys("4711 TOTAL")
+        body = stornos_of(till, n)[-1][J.K_BODY]
+        assert body[R.S_APPROVER] == 9 and body[R.S_TOTAL] == -418
+        assert body[R.S_TENDERS] == [[R.TENDER_CARD, -418, "4711"]]
+    finally:
+        till.close()
+
+
 def test_a_whole_refund_still_mirrors_the_sale_and_leaves_nothing():
     till = Till()
     try:

@@ -1318,7 +1318,7 @@ class Engine:
     def _k_cash(self):
         given = self._keyed_money()
         s = self._payable()
-        if s is None or given is False:
+        if s is None or given is False or not self._refund_approved(s, self._k_cash):
             return
         try:
             change = s.pay_cash(given)
@@ -1335,7 +1335,7 @@ class Engine:
     def _k_card(self):
         amount = self._keyed_money()
         s = self._payable()
-        if s is None or amount is False:
+        if s is None or amount is False or not self._refund_approved(s, self._k_card):
             return
         if amount is not None:
             rem = s.remaining()
@@ -1518,7 +1518,7 @@ class Engine:
             return
         amount = -storno.total
         if self._refund_allowed(amount, seq):
-            self._authorize(("refund", amount), lambda who: self._refund_start(storno, who))
+            self._approve_refund(storno, amount)
 
     def _refund_without_receipt(self):
         # Only where HO's policy allows, up to its limit: the approval covers
@@ -1531,7 +1531,33 @@ class Engine:
             return
         s = self._new_sale()
         s.refund_of = 0
-        self._authorize(("refund", limit), lambda who: self._refund_start(s, who))
+        self._approve_refund(s, limit)
+
+    def _approve_refund(self, storno, amount):
+        # A cashier whose role may refund starts on her own right: what she
+        # picks is held to her limit at the payout (_refund_approved), so a
+        # line of a big receipt needs no manager. Without the permission, a
+        # manager approves at once, up to amount (the whole receipt's).
+        if policy.may(self.role, "refund"):
+            storno.approver = None
+            self.sale = storno
+            self.sale_training = self.training
+        else:
+            self._authorize(("refund", amount), lambda who: self._refund_start(storno, who))
+
+    def _refund_approved(self, s, retry):
+        """True if s is not a refund waiting for approval; else its amount is
+        held to the cashier's limit now, a manager approving beyond it, and
+        retry() goes on with the payout once approved."""
+        if s.refund_of is None or s.approver is not None:
+            return True
+
+        def approved(who):
+            s.approver = self.cashier["id"] if who is None else who
+            retry()
+
+        self._authorize(("refund", -s.total), approved)
+        return False
 
     def _refund_allowed(self, amount, refund_of):
         limit = self._rules()["max_refund"]
