@@ -277,6 +277,9 @@ def test_vouchers_pay_where_ho_names_them():
         acts = till.scan("9812345678")
         assert display(acts) == ("Voucher 0.01 to", "24.99")
         acts = till.keys("CLEAR 10.00")
+        acts = till.scan("98" + "1" * 25)  # longer than a receipt prints whole
+        assert display(acts) == ("Misread: scan again", "")
+        acts = till.keys("CLEAR 10.00")
         acts = till.scan("9812345678")
         assert display(acts) == (fit("Voucher", "10.00", 20), fit("Due", "14.99", 20))
         acts = till.keys("CASH")

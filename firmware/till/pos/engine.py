@@ -49,7 +49,9 @@ _MAX_QTY = const(999)
 _MAX_REF = const(12)
 _BP = const(10000)
 _BARCODE_LENGTHS = (8, 12, 13, 14)
-_MAX_VOUCHER = const(40)  # characters of a voucher's code kept as its reference
+# A voucher's code is its tender's reference, printed whole after "  Ref " on
+# a 58 mm receipt's 32 columns; a longer one is a misread.
+_MAX_VOUCHER = const(26)
 _DAY_S = const(86400)
 _MAX_CRASH_DETAIL = const(200)
 # Receipts that found no room in the heap to be laid out wait here (their
