@@ -313,6 +313,12 @@ def bench_handoff() -> str:
     return run()
 
 
+def bench_refund() -> str:
+    from bench_refund import bench_refund_scan
+
+    return bench_refund_scan(mp)
+
+
 BENCHMARKS: list[Callable[[], str]] = [
     bench_record_size,
     bench_codec,
@@ -321,6 +327,7 @@ BENCHMARKS: list[Callable[[], str]] = [
     bench_heap_and_recovery,
     bench_journal_boot,
     bench_doc_numbers,
+    bench_refund,
     bench_catalog,
     bench_engine,
     bench_till,

@@ -18,7 +18,7 @@ PRINTER = {"port": "uart", "uart": 2, "tx": 17, "rx": 16, "baud": 38400,
 
 # UART1 must be given pins: its defaults (9, 10) are the flash chip's.
 SCANNER = {"port": "uart", "uart": 1, "tx": 19, "rx": 18, "baud": 9600,
-           "terminator": "CR", "max_len": 48, "dedup_ms": 700}
+           "terminator": "CR", "max_len": 128, "dedup_ms": 700}
 
 I2C = {"id": 0, "sda": 21, "scl": 22, "freq": 100000}
 # 20 x 4 LCD: room for the item, the price, the total and the printer's state.

@@ -17,7 +17,7 @@ PRINTER = {"port": "uart", "uart": 0, "tx": 0, "rx": 1, "baud": 38400,
 # A TTL serial scanner, factory setting 9600 8N1, CR after each code. At 9600
 # baud a code fits the RP2040's 32-byte UART FIFO during a flash erase.
 SCANNER = {"port": "uart", "uart": 1, "tx": 4, "rx": 5, "baud": 9600,
-           "terminator": "CR", "max_len": 48, "dedup_ms": 700}
+           "terminator": "CR", "max_len": 128, "dedup_ms": 700}
 
 # One I2C bus for the LCD backpack (PCF8574 at 0x27; 0x3F for a PCF8574A) and
 # the DS3231 RTC module (0x68). 100 kHz: long wires to the display.

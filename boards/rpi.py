@@ -25,7 +25,7 @@ PRINTER = {"port": "usb", "vendor": 0x04B8, "product": 0x0E15, "in_ep": 0x82,
 # port "serial": {"device": "/dev/ttyACM0", "baud": 9600} for a USB-CDC scanner.
 SCANNER = {"port": "evdev",
            "device": "/dev/input/by-id/usb-Barcode_Scanner-event-kbd",
-           "terminator": "CR", "max_len": 48, "dedup_ms": 700}
+           "terminator": "CR", "max_len": 128, "dedup_ms": 700}
 
 # kind "evdev": a programmable POS keyboard (or a numeric keypad plus letter
 # keys); the keymap says which character is which key. kind "gpio": a key

@@ -23,7 +23,7 @@ from till.drivers.profiles import TM_T20II as PROFILE  # noqa: F401 - read by ti
 PRINTER = {"port": "file", "out": "printer.bin", "status": True, "queue_dir": "printq",
            "drawer_pin": 2}
 # dedup_ms 0: a script scans the same item twice on purpose, a moment apart.
-SCANNER = {"port": "script", "terminator": "CR", "max_len": 48, "dedup_ms": 0}
+SCANNER = {"port": "script", "terminator": "CR", "max_len": 128, "dedup_ms": 0}
 KEYPAD = {
     "kind": "stream",
     # One keyboard key per till key: the sim screen sends these (Enter is

@@ -18,6 +18,7 @@ from typing import Any
 from host_tools.cli import command_group
 from host_tools.cli.relay import add_db_argument
 from host_tools.relay.store import Store, StoreError
+from till.formats.records import TENDER_NAMES
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -300,7 +301,7 @@ def _money(minor: int) -> str:
 
 
 def sales(args: argparse.Namespace) -> int:
-    tender_names = {"1": "cash", "2": "card"}
+    tender_names = {str(k): v for k, v in TENDER_NAMES.items()}
     return _run(args, lambda store: _show(
         args, store.sales(args.site, args.day_from, args.day_to), "Sales per site and day", [
             ("site", lambda r: r["site"]), ("day", lambda r: r["day"]), ("tills", lambda r: r["tills"]),

@@ -452,7 +452,7 @@ def show_report(console: Console, result: Result) -> None:
             ("sales total", _money(ho["sales_total"]), _money(z["sales_total"])),
             ("refunds", str(ho["refunds"]), str(z["refunds"])),
             ("refunds total", _money(ho["refunds_total"]), _money(z["refunds_total"]))]
-    names = {"1": "cash", "2": "card"}
+    names = {str(k): v for k, v in R.TENDER_NAMES.items()}
     for t in sorted(set(ho["tenders"]) | set(z["tenders"])):
         rows.append((f"tender {names.get(t, t)}", _money(ho["tenders"].get(t, 0)),
                      _money(z["tenders"].get(t, 0))))

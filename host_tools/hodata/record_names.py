@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from host_tools.hodata.journal_reader import to_json
+from till.formats.records import TENDER_NAMES
 
 # docs/journal.cddl: the kinds.
 SALE, STORNO, NO_SALE, CLOSING, CONFIG, EVENT, ACK, CASH = 1, 2, 3, 4, 5, 6, 7, 8
 
 SALE_FIELDS = {1: "cashier", 2: "lines", 3: "sale_discount", 4: "tenders", 5: "taxes",
                6: "total", 7: "rounding", 8: "snapshot", 9: "refund_of", 10: "approver",
-               11: "number"}
+               11: "number", 12: "lines_refunded", 13: "without_receipt"}
 LINE_FIELDS = {1: "plu", 2: "code", 3: "qty", 4: "grams", 5: "unit_price", 6: "tax_class",
                7: "amount", 8: "discount", 9: "flags", 10: "approver", 11: "name",
                12: "voided_by"}
@@ -39,7 +40,7 @@ COUNT_FIELDS = {1: "sales", 2: "stornos", 3: "no_sales", 4: "cancelled", 5: "voi
                 6: "training", 10: "cash_ins", 11: "cash_outs"}
 CONFIG_FIELDS = {1: "version", 2: "base", 3: "hash", 4: "at_boot"}
 ACK_FIELDS = {1: "problem_ids", 2: "by", 3: "note", 4: "problems"}  # docs/journal.cddl
-TENDER_TYPES = {1: "cash", 2: "card"}
+TENDER_TYPES = dict(TENDER_NAMES)  # the firmware's: cash, card, voucher
 DISCOUNT_KINDS = {1: "percent_bp", 2: "amount_off"}
 _TAX = ("class", "rate_ppm", "net", "tax", "gross")
 _CHECKPOINT = 8

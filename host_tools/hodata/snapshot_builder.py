@@ -257,6 +257,8 @@ class _Config:
             return v
         if isinstance(default, dict):
             return self.settings(v, f"{path}.{key}", hi)
+        if hi is None:  # barcode prefixes (till.pos.policy)
+            return self.prefixes(v, f"{path}.{key}")
         if not isinstance(v, (list, tuple)) or not all(isinstance(m, str) for m in v):
             self.p.add(self.at(f"{path}.{key}"), f"{v!r} is not a list of names ({', '.join(hi)})")
             return []
@@ -264,6 +266,15 @@ class _Config:
         if unknown:
             self.p.add(self.at(f"{path}.{key}"), f"{list(v)!r}: {', '.join(unknown)} is not one of "
                        f"{', '.join(hi)}")
+            return []
+        return sorted(set(v))
+
+    def prefixes(self, v: Any, path: str) -> list[str]:
+        """A list of barcode prefixes: texts of 1 to 13 digits (a voucher's
+        code is longer than its prefix)."""
+        if not isinstance(v, (list, tuple)) or not all(
+                isinstance(m, str) and m.isdigit() and m.isascii() and len(m) <= 13 for m in v):
+            self.p.add(self.at(path), f"{v!r} is not a list of barcode prefixes (texts of 1 to 13 digits)")
             return []
         return sorted(set(v))
 
@@ -372,6 +383,7 @@ class _Items:
         self.tax = config["tax_classes"]
         self.rules = config.get("barcode_rules", [])
         self.eight = tpolicy.get(config.get("policies"), "eight_digit")
+        self.vouchers = tpolicy.get(config.get("policies"), "vouchers")
         self.p = _Problems()
 
     def at(self, n: int, field: str | None = None) -> str:
@@ -428,6 +440,11 @@ class _Items:
             if kind[0] != "item":
                 self.p.add(self.at(n, "barcodes"), f"{code} would be read as a {kind[0]} code by the "
                            "barcode rules, so scanning it could never find this item")
+                continue
+            voucher = [v for v in self.vouchers if code.startswith(v)]
+            if voucher:
+                self.p.add(self.at(n, "barcodes"), f"{code} starts with the voucher prefix {voucher[0]} "
+                           "(policies.vouchers), so scanning it would pay by voucher, never find this item")
                 continue
             keys.append(int(kind[1]))
         return keys

@@ -109,7 +109,7 @@ def test_numbers_are_gap_free_whatever_happens_between_sales():
         # The Z closing seals the last number of each series; the next period
         # goes on from them, also after a cut right after the Z.
         till.keys("CLEAR")
-        acts = till.keys("REPORT 2 9 TOTAL %s TOTAL" % PINS[9])
+        acts = till.keys("REPORT 2 9 TOTAL %s TOTAL 0 TOTAL" % PINS[9])  # the drawer counted: 0
         z = recorded(acts, J.KIND_CLOSING)[0][3]
         assert [z[R.P_NUMBERS + i] for i in range(4)] == [7, 1, 1, 1]
         assert z[R.P_GRAND_TOTAL] == grand + body[R.S_TOTAL] and not z.get(R.P_INCOMPLETE)
@@ -192,7 +192,7 @@ def test_paper_and_display_show_the_number_and_the_qr_keeps_the_seq():
         acts = till.send(("not_printed", 2))  # the no-sale slip: not a receipt REPORT 3 takes
         assert display(acts) == ("Not printed:", "")
         till.keys("CLEAR")
-        acts = till.keys("REPORT 2 9 TOTAL %s TOTAL" % PINS[9])
+        acts = till.keys("REPORT 2 9 TOTAL %s TOTAL 0 TOTAL" % PINS[9])  # the drawer counted: 0
         acts = till.send(("not_printed", recorded(acts, J.KIND_CLOSING)[0][1]))
         assert display(acts) == ("Not printed:     Z 1", "")
     finally:

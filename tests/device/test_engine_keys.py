@@ -188,11 +188,12 @@ def test_menus_and_prompts_answer_in_their_own_words():
             till.keys("CLEAR")
         till.keys("TOTAL CASH")  # age checked, paid
         no = till.records(J.KIND_SALE)[-1][J.K_BODY][R.S_NUMBER]
-        # The refund's tender question.
-        till.keys("CLEAR REFUND %d TOTAL" % no)
-        for key in ("5", "TOTAL", "VOID"):
+        # A refund says what it pays back and how; a key it does not take says why.
+        acts = till.keys("CLEAR REFUND %d TOTAL" % no)
+        assert display(acts)[1] == "CASH or CARD"
+        for key in ("DISCOUNT", "5 PRICE"):
             acts = till.keys(key)
-            assert display(acts) == ("Pay back by CASH or", "CARD"), key
+            assert display(acts) == ("Refund: no price or", "discount"), key
             till.keys("CLEAR")
         acts = till.keys("CASH")
         assert display(acts)[0].startswith("Refunded")

@@ -171,10 +171,11 @@ def test_period_totals_validate_whatever_tenders_the_period_had() -> None:
     engine_record = schema("engine-record")
     totals = {1: 1, 2: 1, 3: 7, 4: [], 6: {1: 2}, 7: 900, 8: 0, 9: 0, 10: 0, 11: 900}
     record = {1: 8, 2: 1795000100, 3: J.KIND_EVENT, 6: bytes(16)}
-    for tenders in ([], [[1, 900]], [[2, 900]], [[1, 400], [2, 500]], [[2, 500], [1, 400]]):
+    for tenders in ([], [[1, 900]], [[2, 900]], [[1, 400], [2, 500]], [[2, 500], [1, 400]],
+                    [[3, 900]], [[1, 400], [3, 500]]):  # 3: vouchers
         body = {1: R.EV_CHECKPOINT, 3: {**totals, 5: tenders}}
         engine_record.validate_cbor(cbor2.dumps({**record, 4: body}))
-    for bad in ([[3, 900]], [[2, "900"]], [[2]]):
+    for bad in ([[4, 900]], [[2, "900"]], [[2]]):
         with pytest.raises(Exception):
             engine_record.validate_cbor(cbor2.dumps({**record, 4: {1: R.EV_CHECKPOINT,
                                                                  3: {**totals, 5: bad}}}))

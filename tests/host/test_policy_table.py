@@ -57,7 +57,7 @@ def another_value(default: Any, lo: Any, hi: Any) -> Any:
     if isinstance(default, str):
         return [c for c in hi if c != default][0]
     if isinstance(default, tuple):
-        return ("x_report",)
+        return ("x_report",) if hi else ("98",)
     return None  # a map: its own keys are entries of their own
 
 

@@ -48,3 +48,13 @@ def test_qr_on_the_png_decodes_to_till_seq_and_tag() -> None:
     img = rr.draw_paper(paper(sale_job(), PROFILE_80)).image
     found = [r.text for r in zxingcpp.read_barcodes(img) if r.format == zxingcpp.BarcodeFormat.QRCode]
     assert found == [receipt.qr_payload("store-12/till-7", 1042, TAG)]
+
+
+def test_a_refund_without_receipt_paid_by_voucher_codes_reads_whole_on_58_mm() -> None:
+    code = "9" * 26  # the longest voucher code the till takes (engine._MAX_VOUCHER)
+    job = sale_job(kind="storno", refund_of=None, approver={"id": 9, "name": "Maria"},
+                   tenders=[{"type": "voucher", "amount": 830, "ref": code}], change=0)
+    for profile in (PROFILE_80, PROFILE_58):
+        text = rr.to_text(paper(job, profile))
+        assert "Refund without receipt" in text and "Approved by Maria" in text
+        assert "Voucher" in text and f"Ref {code}" in text, text

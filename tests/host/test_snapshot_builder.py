@@ -265,6 +265,22 @@ def test_policy_and_role_errors_say_what_is_allowed() -> None:
     assert sb.parse_config(data)["roles"]["cashier"]["max_open_price"] is None
 
 
+def test_vouchers_are_barcode_prefixes_that_no_item_barcode_starts_with(tmp_path: Path) -> None:
+    data = json.loads((DATA / "store.json").read_text())
+    for bad in ("98", ["9a"], [98], ["1" * 14]):
+        data["policies"]["vouchers"] = bad
+        text = "\n".join(problems_of(sb.parse_config, data))
+        assert "store.json field policies.vouchers: " in text and "barcode prefixes" in text, bad
+    data["policies"]["vouchers"] = ["98", "400638", "98"]
+    config = sb.parse_config(data)
+    assert config["policies"]["vouchers"] == ["400638", "98"]
+    rows = example_rows()
+    code = next(r[4].split()[0] for r in rows if r[4].startswith("400638"))
+    problems = problems_of(sb.load_items, write_csv(tmp_path / "items.csv", rows), config)
+    assert any(f"field barcodes: {code} starts with the voucher prefix 400638" in p
+               for p in problems), problems
+
+
 def test_hash_pins_for_setup() -> None:
     data = json.loads((DATA / "store.json").read_text())
     data["cashiers"][1] = {"id": 2, "name": "Ben", "role": "supervisor", "pin": "2468"}

@@ -39,7 +39,7 @@ def printer_for(cfg, stream, ticks_ms=None):
 def scanner_for(cfg, stream, ticks_ms=None):
     sc = cfg["SCANNER"]
     return Scanner(stream, terminator=sc.get("terminator", "CR"),
-                   max_len=sc.get("max_len", 48), dedup_ms=sc.get("dedup_ms", 700),
+                   max_len=sc.get("max_len", 128), dedup_ms=sc.get("dedup_ms", 700),
                    ticks_ms=ticks_ms)
 
 

@@ -46,14 +46,16 @@ class Scanner:
     ends at the terminator's last byte; CR or LF bytes that are not that byte are
     ignored, so a CR-configured reader also copes with a scanner sending CRLF.
     max_len: a longer code is reported as an error and dropped (line noise or a
-    wrong terminator setting would otherwise grow the buffer forever).
+    wrong terminator setting would otherwise grow the buffer forever). 128 takes
+    a receipt's QR code (till.pos.receipt.qr_payload: up to 116 characters with
+    the longest till id HO gives), which a refund scans.
     dedup_ms: see the module comment; 0 turns suppression off.
     gap_ms: a code whose bytes stop arriving for this long without a terminator
     is dropped with an error (a scanner sends a code in one burst).
     ticks_ms: the millisecond clock (a fake in tests).
     """
 
-    def __init__(self, stream, terminator=b"\r", max_len=48, dedup_ms=700, gap_ms=500,
+    def __init__(self, stream, terminator=b"\r", max_len=128, dedup_ms=700, gap_ms=500,
                  ticks_ms=None, read_bytes=64):
         if isinstance(terminator, str):
             terminator = TERMINATORS[terminator]

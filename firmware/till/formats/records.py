@@ -20,6 +20,8 @@ S_SNAPSHOT = const(8)
 S_REFUND_OF = const(9)  # storno: receipt number (journal seq) of the sale refunded
 S_APPROVER = const(10)  # storno: the manager who approved it
 S_NUMBER = const(11)  # the document number: gap-free per series (reports.series)
+S_PICKS = const(12)  # storno: for each line, its index in the refunded sale's lines
+S_NO_RECEIPT = const(13)  # storno: true for a refund without a receipt (no S_REFUND_OF)
 
 # A line of a sale or storno.
 L_PLU = const(1)
@@ -47,7 +49,8 @@ DISC_AMOUNT = const(2)  # value in minor units
 
 TENDER_CASH = const(1)  # [1, amount, given]: change = given - amount
 TENDER_CARD = const(2)  # [2, amount, approval reference]
-TENDER_NAMES = {TENDER_CASH: "cash", TENDER_CARD: "card"}
+TENDER_VOUCHER = const(3)  # [3, amount, the voucher's code as scanned]
+TENDER_NAMES = {TENDER_CASH: "cash", TENDER_CARD: "card", TENDER_VOUCHER: "voucher"}
 
 # No-sale body (KIND_NO_SALE).
 N_CASHIER = const(1)

@@ -33,7 +33,7 @@ from till.formats import journal as J
 from till.formats import records as R
 from till.formats.catalog import MAX_PLU, SnapshotError
 from till.pos.money import format_money, parse_keyed
-from till.pos.sale import Sale, SaleError, storno_of
+from till.pos.sale import Sale, SaleError
 
 try:
     from micropython import const
@@ -49,6 +49,10 @@ _MAX_QTY = const(999)
 _MAX_REF = const(12)
 _BP = const(10000)
 _BARCODE_LENGTHS = (8, 12, 13, 14)
+# A voucher's code is its tender's reference, printed whole after "  Ref " on
+# a 58 mm receipt's 32 columns; a longer one is a misread.
+_MAX_VOUCHER = const(26)
+_DAY_S = const(86400)
 _MAX_CRASH_DETAIL = const(200)
 # Receipts that found no room in the heap to be laid out wait here (their
 # journal sequence numbers) and are built again from their records once a
@@ -212,7 +216,6 @@ class Engine:
         self.pending_snapshot = None
         self.last_receipt = None
         self._refund_no = None  # the number of the receipt the refund in progress refunds
-        self.refunded = set()
         self.error = None  # the last exception the engine caught
         self.crashes = 0  # engine errors and task crashes journaled this boot
         self.last_crash = None  # what and where, as journaled
@@ -250,8 +253,6 @@ class Engine:
         flags = rec.get(J.K_FLAGS, 0)
         if kind in (J.KIND_SALE, J.KIND_STORNO):
             self.last_receipt = seq
-            if kind == J.KIND_STORNO:
-                self.refunded.add(body[R.S_REFUND_OF])
         if kind == J.KIND_CONFIG:
             if isinstance(body, dict):
                 self.config_hash = body.get(R.C_HASH)
@@ -439,8 +440,9 @@ class Engine:
         number of the receipt it refunds, read from that record while the
         journal still holds it."""
         of = None
-        if rec[J.K_KIND] == J.KIND_STORNO:
-            orig = self.journal.record(rec[J.K_BODY][R.S_REFUND_OF])
+        refund_of = rec[J.K_BODY].get(R.S_REFUND_OF)  # None: a refund without a receipt
+        if rec[J.K_KIND] == J.KIND_STORNO and refund_of is not None:
+            orig = self.journal.record(refund_of)
             if orig is not None:
                 of = orig[J.K_BODY].get(R.S_NUMBER, orig[J.K_SEQ])
         return printjob.receipt(rec, self.till_id, self.snap, copy, of)
@@ -507,6 +509,10 @@ class Engine:
         elif s is not None and s.active():
             c = s.totals()["lines"][len(s.active()) - 1]
             top = fit(s.line()["name"], self._money(c["total"]), w)
+        if s is not None and s.refund_of is not None and not s.tenders:
+            top = fit("Refund", self._money(-s.total), w)  # what goes back: CASH or CARD
+            if not self.entry and self.qty is None:
+                return (top, "CASH or CARD")
         if self.entry:
             return (top, fit("%d x" % self.qty if self.qty is not None else "", self.entry, w))
         if self.qty is not None:
@@ -993,13 +999,22 @@ class Engine:
         if self.cashier is None or self.locked:
             self._fail("Sign on first")
             return
+        code = text.strip() if isinstance(text, str) else text.decode().strip()
+        if self.prompt is not None and self.prompt["scan"] is not None:
+            self.message = None  # a prompt that takes scans (a copy's QR code, a price check)
+            self.prompt["scan"](text)
+            return
+        if "|" in code:  # a receipt's QR code (no barcode has a "|"): refund it
+            self._refund_qr(code)
+            return
         if self.prompt is not None:
             self.message = None
-            if self.prompt["scan"] is not None:
-                self.prompt["scan"](text)
-                return
             self._fail("Finish this first: TOTAL or CLEAR")
             return
+        for prefix in policy.get(self._policies(), "vouchers"):
+            if code.startswith(prefix):
+                self._voucher(code)
+                return
         if self.sale is not None and self.sale.tenders:
             self._fail("Payment started: finish the payment")
             return
@@ -1050,6 +1065,9 @@ class Engine:
         self.qty = None
         self.price = None
         self.subtotal_mode = False
+        if self.sale is not None and self.sale.left is not None:
+            self._refund_pick(item["plu"], qty)
+            return
         if qty is not None and (grams is not None or item["weighed"] or price is not None):
             self._fail("Quantity not allowed for this label")
             return
@@ -1127,6 +1145,11 @@ class Engine:
         if self.sale is None:
             self.sale = self._new_sale()
             self.sale_training = self.training
+        if self.sale.refund_of == 0:  # a refund without a receipt: the items come back
+            if line["grams"] is None:
+                line["qty"] = -(line["qty"] or 1)
+            else:
+                line["grams"] = -line["grams"]
         try:
             self.sale.add_line(line["item"], qty=line["qty"], grams=line["grams"],
                                price=line["price"], code=line["code"], flags=line["flags"],
@@ -1162,6 +1185,8 @@ class Engine:
 
     def _k_price(self):
         entry = self._take_entry()
+        if self._refunding():
+            return
         if not entry:
             self._price_check("")  # PRICE alone: what does an item cost?
             return
@@ -1236,7 +1261,10 @@ class Engine:
             self.price = None
             return
         if self.sale is not None:
-            self._ask_cancel()
+            if self.sale.refund_of is not None and not self.sale.tenders:
+                self._refund_abort()  # nothing paid out yet: nothing to journal
+            else:
+                self._ask_cancel()
 
     def _ask_cancel(self):
         if any(t[0] != R.TENDER_CASH for t in self.sale.tenders):
@@ -1279,6 +1307,8 @@ class Engine:
     def _k_discount(self):
         entry = self._take_entry()
         s = self.sale
+        if self._refunding():
+            return
         if s is None or not s.active():
             self._fail("No item to discount")
             return
@@ -1349,6 +1379,8 @@ class Engine:
         if not s.active():
             self._fail("No items in the sale")
             return None
+        if s.refund_of is not None and not self._refund_allowed(-s.total, s.refund_of):
+            return None
         limit = self._rules()["max_sale"]
         if s.refund_of is None and limit is not None and s.total > limit:
             self._fail("Offline: sales up to %s" % self._money(limit))
@@ -1364,7 +1396,7 @@ class Engine:
     def _k_cash(self):
         given = self._keyed_money()
         s = self._payable()
-        if s is None or given is False:
+        if s is None or given is False or not self._refund_approved(s, self._k_cash):
             return
         try:
             change = s.pay_cash(given)
@@ -1381,7 +1413,7 @@ class Engine:
     def _k_card(self):
         amount = self._keyed_money()
         s = self._payable()
-        if s is None or amount is False:
+        if s is None or amount is False or not self._refund_approved(s, self._k_card):
             return
         if amount is not None:
             rem = s.remaining()
@@ -1398,8 +1430,6 @@ class Engine:
 
     def _card_abort(self):
         self._fail("Card payment not taken")
-        if self.sale.refund_of is not None:
-            self._ask_refund_tender()
 
     def _card(self, amount, ref):
         if not ref or "." in ref or len(ref) > _MAX_REF:
@@ -1436,8 +1466,6 @@ class Engine:
         self.sale = None
         self.subtotal_mode = False
         self.last_receipt = seq
-        if s.refund_of is not None:
-            self.refunded.add(s.refund_of)
         self._print(seq, printjob.receipt, self._record(seq, kind, body, flags), self.till_id,
                     self.snap, False, self._refund_no)
         cash = any(t[0] == R.TENDER_CASH for t in s.tenders)
@@ -1519,59 +1547,199 @@ class Engine:
         return None
 
     def _refund_receipt(self, entry):
-        if not entry or "." in entry:
+        if not entry:
+            self._refund_without_receipt()
+            return
+        if "." in entry:
             self._fail("Key the receipt no.")
             return
-        n = int(entry)
-        seq = self.document_seq(n)
-        rec = None if seq is None else self.find_record(seq)
+        self._refund_of(int(entry), None)
+
+    def _refund_qr(self, code):
+        # KASSA1|<till>|<seq>|<tag>: till.pos.receipt.qr_payload. Taken
+        # between sales, or for the refund's "Receipt no.?".
+        from till.pos.receipt import QR_PREFIX  # loaded by the printer's task on a till
+
+        if self.sale is not None:
+            self._fail("Finish or cancel the sale first")
+            return
+        if self.prompt is not None and self.prompt["label"] != "Receipt no.?":
+            self._fail("Finish this first: TOTAL or CLEAR")
+            return
+        self.prompt = None
+        self.entry = ""
+        parts = code.split("|")
+        if len(parts) != 4 or parts[0] != QR_PREFIX or not parts[2].isdigit():
+            self._fail("Misread: scan again")
+            return
+        self._refund_of(int(parts[2]), code)
+
+    def _refund_of(self, n, qr):
+        """Refund receipt number n (keyed: its document number), or the receipt
+        whose QR code was scanned (qr: the code; n: the journal seq it names; it
+        must be this till's, with the chain tag of the record): what is left of
+        it, the manager if needed, then the cashier picks items or pays it all back."""
+        if qr is None:
+            seq = self.document_seq(n)
+            rec = None if seq is None else self.find_record(seq)
+        else:
+            seq = n
+            rec = self.find_record(seq)
+            if rec is not None:
+                from till.pos.receipt import qr_payload
+
+                if qr != qr_payload(self.till_id, seq, rec.get(J.K_TAG, b"")):
+                    rec = None  # another till's receipt, or not this record's
+                else:
+                    n = rec[J.K_BODY].get(R.S_NUMBER, seq)  # the number on its paper
         if rec is None or rec[J.K_KIND] != J.KIND_SALE:
             self._fail("Receipt %d not found on this till" % n)
             return
         if bool(rec.get(J.K_FLAGS, 0) & J.FLAG_TRAINING) != self.training:
             self._fail("Receipt %d is %s training" % (n, "not" if self.training else "from"))
             return
-        if seq in self.refunded:
-            self._fail("Receipt %d already refunded" % n)
+        pol = self._policies()
+        days = policy.get(pol, "refund_days")
+        now = self._now()
+        if days and now and rec[J.K_TIME] and now - rec[J.K_TIME] > days * _DAY_S:
+            self._fail("Receipt %d too old to refund" % n)
             return
         if not self._can_sell():
             return
-        pol = self._policies()
+        from till.pos import refund  # loaded for the first refund: the heap pays per module
+
         try:
-            storno = storno_of(rec[J.K_BODY], seq, bool(policy.get(pol, "prices_include_tax")),
-                               bool(policy.get(pol, "round_per_line")),
-                               policy.get(pol, "cash_rounding"))
+            left = refund.of(self.journal, rec, seq)
+            rec = None
+            if left.empty():
+                self._fail("Receipt %d already refunded" % n)
+                return
+            storno = refund.storno(left, bool(policy.get(pol, "prices_include_tax")),
+                                   bool(policy.get(pol, "round_per_line")),
+                                   policy.get(pol, "cash_rounding"))
         except (SaleError, ValueError) as exc:
             self._fail(str(exc))
             return
         amount = -storno.total
+        if self._refund_allowed(amount, seq):
+            self._refund_no = n  # for its paper: the number the customer's receipt shows
+            self._approve_refund(storno, amount)
+
+    def _refund_without_receipt(self):
+        # Only where HO's policy allows, up to its limit: the approval covers
+        # any refund up to it, and the payout checks the amount.
+        limit = policy.get(self._policies(), "max_refund_without_receipt")
+        if not limit:
+            self._fail("Key the receipt no.")
+            return
+        if not self._can_sell():
+            return
+        s = self._new_sale()
+        s.refund_of = 0
+        self._refund_no = None
+        self._approve_refund(s, limit)
+
+    def _approve_refund(self, storno, amount):
+        # A cashier whose role may refund starts on her own right: what she
+        # picks is held to her limit at the payout (_refund_approved), so a
+        # line of a big receipt needs no manager. Without the permission, a
+        # manager approves at once, up to amount (the whole receipt's).
+        if policy.may(self.role, "refund"):
+            storno.approver = None
+            self.sale = storno
+            self.sale_training = self.training
+        else:
+            self._authorize(("refund", amount), lambda who: self._refund_start(storno, who))
+
+    def _refund_approved(self, s, retry):
+        """True if s is not a refund waiting for approval; else its amount is
+        held to the cashier's limit now, a manager approving beyond it, and
+        retry() goes on with the payout once approved."""
+        if s.refund_of is None or s.approver is not None:
+            return True
+
+        def approved(who):
+            s.approver = self.cashier["id"] if who is None else who
+            retry()
+
+        self._authorize(("refund", -s.total), approved)
+        return False
+
+    def _refund_allowed(self, amount, refund_of):
         limit = self._rules()["max_refund"]
         if limit is not None and amount > limit:
             self._fail("Offline: refunds up to %s" % self._money(limit))
-            return
-        self._authorize(("refund", amount), lambda who: self._refund_start(storno, who, n))
+            return False
+        limit = policy.get(self._policies(), "max_refund_without_receipt")
+        if refund_of == 0 and amount > limit:
+            self._fail("No receipt: up to %s" % self._money(limit))
+            return False
+        return True
 
-    def _refund_start(self, storno, who, n):
+    def _refund_start(self, storno, who):
         storno.approver = self.cashier["id"] if who is None else who
-        self._refund_no = n  # for its paper: the number the customer's receipt shows
         self.sale = storno
         self.sale_training = self.training
-        self._ask_refund_tender()
+        # The whole receipt is refunded as it stands (CASH, CARD, TOTAL);
+        # scanning items, or keying their PLU, refunds those only.
 
-    def _ask_refund_tender(self):
+    def _refund_pick(self, plu, qty):
+        from till.pos import refund
+
         s = self.sale
-        self._ask(fit("Refund", self._money(-s.total), self.cols), "CASH or CARD", None,
-                  abort=self._refund_abort,
-                  keys={"CASH": self._refund_cash, "CARD": lambda: self._ask_card(None)},
-                  hint="Pay back by CASH or CARD")
+        pol = self._policies()
+        try:
+            picks = s.left.pick(s, plu, qty)
+            new = refund.storno(s.left, bool(policy.get(pol, "prices_include_tax")),
+                                bool(policy.get(pol, "round_per_line")),
+                                policy.get(pol, "cash_rounding"), picks)
+        except (SaleError, ValueError) as exc:
+            self._fail(str(exc))
+            return
+        new.approver = s.approver
+        self.sale = new
+        for ln in new.lines:
+            if ln["plu"] == plu:
+                self._info(fit(ln["name"], "%d x" % -ln["qty"] if "qty" in ln else "", self.cols),
+                           fit("Refund", self._money(-new.total), self.cols))
+
+    def _refunding(self):
+        """True (and say so) while a refund is rung up: its prices and
+        discounts are the receipt's, or the catalog's."""
+        if self.sale is not None and self.sale.refund_of is not None:
+            self._fail("Refund: no price or discount")
+            return True
+        return False
 
     def _refund_abort(self):
         self.sale = None
         self._info("Refund abandoned")
 
-    def _refund_cash(self):
-        self.sale.pay_cash(None)
-        self._commit()
+    def _voucher(self, code):
+        """A voucher scanned while a sale is paid: it pays the amount keyed
+        before it (nothing keyed: all that is due); its code is the tender's
+        reference, for HO's voucher accounts."""
+        amount = self._keyed_money()
+        s = self._payable()
+        if s is None or amount is False:
+            return
+        if s.refund_of is not None:
+            self._fail("Pay back by CASH or CARD")
+            return
+        rem = s.remaining()
+        if amount is not None and not 0 < amount <= rem:
+            self._fail("Voucher 0.01 to %s" % self._money(rem))
+            return
+        if len(code) > _MAX_VOUCHER:
+            self._fail("Misread: scan again")
+            return
+        s.pay_card(amount, code, R.TENDER_VOUCHER)
+        self.subtotal_mode = False
+        if s.is_paid():
+            self._commit()
+        else:
+            self._info(fit("Voucher", self._money(s.tenders[-1][1]), self.cols),
+                       fit("Due", self._money(s.remaining()), self.cols))
 
     # ---- reports and the REPORT menu -----------------------------------------
 

@@ -8,7 +8,7 @@
 #
 # A setting's kind is its default's type: bool a flag; int a whole number;
 # None no limit, or a limit; str one of a few texts; dict a map of settings;
-# tuple a list of names.
+# tuple a list of names (with hi None in bounds(): barcode prefixes, digits).
 
 # Permissions a role's "may" can hold (docs/engine.md says what each allows).
 # Nothing else grants them: "approve" lets a manager approve only what her own
@@ -49,6 +49,9 @@ POLICIES = {
     "pin_max_tries": 3,
     "pin_lockout_minutes": 15,
     "max_lines": 100,  # bounds a sale's memory
+    "refund_days": 30,  # how old a receipt may be to be refunded; 0: while it is on the till
+    "max_refund_without_receipt": 0,  # 0: a refund needs the receipt
+    "vouchers": (),  # barcode prefixes of the store's vouchers, a tender (till.pos.engine)
 }
 
 
@@ -81,7 +84,8 @@ def bounds():
             "offline_max_sale": (0, None), "offline": (None, "offline"),
             "retention_days": (1, 36500), "idle_lock_minutes": (0, 1440),
             "pin_max_tries": (1, 99), "pin_lockout_minutes": (0, 10080),
-            "max_lines": (1, 1000)}),
+            "max_lines": (1, 1000), "refund_days": (0, 3650),
+            "max_refund_without_receipt": (0, None), "vouchers": (None, None)}),
         "offline": (OFFLINE, {
             "open_price": (None, None), "price_override": (None, None),
             "max_refund": (0, None)}),

@@ -99,7 +99,7 @@ def receipt(rec, till_id, snapshot, copy=False, of=None):
             "rounding": body.get(R.S_ROUNDING, 0), "tenders": tenders, "change": change,
             "taxes": _taxes(snapshot, body[R.S_TAXES]), "snapshot": body[R.S_SNAPSHOT],
             "refund_of": of if storno else None,
-            "refund_seq": body[R.S_REFUND_OF] if storno else None,
+            "refund_seq": body.get(R.S_REFUND_OF) if storno else None,
             "approver": _cashier(snapshot, body[R.S_APPROVER]) if storno else None}
 
 

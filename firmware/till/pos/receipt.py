@@ -17,7 +17,7 @@ from till.formats.text import fit_columns, fold_ascii
 from binascii import unhexlify
 
 QR_PREFIX = "KASSA1"
-_TENDER_LABELS = {"cash": "Cash", "card": "Card"}  # MicroPython str has no capitalize()
+_TENDER_LABELS = {"cash": "Cash", "card": "Card", "voucher": "Voucher"}  # MicroPython str has no capitalize()
 
 
 def qr_payload(till_id, seq, tag):
@@ -194,8 +194,10 @@ def _heading(p, job, store):
     if job["kind"] == "storno":
         if job.get("refund_of") is not None:
             p.line("Refund of receipt %s" % job["refund_of"])
-        else:  # the receipt's record is gone from the till: its journal seq
-            p.line("Refund of record %s" % job.get("refund_seq"))
+        elif job.get("refund_seq") is not None:  # its record is gone from the till
+            p.line("Refund of record %s" % job["refund_seq"])
+        else:
+            p.line("Refund without receipt")
         approver = job.get("approver") or {}
         if approver:
             p.line("Approved by %s" % (approver.get("name") or approver.get("id")))

@@ -40,7 +40,9 @@ class Sale:
         self.discount = None  # sale discount [kind, value, approver]
         self.tenders = []
         self.rounding = 0
-        self.refund_of = None
+        self.refund_of = None  # a storno: the receipt (journal seq) it refunds; 0 none
+        self.picks = None  # a storno of lines picked: each line's index in the receipt
+        self.left = None  # a storno: what of its receipt is left to refund (till.pos.refund)
         self.approver = None
         self._totals = None
 
@@ -189,8 +191,9 @@ class Sale:
         self.tenders.append([R.TENDER_CASH, given, given])
         return 0
 
-    def pay_card(self, amount, ref):
-        """Card payment (None: all that remains) approved by the terminal's ref."""
+    def pay_card(self, amount, ref, tender=R.TENDER_CARD):
+        """Card payment (None: all that remains) approved by the terminal's ref;
+        or, with tender TENDER_VOUCHER, a voucher and its code."""
         if not self.active():
             raise SaleError("No items in the sale")
         rem = self.remaining()
@@ -200,7 +203,7 @@ class Sale:
             raise SaleError("Card amount: 0.01 up to the amount due")
         if rem < 0:
             amount = rem
-        self.tenders.append([R.TENDER_CARD, amount, ref])
+        self.tenders.append([tender, amount, ref])
 
     # ---- the record --------------------------------------------------------
 
@@ -244,8 +247,13 @@ class Sale:
         if self.rounding:
             body[R.S_ROUNDING] = self.rounding
         if self.refund_of is not None:
-            body[R.S_REFUND_OF] = self.refund_of
+            if self.refund_of:
+                body[R.S_REFUND_OF] = self.refund_of
+            else:
+                body[R.S_NO_RECEIPT] = True
             body[R.S_APPROVER] = self.approver
+            if self.picks is not None:
+                body[R.S_PICKS] = list(self.picks)
         return body
 
 
