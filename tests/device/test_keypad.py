@@ -1,3 +1,6 @@
+# micropython-romfs
+# (Imports the engine: under MicroPython it runs from ROMFS, see tests/conftest.py.)
+#
 # Keypads: the scanned matrix (through plain functions standing in for pins)
 # with debounce and no auto-repeat, and the character-stream keypad.
 import io
