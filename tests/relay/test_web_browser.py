@@ -205,6 +205,11 @@ def tills_page(me: Staff) -> None:
     # Its clock runs 600 s ahead: the offset seen is that, less the seconds the uploads took.
     offset = int(re.search(r"\+(\d+) s", rows[altered_till].text).group(1))  # type: ignore[union-attr]
     assert web_data.TILL_CLOCK_AHEAD_S - 30 < offset <= web_data.TILL_CLOCK_AHEAD_S
+    # What the gateway last saw: firmware, HO data, printer, free flash, when.
+    seen_till = web_data.SEEN[0]
+    assert cell(seen_till, ".firmware") == "0.1.0\nHO data v3, printer paper out"
+    assert cell(seen_till, ".flash") == "792 KB" and "min ago" in cell(seen_till, ".seen")
+    assert cell(gap_till, ".firmware") == "–" and cell(gap_till, ".seen") == "never"
     assert me.text(".stat.bad .n") == "2"  # the rolled-back till and the broken chain
     assert "flagged" in cell(web_data.ROLLED_BACK[0], ".flag")
     assert me.d.find_elements(By.CSS_SELECTOR, "form.act")  # an admin may clear the flag
