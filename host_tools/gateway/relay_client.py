@@ -1,5 +1,5 @@
 """The gateway's client of HO's relay API (docs/relay.md): upload one till's
-records, read one till's acknowledgement; what HO published for the site:
+records, report what the gateway saw of it, read its acknowledgement; what HO published for the site:
 the pending messages, their blobs (downloads resume), acknowledgements. httpx; the client can be given
 (tests pass one bound to an in-process relay).
 
@@ -94,6 +94,11 @@ class RelayClient:
             return UploadResult(acks, int(body["conflicts"]), body.get("flag"))
         except (KeyError, TypeError, ValueError):
             raise RelayUnreachable("the relay's answer to an upload is not in the expected shape") from None
+
+    def till_status(self, till: str, status: dict[str, Any]) -> None:
+        """Tell HO what the gateway last saw of a till (PUT .../status: seen_at,
+        firmware, clock_offset_s, free_flash_bytes, snapshot_version, printer)."""
+        self._send("PUT", f"/tills/{till}/status", json=status)
 
     def till_ack(self, till: str) -> TillAck:
         body = self._send("GET", f"/tills/{till}/ack")
