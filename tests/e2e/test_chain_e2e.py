@@ -1,5 +1,7 @@
-"""The whole chain end to end, Jepsen style (issue 9, part 3): two sim tills
-under real MicroPython selling, `kassa gateway sync` between them and a real
+"""The whole chain end to end, Jepsen style (issue 9, part 3): two freshly
+flashed sim tills under real MicroPython (they refuse to sell until the
+first sync, a full one, brings HO's snapshot; later syncs are deltas both
+ways) selling, `kassa gateway sync` between them and a real
 relay (`kassa relay serve`, uvicorn) on SQLite and on PostgreSQL, with faults
 on every hop: the till links drop, corrupt, duplicate, delay and reorder
 bytes and are cut mid-frame; the gateway is SIGKILLed mid-upload; the relay is SIGKILLed
@@ -27,12 +29,14 @@ import cbor2
 import pytest
 
 import chain_audit as A
-from chain import FAULTS, SWEEP_FAULTS, TILL_NAMES, Chain, run_day
+from chain import FAULTS, PACKAGE_HEAP_KIB, SWEEP_FAULTS, TILL_NAMES, Chain, run_day
 from pg_cluster import Cluster
 
 SEEDS = list(range(1, int(os.environ.get("KASSA_CHAIN_SEEDS", "1")) + 1))
 ROUNDS = max(len(FAULTS), int(os.environ.get("KASSA_CHAIN_ROUNDS", str(len(FAULTS)))))
 SALES_PER_ROUND = 3
+# The tills' heap beside the firmware image (default the sim's, chain.PACKAGE_HEAP_KIB).
+HEAP_KIB = int(os.environ.get("KASSA_CHAIN_HEAP_KIB", str(PACKAGE_HEAP_KIB)))
 
 
 def rounds(seed: int) -> list[str]:
@@ -68,7 +72,7 @@ def test_every_sale_reaches_ho_exactly_once(db: str, seed: int, tmp_path: Path,
         pytest.skip(f"PostgreSQL UNAVAILABLE, the chain on PostgreSQL NOT RUN: {pg}")
     else:
         url = pg.new_database()
-    chain = Chain(tmp_path, url, seed=seed)
+    chain = Chain(tmp_path, url, seed=seed, heap_beside_kib=HEAP_KIB)
     try:
         run_day(chain, rounds(seed), SALES_PER_ROUND)
         problems = chain.problems()
@@ -76,6 +80,8 @@ def test_every_sale_reaches_ho_exactly_once(db: str, seed: int, tmp_path: Path,
     finally:
         chain.close()
     story = "\n".join(chain.log) + f"\n{report}\nlogs in {tmp_path}"
+    print(f"chain {db} seed {seed} at {HEAP_KIB}K beside: "
+          + ", ".join(f"{n} heap low {report[n]['heap low (free, largest block)']}" for n in TILL_NAMES))
     assert problems == [], "\n".join(problems) + "\n" + story
     # Every fault was injected, and landed where it was meant to.
     for kind in ("gateway SIGKILL mid-upload", "relay SIGKILL mid-sync", "till power cut",
@@ -89,6 +95,9 @@ def test_every_sale_reaches_ho_exactly_once(db: str, seed: int, tmp_path: Path,
         assert t["sales"] >= SALES_PER_ROUND * (ROUNDS + 1), story
         assert t["refunds"] == 1 and t["closings"] == 1, story
     assert chain.published  # and the account found the delta and the logo applied once
+    for t in chain.tills.values():
+        # What came down: the full snapshot at first contact, then HO's price change as a delta on it.
+        assert chain.applied(t) == [(1, None), (2, 1)], story
 
 
 # ---- the account itself: each kind of loss or double count is caught ----
