@@ -223,7 +223,8 @@ class Chain:
         first run, with no faults, is a full sync both ways: the whole
         snapshot down (every byte of its package crosses each till's link;
         the till journals version 1 put in force as a full snapshot, not a
-        delta) and the whole journal up (the run reads after record 0).
+        delta) and the whole journal up (the run reads every record the
+        till holds, from record 0).
         Then the cashiers sign on."""
         ho = self.tmp / "ho"
         self._kassa("ho", "publish", "--snapshot", ho / "snap-1", "--site", SITE, "--db", self.db_url)
@@ -231,14 +232,16 @@ class Chain:
         if (full["kind"], full["info"].get("version"), full["info"].get("base")) != ("snapshot", 1, None):
             raise ChainError(f"HO's first publish is not the full snapshot 1: {full}")
         before = {t.name: t.proxy.faults.counts["bytes"] for t in self.tills.values()}
+        heads = {t.name: max(t.facts.records, default=0) for t in self.tills.values()}
         first_run = self.gateway_runs + 1
         if self.gateway() != 0:
             raise ChainError("the first contact failed:\n" + self.gateway_log(first_run)[-3000:])
         log = self.gateway_log(first_run)
         for t in self.tills.values():
             crossed = t.proxy.faults.counts["bytes"] - before[t.name]
-            if not re.search(rf"^{t.name}: full sync: \d+ records to read after 0$", log, re.M):
-                raise ChainError(f"the first run was not a full sync of {t.name}:\n{log[-3000:]}")
+            if not re.search(rf"^{t.name}: full sync: {heads[t.name]} records to read after 0$", log, re.M):
+                raise ChainError(f"the first run was not a full sync of {t.name}'s {heads[t.name]} "
+                                 f"records:\n{log[-3000:]}")
             if self.applied(t)[:1] != [(1, None)]:
                 raise ChainError(f"{t.name} did not put HO's full snapshot 1 in force first: {self.applied(t)}")
             if crossed < full["size"]:
