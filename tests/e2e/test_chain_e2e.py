@@ -13,7 +13,7 @@ exactly once and PROCESSED, its sales, refunds and Z closing counted once,
 nothing extra, no till freed flash HO had not processed; each package
 applied exactly once by every till and PROCESSED at HO.
 
-`make test` runs one seed, each fault once (about 40 s per database). The
+`make test` runs one seed, each fault once (30-45 s per database). The
 longer sweep: `make test-chain` (KASSA_CHAIN_SEEDS seeds, KASSA_CHAIN_ROUNDS
 rounds of faults drawn at random after each fault once)."""
 from __future__ import annotations
