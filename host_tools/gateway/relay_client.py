@@ -152,6 +152,10 @@ def _detail(r: httpx.Response) -> str:
         detail = None
     if isinstance(detail, str):
         return detail
+    if isinstance(detail, list) and all(isinstance(e, dict) and "msg" in e for e in detail):
+        # FastAPI's field errors: "firmware: String should match pattern ..." per field.
+        return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []) if p != 'body')}: {e['msg']}"
+                         for e in detail)
     return str(detail) if detail else (r.text[:200] or r.reason_phrase)
 
 

@@ -4,6 +4,7 @@ the relay down mid-upload, the link cut at every call, bad records refused
 while the other tills sync, and the statuses a person reads."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -316,6 +317,20 @@ def test_ho_learns_each_tills_firmware_and_when_its_gateway_last_saw_it(site: Si
     finally:
         relay.close()
         outbox.close()
+
+
+def test_a_status_ho_refuses_is_reported_and_the_records_still_go_up(site: Site,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    till = site.add_till("till-1", sales=5)
+    hello = till.hello
+    # A firmware version HO cannot take (a space in it): HO refuses the report, never the records.
+    monkeypatch.setattr(till, "hello", lambda: dataclasses.replace(hello(), firmware="fake 1"))
+    with gateway(site) as (gw, _, _):
+        up = gw.sync()["till-1"][UP]
+    assert up.status == FAILED and up.reason.startswith("HO refused the till's status: firmware: String should "
+                                                        "match pattern"), up.reason
+    assert "5 uploaded" in up.detail and site.held_at_ho("till-1") == list(range(1, 6))
+    assert [t["firmware"] for t in site.relay.store.tills()] == [None]
 
 
 def test_a_till_whose_clock_was_never_set_gets_it_set_and_reports_no_offset(site: Site) -> None:
