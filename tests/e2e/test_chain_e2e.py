@@ -32,6 +32,8 @@ import chain_audit as A
 from chain import FAULTS, PACKAGE_HEAP_KIB, SWEEP_FAULTS, TILL_NAMES, Chain, run_day
 from pg_cluster import Cluster
 
+import till
+
 SEEDS = list(range(1, int(os.environ.get("KASSA_CHAIN_SEEDS", "1")) + 1))
 ROUNDS = max(len(FAULTS), int(os.environ.get("KASSA_CHAIN_ROUNDS", str(len(FAULTS)))))
 SALES_PER_ROUND = 3
@@ -77,6 +79,7 @@ def test_every_sale_reaches_ho_exactly_once(db: str, seed: int, tmp_path: Path,
         run_day(chain, rounds(seed), SALES_PER_ROUND)
         problems = chain.problems()
         report = chain.report()
+        seen = {t["till"]: t for t in chain.store.tills()}
     finally:
         chain.close()
     story = "\n".join(chain.log) + f"\n{report}\nlogs in {tmp_path}"
@@ -98,6 +101,11 @@ def test_every_sale_reaches_ho_exactly_once(db: str, seed: int, tmp_path: Path,
     for t in chain.tills.values():
         # What came down: the full snapshot at first contact, then HO's price change as a delta on it.
         assert chain.applied(t) == [(1, None), (2, 1)], story
+        # HO knows what the gateway last saw of the till: its firmware, HO data, flash, clock.
+        ho = seen[t.till_id]
+        assert (ho["firmware"], ho["snapshot_version"], ho["printer"]) == (till.FIRMWARE, 2, "ok"), ho
+        assert ho["free_flash_bytes"] > 0 and abs(ho["clock_offset_s"]) <= 30, ho
+        assert ho["last_seen"] >= ho["last_contact"] - 60, ho
 
 
 # ---- the account itself: each kind of loss or double count is caught ----
