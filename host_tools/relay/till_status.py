@@ -26,7 +26,6 @@ SEEN_AHEAD_S = 300
 _MAX_OFFSET_S = 100 * 366 * 86400
 
 
-
 def _whole(value: object) -> object:
     """A JSON number with no fraction (JSON Schema's integer: 812000 or
     812000.0), never a string or a boolean that pydantic's lax int would
@@ -41,14 +40,13 @@ def _whole(value: object) -> object:
 
 
 Whole = Annotated[int, BeforeValidator(_whole)]
-Seconds = Annotated[Whole, Field(ge=0, le=MAX_BIGINT)]
-Count = Annotated[Whole, Field(ge=0, le=MAX_BIGINT)]
+Count = Annotated[Whole, Field(ge=0, le=MAX_BIGINT)]  # what a BIGINT column holds, from 0
 
 
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seen_at: Seconds = Field(description="when the till last answered the gateway's hello, Unix s (gateway's clock)")
+    seen_at: Count = Field(description="when the till last answered the gateway's hello, Unix s (gateway's clock)")
     firmware: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$",
                           description="the firmware version the till reported, e.g. 0.1.0")
     clock_offset_s: Annotated[Whole, Field(ge=-_MAX_OFFSET_S, le=_MAX_OFFSET_S)] | None = Field(
@@ -56,8 +54,9 @@ class StatusIn(BaseModel):
                                   "seconds; null: the till's clock had never been set")
     free_flash_bytes: Count | None = Field(default=None, description="free flash on the till")
     snapshot_version: Count | None = Field(default=None, description="HO data in force; null: none")
-    printer: str | None = Field(default=None, pattern=r"^[a-z][a-z ]{0,31}$",
-                                description="the printer as the till sees it: ok, paper out, cover open, ...")
+    printer: str | None = Field(default=None, pattern=r"^[a-z][a-z_ ]{0,31}$",
+                                description="the printer as the till sees it (till/drivers/printer.py): ok, "
+                                            "paper_low, paper_out, cover_open, no_answer, error")
 
 
 class StatusOut(BaseModel):

@@ -65,7 +65,7 @@ def relay(store: Store, clock: Any) -> Iterator[Relay]:
 
 def report(relay: Relay, ago_s: int = 60, **changes: Any) -> dict[str, Any]:
     return {"seen_at": relay.store.now() - ago_s, "firmware": "0.1.0", "clock_offset_s": -42,
-            "free_flash_bytes": 812_000, "snapshot_version": 3, "printer": "paper out", **changes}
+            "free_flash_bytes": 812_000, "snapshot_version": 3, "printer": "paper_out", **changes}
 
 
 def test_a_till_never_reported_shows_nothing_seen(relay: Relay) -> None:
@@ -82,7 +82,7 @@ def test_the_newest_report_is_kept_and_shown_to_ho(relay: Relay) -> None:
     assert r.json() == {"till": "S001/till-1", "reported_at": now,
                         **{k: v for k, v in first.items()}}
     want = {"last_seen": now - 60, "firmware": "0.1.0", "clock_offset_s": -42, "free_flash_bytes": 812_000,
-            "snapshot_version": 3, "printer": "paper out"}
+            "snapshot_version": 3, "printer": "paper_out"}
     assert relay.seen() == want
     row = next(t for t in relay.client.get("/v1/ho/tills", headers=relay.admin).json()
                if t["till"] == "S001/till-1")
@@ -197,3 +197,14 @@ def test_a_database_of_schema_3_is_upgraded_with_its_tills(db_url: str, monkeypa
         assert 28 <= till["clock_offset_s"] <= 30  # the upload's, kept
     finally:
         new.close()
+
+
+
+def test_every_printer_state_and_the_firmware_version_a_till_reports_are_taken() -> None:
+    import till
+    from host_tools.relay.till_status import StatusIn
+    from till.drivers import printer as P
+
+    # "unknown": the gateway's word for a till that did not say (link_client.py)
+    for state in ("ok", "paper_low", P.PAPER_OUT, P.COVER_OPEN, P.NO_ANSWER, P.PRINTER_ERROR, "unknown"):
+        assert StatusIn(seen_at=1, firmware=till.FIRMWARE, printer=state).printer == state

@@ -21,7 +21,7 @@ TILL_CLOCK_AHEAD_S = 600        # S002/till-1's clock runs this far ahead of HO'
 ROLLED_BACK = ("S001/till-1", 5)  # at the end reports this journal head: flagged
 # What S001/till-1's gateway saw at its hello (PUT .../status); the other tills never reported.
 SEEN = ("S001/till-1", {"firmware": "0.1.0", "clock_offset_s": 0, "free_flash_bytes": 812_000,
-                        "snapshot_version": 3, "printer": "paper out"})
+                        "snapshot_version": 3, "printer": "paper_out"})
 
 
 @dataclass
