@@ -92,7 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--till")
     p.add_argument("--status", choices=["UPLOADED", "PROCESSED", "QUARANTINED", "REJECTED"])
     p.add_argument("--limit", type=int, default=100)
-    _parser(ho, "tills", "every till's health: contact, acknowledged, gaps, chain breaks", tills, json_out=True)
+    _parser(ho, "tills", "every till's health: contact, acknowledged, gaps, chain breaks, firmware, last seen",
+            tills, json_out=True)
     p = _parser(ho, "sales", "consolidated sales per site and day", sales, json_out=True)
     p.add_argument("--site")
     p.add_argument("--from", dest="day_from", metavar="YYYY-MM-DD")
@@ -292,6 +293,8 @@ def tills(args: argparse.Namespace) -> int:
         ("quarantined", lambda r: r["quarantined"]), ("conflicts", lambda r: r["conflicts"]),
         ("Z totals off", lambda r: r["total_mismatches"]),
         ("clock offset s", lambda r: "-" if r["clock_offset_s"] is None else r["clock_offset_s"]),
+        ("last seen", lambda r: _when(r["last_seen"])), ("firmware", lambda r: r["firmware"] or "-"),
+        ("free flash KB", lambda r: "-" if r["free_flash_bytes"] is None else r["free_flash_bytes"] // 1024),
         ("flag", lambda r: r["flag"] or "")]))
 
 

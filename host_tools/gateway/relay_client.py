@@ -1,5 +1,5 @@
 """The gateway's client of HO's relay API (docs/relay.md): upload one till's
-records, read one till's acknowledgement; what HO published for the site:
+records, report what the gateway saw of it, read its acknowledgement; what HO published for the site:
 the pending messages, their blobs (downloads resume), acknowledgements. httpx; the client can be given
 (tests pass one bound to an in-process relay).
 
@@ -95,6 +95,11 @@ class RelayClient:
         except (KeyError, TypeError, ValueError):
             raise RelayUnreachable("the relay's answer to an upload is not in the expected shape") from None
 
+    def till_status(self, till: str, status: dict[str, Any]) -> None:
+        """Tell HO what the gateway last saw of a till (PUT .../status: seen_at,
+        firmware, clock_offset_s, free_flash_bytes, snapshot_version, printer)."""
+        self._send("PUT", f"/tills/{till}/status", json=status)
+
     def till_ack(self, till: str) -> TillAck:
         body = self._send("GET", f"/tills/{till}/ack")
         try:
@@ -147,6 +152,10 @@ def _detail(r: httpx.Response) -> str:
         detail = None
     if isinstance(detail, str):
         return detail
+    if isinstance(detail, list) and all(isinstance(e, dict) and "msg" in e for e in detail):
+        # FastAPI's field errors: "firmware: String should match pattern ..." per field.
+        return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []) if p != 'body')}: {e['msg']}"
+                         for e in detail)
     return str(detail) if detail else (r.text[:200] or r.reason_phrase)
 
 

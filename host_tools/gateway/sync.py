@@ -5,7 +5,8 @@ Failed, with the reason), as the mustering app shows them per direction.
   up    hello, set the till's clock, read the records after what the outbox
         holds (first contact: everything the till has not had PROCESSED, a
         full sync; later: the delta), check them, commit them to the outbox,
-        then upload everything the relay has not acknowledged, in batches.
+        tell HO what the hello said (firmware, clock offset, free flash), then
+        upload everything the relay has not acknowledged, in batches.
   acks  read HO's PROCESSED point from the relay and pass it to the till,
         which frees its flash; UPLOADED is never passed on (HO holds the
         record but has not processed it).
@@ -224,12 +225,12 @@ class Gateway:
                 problem = f"the link to the till broke: {exc}"
             except OutboxError as exc:
                 problem = f"the till's records do not match the outbox: {exc}"
-        till_time = None if offset is None else max(0, int(self.clock()) + offset)
-        sent, upload_problem = self._upload(name, till_time)
+        status_problem, relay_down = self._report_status(name)
+        sent, upload_problem = (0, None) if relay_down else self._upload(name)
         detail = f"{read} records read, {sent} uploaded, {self.outbox.count_pending(name)} waiting"
         if offset is not None:
             detail += f"; clock was {offset:+d} s off"
-        reasons = [r for r in (problem, upload_problem) if r]
+        reasons = [r for r in (problem, status_problem, upload_problem) if r]
         return Outcome(FAILED if reasons else SUCCESS, "; ".join(reasons), detail)
 
     def _read(self, till: TillConfig, link: Link, hello: Hello) -> tuple[int, str | None]:
@@ -260,7 +261,26 @@ class Gateway:
                 return read, f"records refused: {problem}"
         return read, None
 
-    def _upload(self, name: str, till_time: int | None) -> tuple[int, str | None]:
+    def _report_status(self, name: str) -> tuple[str | None, bool]:
+        """Tell HO what the outbox knows of the till from its last hello (this
+        run's, or an earlier one's when the till did not answer now), so HO
+        knows its firmware and when it was last seen. (problem, the relay is
+        unreachable: then the upload is not tried either)."""
+        state = self.outbox.till(name)
+        if state is None or state.last_contact is None or state.firmware is None:
+            return None, False  # never seen: nothing to tell
+        status = {"seen_at": state.last_contact, "firmware": state.firmware,
+                  "clock_offset_s": state.clock_offset_s, "free_flash_bytes": state.free_flash_bytes,
+                  "snapshot_version": state.snapshot_version, "printer": state.printer}
+        try:
+            self.retry(lambda: self.relay.till_status(name, status), (RelayUnreachable,), name)
+        except RelayUnreachable as exc:
+            return f"{exc}; the records stay in the outbox for the next run", True
+        except RelayRefused as exc:
+            return f"HO refused the till's status: {exc.detail}", False
+        return None, False
+
+    def _upload(self, name: str) -> tuple[int, str | None]:
         state = self.outbox.till(name)
         if state is None:
             return 0, None
@@ -273,7 +293,7 @@ class Gateway:
             if not batch:
                 return sent, None
             try:
-                result = self.retry(lambda: self.relay.upload(name, batch, head, till_time),
+                result = self.retry(lambda: self.relay.upload(name, batch, head),
                                     (RelayUnreachable,), name)
             except RelayUnreachable as exc:
                 return sent, f"{exc}; the records stay in the outbox for the next run"

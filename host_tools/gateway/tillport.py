@@ -24,7 +24,7 @@ class Hello:
     snapshot_version: int | None  # the HO data in force (None: the till has none)
     clock_s: int | None  # the till's clock, epoch seconds (None: never set)
     free_flash_bytes: int
-    printer: str  # "ok", "paper out", "cover open", "offline", ... as the till sees it
+    printer: str  # "ok", "paper_low", "paper_out", "cover_open", "no_answer", "error" (till/drivers/printer.py)
 
 
 @dataclass(frozen=True)

@@ -351,6 +351,8 @@ def create_app(config: RelayConfig, store: Store | None = None) -> FastAPI:
 
     from host_tools.relay import outbox_api  # HO to sites: publishing, the sites' mailboxes
     outbox_api.add_routes(app, limits)
+    from host_tools.relay import till_status  # what the gateways saw of their tills
+    till_status.add_routes(app)
     from host_tools.relay.web import mount  # HO staff's pages under /ho/ (docs/relay-web.md)
 
     mount(app, config)

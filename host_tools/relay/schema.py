@@ -22,10 +22,12 @@ Table families and their one write path each:
   web_sessions               staff_sessions.py (HO staff's signed-in browsers)
   losses                     processing.py (records a person declared lost, and
                              their late arrival)
+  till_status                store.Store.note_status (what the gateway last saw
+                             of each till: firmware, free flash, clock offset)
 """
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # The largest integer a column holds (BIGINT; SQLite's INTEGER is the same 64
 # bits): a sequence number, a time or a cursor beyond it is refused at the API.
 MAX_BIGINT = 2**63 - 1
@@ -254,7 +256,24 @@ _V4 = [
     "ALTER TABLE closings ADD COLUMN cash_counted BIGINT",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+# What the site's gateway last saw of a till at its hello (PUT .../status,
+# docs/relay.md): seen_at is the gateway's clock (which sets the tills'
+# clocks), reported_at HO's when the report arrived. Apart from till_contact,
+# which uploads write: a gateway reports a till it saw even when it has no
+# records to upload, and an upload must not wait on a status report's row.
+_V5 = [
+    """CREATE TABLE till_status (
+        till_id TEXT PRIMARY KEY REFERENCES tills(till_id),
+        seen_at BIGINT NOT NULL,
+        reported_at BIGINT NOT NULL,
+        firmware TEXT NOT NULL,
+        clock_offset_s BIGINT,
+        free_flash_bytes BIGINT,
+        snapshot_version BIGINT,
+        printer TEXT)""",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
 
 def statements(version: int, dialect: str) -> list[str]:

@@ -12,7 +12,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, NamedTuple
 
 from host_tools.relay import auth, ids, schema
@@ -111,6 +111,23 @@ class TillAck:
     def as_json(self) -> dict[str, Any]:
         return {"till": self.till_id, "processed": self.processed, "held": self.held,
                 "flag": self.flag}
+
+
+@dataclass(frozen=True)
+class TillStatus:
+    """What a site's gateway last saw of a till at its hello (PUT .../status,
+    docs/relay.md): when (the gateway's clock), its firmware, its clock's
+    offset (till minus gateway, None: never set), free flash, the HO data in
+    force and the printer's state as the till reported them."""
+    seen_at: int
+    firmware: str
+    clock_offset_s: int | None
+    free_flash_bytes: int | None
+    snapshot_version: int | None
+    printer: str | None
+
+
+_STATUS_COLUMNS = "seen_at, firmware, clock_offset_s, free_flash_bytes, snapshot_version, printer"
 
 
 _ACKS_SQL = """
@@ -368,6 +385,22 @@ class Store(ABC):
             "flagged_at = COALESCE(till_contact.flagged_at, excluded.flagged_at)",
             (till_id, now, head, offset, flag, now if flag else None))
 
+    def note_status(self, till_id: str, status: TillStatus) -> tuple[TillStatus, int]:
+        """Keep what the gateway saw of a till, unless HO already holds a
+        report seen as late or later (a retried or delayed request changes
+        nothing).
+        Returns the report HO holds afterwards and when it arrived."""
+        with self.transaction() as tx:
+            tx.execute(
+                f"INSERT INTO till_status (till_id, reported_at, {_STATUS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (till_id) DO UPDATE SET reported_at = excluded.reported_at, "
+                + ", ".join(f"{c} = excluded.{c}" for c in _STATUS_COLUMNS.split(", "))
+                + " WHERE excluded.seen_at > till_status.seen_at",
+                (till_id, self.now(), *astuple(status)))
+            row = tx.one(f"SELECT reported_at, {_STATUS_COLUMNS} FROM till_status WHERE till_id = ?", (till_id,))
+        assert row is not None  # written or kept just now
+        return TillStatus(*row[1:]), int(row[0])
+
     def clear_flag(self, till_id: str, actor: str, note: str) -> str:
         with self.transaction() as tx:
             row = tx.one("SELECT flag FROM till_contact WHERE till_id = ?", (till_id,))
@@ -446,13 +479,18 @@ class Store(ABC):
             acks = {a.till_id: a for a in map(_till_ack, tx.all(
                 _ACKS_SQL + where + " ORDER BY t.till_id" + tail, [*params, *tail_params]))}
             rows = tx.all(
-                "SELECT t.till_id, t.site_id, c.last_contact, c.reported_head, c.clock_offset_s, c.flag, "
+                # The clock offset the gateway measured at its last hello, else
+                # the one an upload's till_time gave (an older gateway's way).
+                "SELECT t.till_id, t.site_id, c.last_contact, c.reported_head, "
+                "CASE WHEN s.till_id IS NULL THEN c.clock_offset_s ELSE s.clock_offset_s END, c.flag, "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.status = 'UPLOADED'), "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.status = 'QUARANTINED'), "
                 "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.reason_code = 'verify'), "
                 "(SELECT COUNT(*) FROM conflicts x WHERE x.till_id = t.till_id), "
-                "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.reason_code = 'grand_total') "
-                "FROM tills t LEFT JOIN till_contact c ON c.till_id = t.till_id" + where
+                "(SELECT COUNT(*) FROM records r WHERE r.till_id = t.till_id AND r.reason_code = 'grand_total'), "
+                "s.seen_at, s.firmware, s.free_flash_bytes, s.snapshot_version, s.printer "
+                "FROM tills t LEFT JOIN till_contact c ON c.till_id = t.till_id "
+                "LEFT JOIN till_status s ON s.till_id = t.till_id" + where
                 + " ORDER BY t.till_id" + tail, [*params, *tail_params])
             out = []
             for r in rows:
@@ -461,7 +499,8 @@ class Store(ABC):
                             "clock_offset_s": r[4], "flag": r[5], "processed": ack.processed,
                             "held": ack.held, "waiting": r[6], "quarantined": r[7],
                             "chain_breaks": r[8], "conflicts": r[9], "total_mismatches": r[10],
-                            "gaps": self._gaps(tx, r[0]),
+                            "last_seen": r[11], "firmware": r[12], "free_flash_bytes": r[13],
+                            "snapshot_version": r[14], "printer": r[15], "gaps": self._gaps(tx, r[0]),
                             "losses": self._losses(tx, r[0])})
         return out
 

@@ -1,5 +1,7 @@
-"""The whole chain end to end, Jepsen style (issue 9, part 3): two sim tills
-under real MicroPython selling, `kassa gateway sync` between them and a real
+"""The whole chain end to end, Jepsen style (issue 9, part 3): two freshly
+flashed sim tills under real MicroPython (they refuse to sell until the
+first sync, a full one, brings HO's snapshot; later syncs are deltas both
+ways) selling, `kassa gateway sync` between them and a real
 relay (`kassa relay serve`, uvicorn) on SQLite and on PostgreSQL, with faults
 on every hop: the till links drop, corrupt, duplicate, delay and reorder
 bytes and are cut mid-frame; the gateway is SIGKILLed mid-upload; the relay is SIGKILLed
@@ -11,7 +13,7 @@ exactly once and PROCESSED, its sales, refunds and Z closing counted once,
 nothing extra, no till freed flash HO had not processed; each package
 applied exactly once by every till and PROCESSED at HO.
 
-`make test` runs one seed, each fault once (about 25 s per database). The
+`make test` runs one seed, each fault once (30-45 s per database). The
 longer sweep: `make test-chain` (KASSA_CHAIN_SEEDS seeds, KASSA_CHAIN_ROUNDS
 rounds of faults drawn at random after each fault once)."""
 from __future__ import annotations
@@ -27,12 +29,16 @@ import cbor2
 import pytest
 
 import chain_audit as A
-from chain import FAULTS, SWEEP_FAULTS, TILL_NAMES, Chain, run_day
+from chain import FAULTS, PACKAGE_HEAP_KIB, SWEEP_FAULTS, TILL_NAMES, Chain, run_day
 from pg_cluster import Cluster
+
+import till
 
 SEEDS = list(range(1, int(os.environ.get("KASSA_CHAIN_SEEDS", "1")) + 1))
 ROUNDS = max(len(FAULTS), int(os.environ.get("KASSA_CHAIN_ROUNDS", str(len(FAULTS)))))
 SALES_PER_ROUND = 3
+# The tills' heap beside the firmware image (default the sim's, chain.PACKAGE_HEAP_KIB).
+HEAP_KIB = int(os.environ.get("KASSA_CHAIN_HEAP_KIB", str(PACKAGE_HEAP_KIB)))
 
 
 def rounds(seed: int) -> list[str]:
@@ -68,14 +74,17 @@ def test_every_sale_reaches_ho_exactly_once(db: str, seed: int, tmp_path: Path,
         pytest.skip(f"PostgreSQL UNAVAILABLE, the chain on PostgreSQL NOT RUN: {pg}")
     else:
         url = pg.new_database()
-    chain = Chain(tmp_path, url, seed=seed)
+    chain = Chain(tmp_path, url, seed=seed, heap_beside_kib=HEAP_KIB)
     try:
         run_day(chain, rounds(seed), SALES_PER_ROUND)
         problems = chain.problems()
         report = chain.report()
+        seen = {t["till"]: t for t in chain.store.tills()}
     finally:
         chain.close()
     story = "\n".join(chain.log) + f"\n{report}\nlogs in {tmp_path}"
+    print(f"chain {db} seed {seed} at {HEAP_KIB}K beside: "
+          + ", ".join(f"{n} heap low {report[n]['heap low (free, largest block)']}" for n in TILL_NAMES))
     assert problems == [], "\n".join(problems) + "\n" + story
     # Every fault was injected, and landed where it was meant to.
     for kind in ("gateway SIGKILL mid-upload", "relay SIGKILL mid-sync", "till power cut",
@@ -89,6 +98,14 @@ def test_every_sale_reaches_ho_exactly_once(db: str, seed: int, tmp_path: Path,
         assert t["sales"] >= SALES_PER_ROUND * (ROUNDS + 1), story
         assert t["refunds"] == 1 and t["closings"] == 1, story
     assert chain.published  # and the account found the delta and the logo applied once
+    for t in chain.tills.values():
+        # What came down: the full snapshot at first contact, then HO's price change as a delta on it.
+        assert chain.applied(t) == [(1, None), (2, 1)], story
+        # HO knows what the gateway last saw of the till: its firmware, HO data, flash, clock.
+        ho = seen[t.till_id]
+        assert (ho["firmware"], ho["snapshot_version"], ho["printer"]) == (till.FIRMWARE, 2, "ok"), ho
+        assert ho["free_flash_bytes"] > 0 and abs(ho["clock_offset_s"]) <= 30, ho
+        assert ho["last_seen"] >= ho["last_contact"] - 60, ho
 
 
 # ---- the account itself: each kind of loss or double count is caught ----

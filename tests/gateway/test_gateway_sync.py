@@ -4,6 +4,8 @@ the relay down mid-upload, the link cut at every call, bad records refused
 while the other tills sync, and the statuses a person reads."""
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -276,9 +278,59 @@ def test_the_clock_is_set_at_every_sync_and_the_offset_reported(site: Site) -> N
         state = outbox.till("till-1")
         assert state is not None and state.clock_offset_s == -420
         assert till.clock_offset_s == 0
-    # HO sees the offset found, from the till_time the upload carried.
+    # HO sees the offset found, from the gateway's report of the till's hello.
     row = [t for t in site.relay.store.tills() if t["till"] == "S001/till-1"][0]
-    assert row["clock_offset_s"] in (-421, -420, -419)
+    assert row["clock_offset_s"] == -420
+
+
+def test_ho_learns_each_tills_firmware_and_when_its_gateway_last_saw_it(site: Site) -> None:
+    till = site.add_till("till-1", sales=3)
+    config = site.config()
+    now = [int(time.time()) - 3600]  # the gateway's clock, an hour back
+    outbox = Outbox(config.outbox, clock=lambda: now[0])
+    relay = RelayClient(config.relay_url, config.site, config.credential, timeout_s=5)
+    gw = Gateway(config, outbox, relay, site.open_till, Recorder(), sleep=lambda s: None, clock=lambda: now[0])
+
+    def ho() -> dict[str, object]:
+        row = [t for t in site.relay.store.tills() if t["till"] == "S001/till-1"][0]
+        return {k: row[k] for k in ("last_seen", "firmware", "clock_offset_s", "free_flash_bytes",
+                                    "snapshot_version", "printer")}
+    try:
+        till.clock_offset_s = 17
+        assert gw.sync()["till-1"][UP].status == SUCCESS
+        first = {"last_seen": now[0], "firmware": "fake-1", "clock_offset_s": 17, "free_flash_bytes": 1 << 20,
+                 "snapshot_version": 1, "printer": "ok"}
+        assert ho() == first
+        # HO is out of reach while the gateway sees the till: HO cannot know yet.
+        now[0] += 600
+        site.relay.stop()
+        out = gw.sync()["till-1"][UP]
+        assert out.status == FAILED and "did not answer" in out.reason and "stay in the outbox" in out.reason
+        site.relay.start()
+        assert ho() == first
+        # HO is back, the till is unplugged: HO learns when the gateway last saw it.
+        now[0] += 600
+        till.unreachable = True
+        out = gw.sync()["till-1"][UP]
+        assert out.status == FAILED and "did not answer at fake:" in out.reason
+        assert ho() == {**first, "last_seen": now[0] - 600, "clock_offset_s": 0}  # the clock set in run 1
+    finally:
+        relay.close()
+        outbox.close()
+
+
+def test_a_status_ho_refuses_is_reported_and_the_records_still_go_up(site: Site,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    till = site.add_till("till-1", sales=5)
+    hello = till.hello
+    # A firmware version HO cannot take (a space in it): HO refuses the report, never the records.
+    monkeypatch.setattr(till, "hello", lambda: dataclasses.replace(hello(), firmware="fake 1"))
+    with gateway(site) as (gw, _, _):
+        up = gw.sync()["till-1"][UP]
+    assert up.status == FAILED and up.reason.startswith("HO refused the till's status: firmware: String should "
+                                                        "match pattern"), up.reason
+    assert "5 uploaded" in up.detail and site.held_at_ho("till-1") == list(range(1, 6))
+    assert [t["firmware"] for t in site.relay.store.tills()] == [None]
 
 
 def test_a_till_whose_clock_was_never_set_gets_it_set_and_reports_no_offset(site: Site) -> None:

@@ -88,7 +88,7 @@ def test_a_database_of_the_previous_schema_is_upgraded_and_keeps_its_figures(tmp
     db.close()
     store = open_store(str(path))
     try:
-        assert store.schema_version() == schema.SCHEMA_VERSION == 4
+        assert store.schema_version() == schema.SCHEMA_VERSION == 5
         day = store.sales()[0]
         assert (day["sales_total"], day["cash_in"], day["cash_out"]) == (900, 0, 0)
         z = store.closings()[0]

@@ -103,6 +103,7 @@ SCHEMA_CANNOT_SAY = {
     "POST /v1/ho/publish/snapshot": "the bytes are a package a till can install; sites or all, one of them",
     "POST /v1/ho/publish/logo": "the bytes are an image; sites or all, one of them",
     "POST /v1/sites/{site_id}/messages/{message_id}/ack": "a failed acknowledgement needs its reason",
+    "PUT /v1/sites/{site_id}/tills/{till_name}/status": "seen_at is not ahead of HO's clock",
 }
 
 
@@ -197,6 +198,9 @@ def test_values_the_database_cannot_hold_get_a_422_not_a_500(store: Store) -> No
             "feed after": client.get("/v1/ho/feed", params={"after": BIG}, headers=admin),
             "resolve seq": client.post(f"/v1/ho/quarantine/S001/till-1/{BIG}",
                                        json={"action": "accept", "note": "x"}, headers=admin),
+            "free flash": client.put("/v1/sites/S001/tills/till-1/status",
+                                     headers={"Authorization": f"Bearer {relay.tokens.site}"},
+                                     json={"seen_at": 1, "firmware": "0.1.0", "free_flash_bytes": BIG}),
             # PostgreSQL's text cannot hold NUL; the filters now follow the ids' rules
             "till filter": client.get("/v1/ho/received", params={"till": "S001/\x00"}, headers=admin),
             "site filter": client.get("/v1/ho/sales", params={"site": "S\x00"}, headers=admin),

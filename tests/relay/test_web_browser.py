@@ -205,6 +205,10 @@ def tills_page(me: Staff) -> None:
     # Its clock runs 600 s ahead: the offset seen is that, less the seconds the uploads took.
     offset = int(re.search(r"\+(\d+) s", rows[altered_till].text).group(1))  # type: ignore[union-attr]
     assert web_data.TILL_CLOCK_AHEAD_S - 30 < offset <= web_data.TILL_CLOCK_AHEAD_S
+    # What the gateway last saw: firmware, HO data, printer, free flash, when.
+    seen_till = web_data.SEEN[0]
+    assert cell(seen_till, ".gateway-saw") == "0.1.0\n792 KB free, HO data v3\nprinter paper out\nseen 1 min ago"
+    assert cell(gap_till, ".gateway-saw") == "never seen"
     assert me.text(".stat.bad .n") == "2"  # the rolled-back till and the broken chain
     assert "flagged" in cell(web_data.ROLLED_BACK[0], ".flag")
     assert me.d.find_elements(By.CSS_SELECTOR, "form.act")  # an admin may clear the flag

@@ -19,6 +19,9 @@ GAP = ("S001/till-2", 9)        # never uploaded: its successor is quarantined a
 ALTERED = ("S002/till-1", 12)   # total changed after the till tagged it: a chain break
 TILL_CLOCK_AHEAD_S = 600        # S002/till-1's clock runs this far ahead of HO's
 ROLLED_BACK = ("S001/till-1", 5)  # at the end reports this journal head: flagged
+# What S001/till-1's gateway saw at its hello (PUT .../status); the other tills never reported.
+SEEN = ("S001/till-1", {"firmware": "0.1.0", "clock_offset_s": 0, "free_flash_bytes": 812_000,
+                        "snapshot_version": 3, "printer": "paper_out"})
 
 
 @dataclass
@@ -71,6 +74,11 @@ def upload(client: Any, base: str, chain: Chain, now: int) -> None:
                             headers={"Authorization": f"Bearer {chain.site_tokens[site]}",
                                      "Content-Type": "application/cbor-seq"})
             assert r.status_code == 200, r.text
+    till, seen = SEEN
+    site, name = till.split("/")
+    r = client.put(f"{base}/v1/sites/{site}/tills/{name}/status", json={"seen_at": now - 60, **seen},
+                   headers={"Authorization": f"Bearer {chain.site_tokens[site]}"})
+    assert r.status_code == 200, r.text
     till, head = ROLLED_BACK
     site, name = till.split("/")
     r = client.post(f"{base}/v1/sites/{site}/tills/{name}/records", content=b"", params={"head": head},

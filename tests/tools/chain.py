@@ -2,7 +2,9 @@
 tests/e2e/test_chain_e2e.py and bench/bench_chain.py.
 
     sim tills (firmware/main.py under MicroPython, ROMFS, the heap that installs
-      HO's packages beside: host_tools/provision/sim.py SIM_HEAP_KIB)
+      HO's packages beside: host_tools/provision/sim.py SIM_HEAP_KIB), freshly
+      flashed: an identity and no HO data, so they cannot sell until the
+      gateway's first sync brings HO's full snapshot
       -- their links on loopback TCP, each behind a FaultProxy (drops, corrupts,
          duplicates chunks, cuts the connection after n bytes: mid-frame) --
     `kassa gateway sync` (the real command, a child process that can be SIGKILLed)
@@ -22,6 +24,7 @@ import hashlib
 import io
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -32,6 +35,7 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / d) for d in ("relay", "host")]
 
+import cbor2  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from chain_audit import TillFacts, download_problems, ho_facts, problems  # noqa: E402
@@ -49,6 +53,8 @@ from host_tools.hodata import snapshot_builder as sb  # noqa: E402
 from host_tools.provision import sim  # noqa: E402
 from host_tools.relay import publish  # noqa: E402
 from host_tools.relay.store import Store, open_store  # noqa: E402
+from till.formats import journal as J  # noqa: E402
+from till.formats import records as R  # noqa: E402
 
 # The heap beside the image: the sim till's (host_tools/provision/sim.py).
 PACKAGE_HEAP_KIB = sim.SIM_HEAP_KIB
@@ -63,7 +69,8 @@ LINK_DROP, LINK_CORRUPT, LINK_DUPLICATE = 0.02, 0.02, 0.05
 LINK_DELAY, LINK_REORDER = 0.01, 0.01  # a stall of up to 0.3 s; a chunk sent after the next
 LINK_CUT_AFTER = (500, 6000)
 UPLINK_BYTES_PER_S = 30_000
-SNAPSHOT_CREATED = 1_796_000_000  # the tills' snapshot 1 and HO's copy of it
+SNAPSHOT_CREATED = 1_796_000_000  # HO's snapshot 1, the base of its deltas
+NO_HO_DATA = "No HO data: sync the"  # what a till without HO's data says to a sign-on (firmware/till/pos)
 
 
 class Story(list[str]):
@@ -91,6 +98,7 @@ class Till:
     proc: RunningTill | None = None
     boots: int = 0
     refunded: set[int] = field(default_factory=set)
+    has_data: bool = False  # HO's data reached it (the first contact)
     heap_low: tuple[int, int] | None = None  # the lowest free heap and largest free block seen
 
     @property
@@ -124,8 +132,8 @@ class Chain:
         self.counts: dict[str, int] = {}  # faults injected, by kind
         (tmp / "logs").mkdir(parents=True, exist_ok=True)
         files = self.catalog_files = catalog.write(tmp / "catalog")
-        # HO's snapshot 1 of the catalog, the base of its deltas: the tills
-        # hold the same bytes (same items, same creation time).
+        # HO's snapshot 1 of the catalog: the first contact brings it to the
+        # tills whole, and it is the base of HO's deltas.
         cfg = sb.load_config(files.store)
         sb.build(sb.load_items(files.items, cfg), cfg, 1, tmp / "ho" / "snap-1", created=SNAPSHOT_CREATED)
         self.published = False
@@ -135,8 +143,8 @@ class Chain:
         token = self.store.add_site(SITE, "Chain test store")
         for i, name in enumerate(names):
             key = hashlib.sha256(f"chain {seed} {name}".encode()).digest()
-            root = sim.init(tmp / "tills" / name, f"{SITE}/{name}", key, items=files.items,
-                            config=files.store, created=SNAPSHOT_CREATED)
+            # What `kassa flash` alone leaves: an identity, no HO data.
+            root = sim.init(tmp / "tills" / name, f"{SITE}/{name}", key, data=False)
             self.store.add_till(f"{SITE}/{name}", key)
             port = free_port()
             proxy = FaultProxy(port, Faults(seed=seed * 100 + i, each_once=True))
@@ -185,14 +193,82 @@ class Chain:
     # -- tills -------------------------------------------------------------------
     def boot(self, t: Till) -> None:
         """Start (or restart, after a power cut) a till on its flash and port;
-        its clock from the RTC (the host's time), the cashier signed on."""
+        its clock from the RTC (the host's time), the cashier signs on. A
+        till without HO's data must refuse."""
         if t.boots:
             (t.root / "console.txt").rename(t.root / f"console-{t.boots}.txt")
         t.boots += 1
         t.proc = RunningTill(t.root, self.image, port=t.port, heap_beside_kib=self.heap_beside_kib)
         t.proc.wait_listening()
-        float_in = day.cash_in() if t.boots == 1 else []  # the float, once a day
+        # The float, once a day: keyed at the first boot's sign-on where the
+        # till has HO data, else once the first contact brought it.
+        float_in = day.cash_in() if t.boots == 1 and t.has_data else []
         self.keys(t, [f"clock {int(time.time())}"] + day.sign_on() + float_in, "signed")
+        if not t.has_data and NO_HO_DATA not in t.proc.console():
+            raise ChainError(f"{t.name} has no HO data but did not refuse to sign on ({NO_HO_DATA!r}): "
+                             + t.proc.console()[-2000:])
+
+    def applied(self, t: Till) -> list[tuple[int, int | None]]:
+        """The HO data each config record of the till's journal says it put in
+        force, in order: (version, the base a delta was applied to, None for
+        a full snapshot)."""
+        out = []
+        for _, raw in sorted(t.facts.records.items()):
+            rec = cbor2.loads(raw)
+            if rec[3] == J.KIND_CONFIG:
+                out.append((rec[4][R.C_VERSION], rec[4].get(R.C_BASE)))
+        return out
+
+    # -- first contact and the deltas after it -----------------------------------
+    def first_contact(self) -> None:
+        """The freshly flashed tills (they refused to sign on at boot) meet
+        HO: HO publishes its full snapshot for the site, and the gateway's
+        first run, with no faults, is a full sync both ways: the whole
+        snapshot down (every byte of its package crosses each till's link;
+        the till journals version 1 put in force as a full snapshot, not a
+        delta) and the whole journal up (the run reads every record the
+        till holds, from record 0).
+        Then the cashiers sign on."""
+        ho = self.tmp / "ho"
+        self._kassa("ho", "publish", "--snapshot", ho / "snap-1", "--site", SITE, "--db", self.db_url)
+        [full] = publish.sent(self.store, SITE)
+        if (full["kind"], full["info"].get("version"), full["info"].get("base")) != ("snapshot", 1, None):
+            raise ChainError(f"HO's first publish is not the full snapshot 1: {full}")
+        before = {t.name: t.proxy.faults.counts["bytes"] for t in self.tills.values()}
+        heads = {t.name: max(t.facts.records, default=0) for t in self.tills.values()}
+        first_run = self.gateway_runs + 1
+        if self.gateway() != 0:
+            raise ChainError("the first contact failed:\n" + self.gateway_log(first_run)[-3000:])
+        log = self.gateway_log(first_run)
+        for t in self.tills.values():
+            crossed = t.proxy.faults.counts["bytes"] - before[t.name]
+            if not re.search(rf"^{t.name}: full sync: {heads[t.name]} records to read after 0$", log, re.M):
+                raise ChainError(f"the first run was not a full sync of {t.name}'s {heads[t.name]} "
+                                 f"records:\n{log[-3000:]}")
+            if self.applied(t)[:1] != [(1, None)]:
+                raise ChainError(f"{t.name} did not put HO's full snapshot 1 in force first: {self.applied(t)}")
+            if crossed < full["size"]:
+                raise ChainError(f"{crossed} bytes crossed {t.name}'s link, fewer than the full snapshot's "
+                                 f"{full['size']}")
+            t.has_data = True
+            self.keys(t, day.sign_on() + day.cash_in(), "signed")
+        # (The tills journaled putting the snapshot in force after the run
+        # read them: the next run, a delta, brings that up.)
+        self.log.append(f"first contact: the full snapshot ({full['size']} bytes) down to each till, "
+                        "their journals up; the cashiers signed on")
+
+    def delta_sync(self) -> None:
+        """The runs after the first contact, with no faults, until the
+        account balances: the first reads only the records after what the
+        gateway holds, for each till."""
+        run = self.gateway_runs + 1
+        self.settle()
+        log = self.gateway_log(run)
+        for t in self.tills.values():
+            found = re.search(rf"^{t.name}: delta: (\d+) records to read after (\d+)$", log, re.M)
+            if found is None or int(found[1]) < 1 or int(found[2]) < 1:
+                raise ChainError(f"run {run} did not read a delta from {t.name}:\n{log[-3000:]}")
+        self.log.append("a delta sync: each till's new records up")
 
     def keys(self, t: Till, lines: list[str], label: str, timeout_s: float = 60) -> None:
         """Script lines to a till; returns when it has worked through them."""
@@ -472,15 +548,18 @@ SWEEP_FAULTS = FAULTS + ("till_cut_sync",)  # the longer sweep draws from these 
 
 
 def run_day(chain: Chain, rounds: list[str], sales: int = 3) -> None:
-    """A store's day with faults: first contact (a full sync, until the
-    account balances, so the tills are online), then per round each till
-    sells and one fault of `rounds` happens while the gateway syncs through
-    faulty links; HO publishes a price change and a logo in the first round
-    (they go down through the faults), a refund on each till half way; Z
-    closings; then the faults heal and the gateway syncs until HO's account
+    """A store's day with faults: freshly flashed tills refuse to sell until
+    the first contact (a full sync: HO's whole snapshot down, the journals
+    up), then sell and a delta sync brings the sales up (the tills are
+    online); then per round each till sells and one fault of `rounds`
+    happens while the gateway syncs through faulty links; HO publishes a
+    price change (a delta package) and a logo in the first round (they go
+    down through the faults), a refund on each till half way; Z closings;
+    then the faults heal and the gateway syncs until HO's account
     balances."""
+    chain.first_contact()
     chain.sell(sales)
-    chain.settle()
+    chain.delta_sync()
     chain.faulty_links(True)
     for i, fault in enumerate(rounds):
         chain.sell(sales)
@@ -510,8 +589,6 @@ def run_day(chain: Chain, rounds: list[str], sales: int = 3) -> None:
 
 
 def _kind(raw: bytes) -> int:
-    import cbor2
-
     return int(cbor2.loads(raw)[3])
 
 

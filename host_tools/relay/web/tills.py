@@ -1,6 +1,7 @@
 """Tills' health (`kassa ho tills` as a page): per till its last contact, how
 far HO has processed its journal, gaps, chain breaks, quarantined records,
-clock offset and flag; an admin clears a flag here, with a note.
+clock offset and flag, and what its gateway last saw of it (when, firmware,
+free flash, HO data, printer); an admin clears a flag here, with a note.
 
 A chain has thousands of tills, so the page shows PAGE_ROWS of them at a
 time in till id order, optionally of one site; pages follow the last till
@@ -43,7 +44,9 @@ def health(t: dict[str, Any], now: int) -> tuple[str, str]:
         return "warn", "records set aside" if t["quarantined"] else "records missing"
     if t["clock_offset_s"] is not None and abs(t["clock_offset_s"]) > CLOCK_WARN_S:
         return "warn", "clock off"
-    if t["last_contact"] is None or now - t["last_contact"] > SILENT_WARN_S:
+    # Seen by its gateway (at hello), or else heard from (an upload).
+    heard = max(t["last_seen"] or 0, t["last_contact"] or 0)
+    if not heard or now - heard > SILENT_WARN_S:
         return "warn", "silent"
     return "ok", "healthy"
 
