@@ -304,4 +304,4 @@ key CASH
     assert storno[9] == sale[1] and storno[12] == [0] and storno[6] == -349, proc.stdout[-2000:]
     assert storno[10] == 3 and [ln[1] for ln in storno[2]] == [11]
     text = rr.to_text(rr.parse((root / "printer.bin").read_bytes(), columns=48, width_dots=576))
-    assert f"Refund of receipt {sale[1]}" in text and "-3.49" in text
+    assert f"Refund of receipt {sale[4][11]}" in text and "-3.49 B" in text  # its number as printed

@@ -125,7 +125,7 @@ def test_a_person_sells_refunds_and_closes_the_day_at_the_sim_screen(till: Path)
         s = term.wait_for(r"Last receipt: receipt-0001\.png")
         assert "Drawer   OPEN" in s and re.search(r"│Change +11\.24│", s), s  # its end
         term.keys("PPage", "PPage")  # its top: 24 rows show a receipt's last 14 lines
-        s = term.wait_for(r"(?s)Receipt \d+ +Cashier Anna.*│Rye bread 750 g +3\.49│")
+        s = term.wait_for(r"(?s)Receipt \d+ +Cashier Anna.*│Rye bread 750 g +3\.49 B│")
         assert "Sparkling water" in s
         sale_no = re.search(r"Receipt (\d+) +Cashier Anna", s)
         assert sale_no, s
