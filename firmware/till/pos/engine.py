@@ -684,7 +684,8 @@ class Engine:
     def mark_processed(self, seq):
         """What the sync calls instead of journal.mark_processed(seq): first a
         checkpoint of the period's totals if the newest closing or checkpoint
-        could be deleted with the processed segments (reports.py explains)."""
+        could be deleted with the processed segments, now or when the journal
+        later reuses their room (reports.py explains)."""
         if self.totals.anchor_seq <= seq:
             body = {R.E_TYPE: R.EV_CHECKPOINT,
                     R.E_DETAIL: self.totals.body(self.journal.last_seq)}

@@ -7,10 +7,12 @@
 # recover(): the newest closing (or checkpoint, see below) on flash anchors the
 # sum and every record after it is added.
 #
-# Checkpoints: once head office has processed records, the journal deletes whole
-# segments of them, possibly records of the open period. Before that happens a
-# checkpoint event carrying the totals so far is appended (Engine.mark_processed),
-# so the newest anchor is always still on flash and covers what was deleted.
+# Checkpoints: once head office has processed records, the journal may delete
+# whole segments of them (when it needs their room: at the mark or any later
+# append), possibly records of the open period. At the mark a checkpoint event
+# carrying the totals so far is appended (Engine.mark_processed), so the newest
+# anchor is always after the processed mark, still on flash, and covers what
+# was deleted.
 #
 # Document numbers (docs/records.md, "Document numbers") live here too: like
 # the grand total they run on across periods, each sale or refund record
