@@ -89,12 +89,20 @@ def mem_free():
 TIGHT = 1 << 40
 
 
-def chip_free(cap):
-    """A stand-in for the journal's free-flash query (journal._free_bytes) on
-    a chip of cap[0] bytes: free is what the directory's files leave of it."""
+def chip_free(cap, root=None):
+    """A stand-in for the free-flash query (journal._free_bytes) on a chip of
+    cap[0] bytes: free is what the files under root (else the path asked
+    about) leave of it."""
     import os
 
+    def used(path):
+        n = 0
+        for name in os.listdir(path):
+            st = os.stat(path + "/" + name)
+            n += used(path + "/" + name) if st[0] & 0x4000 else st[6]
+        return n
+
     def free(path):
-        return cap[0] - sum(os.stat(path + "/" + n)[6] for n in os.listdir(path))
+        return cap[0] - used(root or path)
 
     return free
