@@ -262,6 +262,10 @@ def test_a_processed_receipt_is_refunded_while_the_flash_has_room_not_once_reuse
         acts = till.keys("CASH")
         assert display(acts)[0].startswith("Refunded") and stornos_of(till, a)
         number = no(till, b)
+        # Yesterday's receipt, processed by HO: a copy of it too.
+        till.keys("CLEAR")
+        job = of(till.keys("REPORT 3 %d TOTAL" % number), "print")[0][1]
+        assert job["copy"] and job["number"] == number
         # The flash fills (other files, a package): below the low-water mark
         # the next sale reuses the processed segments' room, oldest first.
         cap[0] -= free(till.journal.path) - 100  # 100 bytes free
@@ -280,6 +284,8 @@ def test_a_processed_receipt_is_refunded_while_the_flash_has_room_not_once_reuse
         till.sign_on(9)
         acts = till.keys("REFUND %d TOTAL" % number)
         assert display(acts) == ("Receipt %d not found" % number, "on this till")
+        acts = till.keys("CLEAR REPORT 3 %d TOTAL" % number)
+        assert display(acts) == ("Receipt %d no longer" % number, "on till") and not of(acts, "print")
     finally:
         J._free_bytes = real
         till.close()
