@@ -291,6 +291,13 @@ def test_low_and_full_space_levels_refuse_sales_but_not_closings():
     j.close()
 
 
+def freeable_on_disk(d, processed):
+    """Bytes of the segments all of whose records are processed (not the last)."""
+    names = segment_files(d)
+    return sum(os.stat(d + "/" + names[i])[6] for i in range(len(names) - 1)
+               if int(names[i + 1][3:13]) - 1 <= processed)
+
+
 def test_processed_segments_stay_as_a_ring_until_their_room_is_needed():
     d = support.tmpdir()
     cap = [1 << 30]
@@ -317,6 +324,7 @@ def test_processed_segments_stay_as_a_ring_until_their_room_is_needed():
             seq = j.append(J.KIND_SALE, sale_body(seq + 1))
             kept = [n for n in segment_files(d) if n in before]
             assert kept == before[len(before) - len(kept):], kept  # the oldest go first
+            assert j.status()["freeable"] == freeable_on_disk(d, 40)
             assert j.status()["space"] == J.SPACE_OK, (seq, j.status())
         assert segment_files(d)[0] != before[0]
         assert j.record(1) is None and j.status()["freeable"] < sum(sizes[:-1])
@@ -324,6 +332,7 @@ def test_processed_segments_stay_as_a_ring_until_their_room_is_needed():
         # segments are gone, the till fills and refuses sales as before.
         while j.status()["freeable"] or j.status()["space"] != J.SPACE_FULL:
             seq = j.append(J.KIND_SALE, sale_body(seq + 1))
+            assert j.status()["freeable"] == freeable_on_disk(d, 40)
         support.raises(J.JournalFull, j.append, J.KIND_SALE, sale_body(seq + 1))
         assert [s for s, _ in j.records_after(40)] == list(range(41, seq + 1))
         j.close()
@@ -342,9 +351,12 @@ def test_a_roll_after_a_wholly_processed_segment_makes_it_freeable():
     while len(segment_files(d)) == len(before):
         seq = j.append(J.KIND_SALE, sale_body(seq + 1))
     assert j.status()["freeable"] == freeable + os.stat(d + "/" + before[-1])[6]
+    assert j.status()["freeable"] == freeable_on_disk(d, 40)
+    j.mark_processed(seq)  # counts only what it newly made freeable
+    assert j.status()["freeable"] == freeable_on_disk(d, seq)
     j.close()
     j = open_journal(d, segment_bytes=1024)  # the boot counts the same
-    assert j.status()["freeable"] == freeable + os.stat(d + "/" + before[-1])[6]
+    assert j.status()["freeable"] == freeable_on_disk(d, seq)
     j.close()
 
 

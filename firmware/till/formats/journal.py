@@ -252,6 +252,7 @@ class Journal:
         self._recover()
         self._free = _free_bytes(path)
         self.freeable = 0  # bytes of processed segments kept while there is room
+        self._counted = 0  # the oldest segments whose sizes freeable holds
         self.free_processed()
 
     # ---- opening -----------------------------------------------------------
@@ -646,7 +647,9 @@ class Journal:
             return
         # Durable from here. Nothing below may raise: the caller would think
         # the record unsaved, and its retry would journal the sale twice.
-        self.freeable += sealed
+        if sealed:
+            self.freeable += sealed
+            self._counted += 1
         try:
             self._refresh_free()
         except MemoryError:
@@ -783,22 +786,27 @@ class Journal:
         # always stays. The oldest go while free flash is under the low-water
         # mark; the rest are counted as freeable. Sizes from the directory
         # undercount what littlefs frees (whole blocks), so this errs towards
-        # removing one more, never towards too little room.
+        # removing one more, never towards too little room. Sizes already
+        # counted are not read again: a till keeping a ring of many segments
+        # reads at each sync only those it newly processed.
         segs = self._segments
         n = 0
         while n < len(segs) - 1 and segs[n + 1] - 1 <= self.processed_seq:
             n += 1
         self._refresh_free()  # a package, say, may have taken flash since
         room = self._free
-        self.freeable = 0
         count = 0
-        for i in range(n):
-            size = os.stat(self._p(segment_name(segs[i])))[6]
-            if room < self.low_free_bytes or room < need:
-                room += size
-                count += 1
-            else:
-                self.freeable += size
+        while count < n and (room < self.low_free_bytes or room < need):
+            size = os.stat(self._p(segment_name(segs[count])))[6]
+            room += size
+            if count < self._counted:
+                self.freeable -= size
+            count += 1
+        for i in range(max(count, self._counted), n):
+            self.freeable += os.stat(self._p(segment_name(segs[i])))[6]
+        self._counted = n - count
+        if not self._counted:
+            self.freeable = 0
         n = count
         if not n:
             return 0
