@@ -1529,8 +1529,8 @@ class Engine:
     def document_seq(self, number, refund=False):
         """The journal seq of the receipt (refund=True: the refund) printed
         with `number`, or None if the till holds no such receipt (never
-        printed, or deleted after HO processed it). In training mode the
-        training receipts' own numbers. What a cashier keys to find an
+        printed, or its room reused after HO processed it). In training mode
+        the training receipts' own numbers. What a cashier keys to find an
         earlier receipt goes through here (refund, copy); docs/records.md,
         "Document numbers"."""
         ser = reports.series(J.KIND_STORNO if refund else J.KIND_SALE, self._record_flags())

@@ -271,8 +271,8 @@ def recompute(records, after_seq, upto_seq, z, grand_start, numbers=None):
 def find_number(journal, ser, number, last=None):
     """The journal sequence number of document `number` of series `ser`
     (series()), or None when no record on flash carries it (never taken, or
-    deleted after HO processed it). last: the series' last number taken, if
-    known (Totals.numbers).
+    its room reused after HO processed it). last: the series' last number
+    taken, if known (Totals.numbers).
 
     Numbers grow with the sequence, one per record of the series, so the
     journal is searched like a sorted list: a probe at seq `at` reads forward
