@@ -322,7 +322,7 @@ class Till:
         return {"online": e.link_up, "last_sync": e.last_sync, "sale": e.sale is not None,
                 "offline": e.offline_reason(), "printer": self.printer.state,
                 "head": j["last_seq"], "processed": j["processed_seq"],
-                "free": j["free_bytes"], "space": j["space"], "problems": len(j["problems"]),
+                "free": j["free_bytes"], "freeable": j["freeable"], "space": j["space"], "problems": len(j["problems"]),
                 "crashes": e.crashes, "retransmits": ch.retransmits,
                 "bad_frames": ch.decoder.bad_frames, "pass_max_ms": self.link_pass_max_ms}
 

@@ -172,7 +172,7 @@ class LinkClient:
             return Hello(till_id=str(h["till"]), firmware=str(h["fw"]), head_seq=int(h["head"]),
                          processed_seq=int(h["processed"]),
                          snapshot_version=_opt_int(h.get("snapshot")),
-                         clock_s=_opt_int(h.get("clock")), free_flash_bytes=int(h["free"]),
+                         clock_s=_opt_int(h.get("clock")), free_flash_bytes=int(h["free"]) + int(h.get("freeable", 0)),
                          printer=str(h.get("printer", "unknown")))
         except (KeyError, TypeError, ValueError) as exc:
             raise LinkError(f"The till's hello is incomplete ({exc}): {h!r}") from exc

@@ -23,7 +23,7 @@ class Hello:
     processed_seq: int  # the last record HO has PROCESSED, as the till knows it
     snapshot_version: int | None  # the HO data in force (None: the till has none)
     clock_s: int | None  # the till's clock, epoch seconds (None: never set)
-    free_flash_bytes: int
+    free_flash_bytes: int  # free, plus processed journal segments the till would reuse
     printer: str  # "ok", "paper_low", "paper_out", "cover_open", "no_answer", "error" (till/drivers/printer.py)
 
 

@@ -51,7 +51,8 @@ def numbers_on_flash(till, ser):
 
 
 def test_numbers_are_gap_free_whatever_happens_between_sales():
-    till = Till(journal_cls=FlakyJournal, journal_kw={"segment_bytes": 1024})
+    till = Till(journal_cls=FlakyJournal,
+                journal_kw={"segment_bytes": 1024, "low_free_bytes": support.TIGHT})
     try:
         till.sign_on()
         seq1, body = sell(till)
@@ -125,7 +126,7 @@ def test_numbers_are_gap_free_whatever_happens_between_sales():
 
 
 def test_a_number_keyed_finds_its_record_while_the_journal_holds_it():
-    till = Till(journal_kw={"segment_bytes": 1024})
+    till = Till(journal_kw={"segment_bytes": 1024, "low_free_bytes": support.TIGHT})
     try:
         till.sign_on()
         for i in range(24):

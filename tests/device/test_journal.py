@@ -30,6 +30,8 @@ def sale_body(n):
 def open_journal(path, **kw):
     return J.Journal(path, TILL, KEY, clock=lambda: 1795000000, **kw)
 
+TIGHT = support.TIGHT
+
 
 def fill(path, count, **kw):
     j = open_journal(path, **kw)
@@ -102,8 +104,13 @@ def test_record_finds_any_record_on_flash_through_the_encode_buffer():
         assert rec[J.K_SEQ] == seq and rec[J.K_BODY][1] == seq
     assert j.record(0) is None and j.record(41) is None
     first_of_second = int(segment_files(d)[1][3:13])
-    j.mark_processed(first_of_second - 1)  # the first segment is deleted
+    j.mark_processed(first_of_second - 1)  # processed, kept while the flash has room
+    assert j.record(1)[J.K_SEQ] == 1 and j.status()["freeable"] > 0
+    j.close()
+    j = open_journal(d, segment_bytes=1024, encode_buffer=buf, low_free_bytes=TIGHT)
+    # No room: the boot frees the processed segment, and its records are gone.
     assert j.record(1) is None and j.record(first_of_second)[J.K_SEQ] == first_of_second
+    assert j.status()["freeable"] == 0 and j.problems == []
     j.close()
 
 
@@ -111,7 +118,7 @@ def test_mark_processed_frees_whole_segments_only():
     d = support.tmpdir()
     fill(d, 40, segment_bytes=1024)
     before = segment_files(d)
-    j = open_journal(d, segment_bytes=1024)
+    j = open_journal(d, segment_bytes=1024, low_free_bytes=TIGHT)
     second_first = int(before[1][3:13])
     j.mark_processed(second_first - 2)  # first segment not wholly processed
     assert segment_files(d) == before
@@ -281,6 +288,75 @@ def test_low_and_full_space_levels_refuse_sales_but_not_closings():
     err = support.raises(J.JournalFull, j.append, J.KIND_SALE, sale_body(2))
     assert "Sync the till" in str(err)
     assert j.append(J.KIND_CLOSING, {1: "Z"}) == 2  # a day can still be closed
+    j.close()
+
+
+def freeable_on_disk(d, processed):
+    """Bytes of the segments all of whose records are processed (not the last)."""
+    names = segment_files(d)
+    return sum(os.stat(d + "/" + names[i])[6] for i in range(len(names) - 1)
+               if int(names[i + 1][3:13]) - 1 <= processed)
+
+
+def test_processed_segments_stay_as_a_ring_until_their_room_is_needed():
+    d = support.tmpdir()
+    cap = [1 << 30]
+    real = J._free_bytes
+    J._free_bytes = support.chip_free(cap)
+    try:
+        fill(d, 40, segment_bytes=1024)
+        kw = {"segment_bytes": 1024, "low_free_bytes": 4096, "full_free_bytes": 1024}
+        j = open_journal(d, **kw)
+        before = segment_files(d)
+        sizes = [os.stat(d + "/" + n)[6] for n in before]
+        assert j.mark_processed(40) == 0  # room enough: all stay, freeable
+        st = j.status()
+        assert segment_files(d) == before and st["freeable"] == sum(sizes[:-1])
+        assert st["space"] == J.SPACE_OK and j.record(1)[J.K_SEQ] == 1
+        # The chip fills: 500 bytes over the low-water mark. Sales go on, the
+        # ring frees the oldest processed segments first, and the till never
+        # says it is low while they are room.
+        cap[0] -= J._free_bytes(d) - 4096 - 500
+        j.close()
+        j = open_journal(d, **kw)
+        seq = 40
+        while seq < 60:
+            seq = j.append(J.KIND_SALE, sale_body(seq + 1))
+            kept = [n for n in segment_files(d) if n in before]
+            assert kept == before[len(before) - len(kept):], kept  # the oldest go first
+            assert j.status()["freeable"] == freeable_on_disk(d, 40)
+            assert j.status()["space"] == J.SPACE_OK, (seq, j.status())
+        assert segment_files(d)[0] != before[0]
+        assert j.record(1) is None and j.status()["freeable"] < sum(sizes[:-1])
+        # Records HO has not processed are never reused: once the processed
+        # segments are gone, the till fills and refuses sales as before.
+        while j.status()["freeable"] or j.status()["space"] != J.SPACE_FULL:
+            seq = j.append(J.KIND_SALE, sale_body(seq + 1))
+            assert j.status()["freeable"] == freeable_on_disk(d, 40)
+        support.raises(J.JournalFull, j.append, J.KIND_SALE, sale_body(seq + 1))
+        assert [s for s, _ in j.records_after(40)] == list(range(41, seq + 1))
+        j.close()
+    finally:
+        J._free_bytes = real
+
+
+def test_a_roll_after_a_wholly_processed_segment_makes_it_freeable():
+    d = support.tmpdir()
+    fill(d, 40, segment_bytes=1024)
+    j = open_journal(d, segment_bytes=1024)
+    j.mark_processed(40)  # the active segment too: it stays, being active
+    before = segment_files(d)
+    freeable = j.status()["freeable"]
+    seq = 40
+    while len(segment_files(d)) == len(before):
+        seq = j.append(J.KIND_SALE, sale_body(seq + 1))
+    assert j.status()["freeable"] == freeable + os.stat(d + "/" + before[-1])[6]
+    assert j.status()["freeable"] == freeable_on_disk(d, 40)
+    j.mark_processed(seq)  # counts only what it newly made freeable
+    assert j.status()["freeable"] == freeable_on_disk(d, seq)
+    j.close()
+    j = open_journal(d, segment_bytes=1024)  # the boot counts the same
+    assert j.status()["freeable"] == freeable_on_disk(d, seq)
     j.close()
 
 

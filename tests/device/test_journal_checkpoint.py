@@ -9,7 +9,7 @@ import support
 from till.formats import cbor
 from till.formats import journal as J
 from till.formats import journal_checkpoint as JC
-from test_journal import KEY, TILL, fill, open_journal, record_offsets, sale_body, segment_files
+from test_journal import KEY, TIGHT, TILL, fill, open_journal, record_offsets, sale_body, segment_files
 
 SEG = 1024  # about 8 sales a segment: many segments from few records
 
@@ -176,23 +176,23 @@ def test_an_older_checkpoint_is_still_true_and_a_stale_one_is_refused():
     d = support.tmpdir()
     fill(d, 30, segment_bytes=SEG)
     old = support.read_file(ckpt_path(d))
-    j = open_journal(d, segment_bytes=SEG)
+    j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)
     for i in range(31, 61):
         j.append(J.KIND_SALE, sale_body(i))
     j.close()
     support.write_file(ckpt_path(d), old)  # from 30 records ago: a prefix, still true
-    j = open_journal(d, segment_bytes=SEG)
+    j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)
     assert from_checkpoint(j) and j.problems == [] and j.last_seq == 60
     assert j.verified_records > records_in(d, segment_files(d)[-1])
     # HO's mark frees the segments the old checkpoint names: it is stale now.
     j.mark_processed(int(segment_files(d)[2][3:13]) - 1)
     j.close()
     support.write_file(ckpt_path(d), old)
-    j = open_journal(d, segment_bytes=SEG)
+    j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)
     assert len(refused(j)) == 1 and "stale" in refused(j)[0], j.notices
     assert j.problems == [] and j.last_seq == 60
     j.close()
-    j = open_journal(d, segment_bytes=SEG)  # the full scan vouched again
+    j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)  # the full scan vouched again
     assert from_checkpoint(j) and j.notices == []
     assert_full_scan_agrees(d, j)
     j.close()
@@ -203,21 +203,21 @@ def test_processed_marks_keep_the_checkpoint_true_down_to_the_open_segment():
     fill(d, 60, segment_bytes=SEG)
     firsts = [int(n[3:13]) for n in segment_files(d)]
     for mark in (5, firsts[1] - 1, firsts[3], firsts[-1] - 1, 60):
-        j = open_journal(d, segment_bytes=SEG)
+        j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)
         j.mark_processed(mark)
         j.close()
-        j = open_journal(d, segment_bytes=SEG)
+        j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)
         assert from_checkpoint(j) and j.notices == [], (mark, j.recovery, j.notices)
         assert j.problems == [] and j.processed_seq == mark and j.last_seq == 60
         assert [s for s, _ in j.records_after(mark)] == list(range(mark + 1, 61))
         assert_full_scan_agrees(d, j)
         j.close()
     assert segment_files(d) == ["seg%010d.cbs" % firsts[-1]]
-    j = open_journal(d, segment_bytes=SEG)
+    j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)
     for i in range(61, 81):  # rolls again from a checkpoint that covered nothing
         assert j.append(J.KIND_SALE, sale_body(i)) == i
     j.close()
-    j = open_journal(d, segment_bytes=SEG)
+    j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)
     assert from_checkpoint(j) and j.problems == [] and j.last_seq == 80
     j.close()
 
@@ -227,12 +227,12 @@ def test_a_removal_cut_short_by_the_power_is_finished_at_boot():
     fill(d, 40, segment_bytes=SEG)
     names = segment_files(d)
     kept = [(n, support.read_file(d + "/" + n)) for n in names[:3]]
-    j = open_journal(d, segment_bytes=SEG)
+    j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)
     assert j.mark_processed(int(names[3][3:13]) - 1) == 3
     j.close()
     for n, data in kept:  # as if the power failed after the checkpoint's rewrite
         support.write_file(d + "/" + n, data)
-    j = open_journal(d, segment_bytes=SEG)
+    j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)
     assert from_checkpoint(j) and j.problems == [] and j.notices == []
     assert segment_files(d) == names[3:]
     j.close()
@@ -241,7 +241,7 @@ def test_a_removal_cut_short_by_the_power_is_finished_at_boot():
     for n, data in kept:
         support.write_file(d + "/" + n, data)
     os.remove(d + "/processed")
-    j = open_journal(d, segment_bytes=SEG)
+    j = open_journal(d, segment_bytes=SEG, low_free_bytes=TIGHT)
     assert len(refused(j)) == 1 and "not all processed" in refused(j)[0], j.notices
     assert j.problems == [] and j.last_seq == 40 and segment_files(d) == names
     j.close()

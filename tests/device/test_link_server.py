@@ -203,6 +203,36 @@ def test_a_commit_asked_again_gets_the_same_answer_and_applies_once():
     assert till.applied == [("snapshot", PACKAGE)]
 
 
+def test_a_package_takes_the_room_of_processed_segments():
+    import till.link.server as S
+
+    d = support.tmpdir()
+    fill(d + "/journal", 40, segment_bytes=1024)
+    cap = [1 << 30]
+    real = J._free_bytes, S.free_bytes
+    J._free_bytes = S.free_bytes = support.chip_free(cap, d)
+    try:
+        j = open_journal(d + "/journal", segment_bytes=1024, low_free_bytes=2048,
+                         full_free_bytes=512)
+        till = FakeTill(j)
+        server = LinkServer(till, d, read_buf=bytearray(512))
+        gw = Gateway()
+        wire = Wire(gw, server, Medium(), Medium(2))
+        gw.request(wire, O.message(O.OP_PROCESSED, 40))
+        op, h = gw.request(wire, O.message(O.OP_HELLO))
+        assert h["freeable"] == j.freeable > len(PACKAGE) and j.record(1) is not None
+        # Room for the package only once processed segments are freed.
+        cap[0] -= h["free"] - (len(PACKAGE) + 32768 - 1000)
+        op, args = send_package(gw, wire, PACKAGE)
+        assert op == O.OP_COMMIT | O.REPLY and args[0] is True, args
+        assert j.record(1) is None and j.processed_seq == 40 and j.last_seq == 40
+        kept = [s for s, _ in j.records_after(0)]  # the oldest went, as many as needed
+        assert kept == list(range(kept[0], 41)) and 0 < j.freeable < h["freeable"]
+        j.close()
+    finally:
+        J._free_bytes, S.free_bytes = real
+
+
 def test_bad_packages_change_nothing():
     d, j, till, server, gw, wire = setup(1)
     wrong = hashlib.sha256(b"something else").digest()

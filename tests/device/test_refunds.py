@@ -7,6 +7,7 @@
 # pieces of a receipt refunded one by one adding up to the sale exactly.
 import gc
 
+import support
 from engine_fixture import PINS, T0, Till, check_closing, display, meta, of
 from till.formats import cbor, escpos
 from till.formats import journal as J
@@ -212,7 +213,8 @@ def test_a_receipt_is_found_by_its_qr_code_only_with_this_tills_tag():
 
 
 def test_old_receipts_and_processed_segments_are_not_refunded():
-    till = Till(journal_kw={"segment_bytes": 700})
+    # A flash with no room to spare: processed segments go at HO's mark.
+    till = Till(journal_kw={"segment_bytes": 700, "low_free_bytes": support.TIGHT})
     try:
         till.sign_on(1)
         n = sell(till, "%s; CASH" % MILK)
@@ -235,6 +237,57 @@ def test_old_receipts_and_processed_segments_are_not_refunded():
         acts = till.keys("CLEAR REFUND %d TOTAL" % number)
         assert display(acts) == ("Receipt %d not found" % number, "on this till")
     finally:
+        till.close()
+
+
+def test_a_processed_receipt_is_refunded_while_the_flash_has_room_not_once_reused():
+    cap = [1 << 30]
+    free = support.chip_free(cap)
+    real = J._free_bytes
+    J._free_bytes = free
+    till = Till(journal_kw={"segment_bytes": 700, "low_free_bytes": 8192,
+                            "full_free_bytes": 64})
+    try:
+        till.sign_on(1)
+        a = sell(till, "%s; CASH" % MILK)
+        b = sell(till, "%s; %s; CASH" % (BREAD, COLA))
+        while till.journal.status()["segments"] < 3:
+            sell(till, "%s; %s; CASH" % (BREAD, COLA))
+        till.engine.mark_processed(till.journal.last_seq)  # HO has every record
+        st = till.journal.status()
+        assert st["freeable"] > 0 and st["space"] == J.SPACE_OK and till.journal.record(a)
+        as_maria(till)
+        till.keys("REFUND %d TOTAL" % no(till, a))
+        till.scan(MILK)
+        acts = till.keys("CASH")
+        assert display(acts)[0].startswith("Refunded") and stornos_of(till, a)
+        number = no(till, b)
+        # Yesterday's receipt, processed by HO: a copy of it too.
+        till.keys("CLEAR")
+        job = of(till.keys("REPORT 3 %d TOTAL" % number), "print")[0][1]
+        assert job["copy"] and job["number"] == number
+        # The flash fills (other files, a package): below the low-water mark
+        # the next sale reuses the processed segments' room, oldest first.
+        cap[0] -= free(till.journal.path) - 100  # 100 bytes free
+        till.keys("CLEAR SIGN")
+        till.sign_on(1)
+        sell(till, "%s; CASH" % MILK)  # never refused: the ring made the room
+        assert till.journal.record(a) is None and till.journal.record(b) is None
+        assert till.journal.status()["freeable"] == 0
+        # HO's mark wrote a checkpoint first: the totals and numbers come
+        # back after a power cut, though the ring removed their records.
+        numbers = list(till.engine.totals.numbers)
+        grand = till.engine.totals.grand_total
+        till.power_cut()
+        assert till.engine.totals.numbers == numbers and not till.engine.totals.incomplete
+        assert till.engine.totals.grand_total == grand
+        till.sign_on(9)
+        acts = till.keys("REFUND %d TOTAL" % number)
+        assert display(acts) == ("Receipt %d not found" % number, "on this till")
+        acts = till.keys("CLEAR REPORT 3 %d TOTAL" % number)
+        assert display(acts) == ("Receipt %d no longer" % number, "on till") and not of(acts, "print")
+    finally:
+        J._free_bytes = real
         till.close()
 
 

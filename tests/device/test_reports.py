@@ -140,7 +140,7 @@ def z(till):
 
 def test_power_cuts_and_deleted_segments_do_not_change_the_z():
     # Small segments so that HO's processing really deletes some mid-day.
-    till = Till(journal_kw={"segment_bytes": 1024})
+    till = Till(journal_kw={"segment_bytes": 1024, "low_free_bytes": support.TIGHT})
     ho = HeadOffice()
     try:
         till.sign_on()
@@ -184,7 +184,7 @@ def test_power_cuts_and_deleted_segments_do_not_change_the_z():
 
 
 def test_deletion_without_a_checkpoint_is_flagged_incomplete():
-    till = Till(journal_kw={"segment_bytes": 1024})
+    till = Till(journal_kw={"segment_bytes": 1024, "low_free_bytes": support.TIGHT})
     ho = HeadOffice()
     try:
         till.sign_on()

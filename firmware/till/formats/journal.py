@@ -20,6 +20,11 @@
 # position; the journal then refuses appends until a person acknowledges the
 # problems, which is itself a record (KIND_ACK) naming them.
 #
+# HO's processed mark does not delete: processed segments stay as a ring for
+# refunds and copies of earlier receipts, and go oldest first only when free
+# flash is under the low-water mark (free_processed). They count as room, so
+# they never cost a sale.
+#
 # Boot verifies from the checkpoint (journal_checkpoint.py), written at every
 # segment roll: only the segments after it are re-read, so boot time no longer
 # grows with the journal. A checkpoint that is missing, damaged, forged or stale
@@ -212,7 +217,10 @@ class Journal:
     a new segment file beyond this size (see docs/benchmarks.md for the choice).
     low_free_bytes / full_free_bytes: free flash below which status() warns, and
     below which sales are refused (closings, events and acks may still use the
-    remaining reserve so a day can be closed). full_scan: verify every record
+    remaining reserve so a day can be closed). Segments HO has processed stay
+    on flash for refunds and copies, as a ring: they count as room, and go,
+    oldest first, only when free flash is below low_free_bytes (at open, at
+    HO's processed mark and before an append). full_scan: verify every record
     on flash, not only those after the checkpoint.
     """
 
@@ -243,6 +251,9 @@ class Journal:
         self.processed_seq = self._read_processed()
         self._recover()
         self._free = _free_bytes(path)
+        self.freeable = 0  # bytes of processed segments kept while there is room
+        self._counted = 0  # the oldest segments whose sizes freeable holds
+        self.free_processed()
 
     # ---- opening -----------------------------------------------------------
 
@@ -515,9 +526,12 @@ class Journal:
         return bool(self.unacknowledged())
 
     def space_level(self):
-        if self._free < self.full_free_bytes:
+        # Processed segments are room: append frees them before it would
+        # refuse, so they never make the cashier wait for a sync.
+        free = self._free + self.freeable
+        if free < self.full_free_bytes:
             return SPACE_FULL
-        if self._free < self.low_free_bytes:
+        if free < self.low_free_bytes:
             return SPACE_LOW
         return SPACE_OK
 
@@ -527,6 +541,7 @@ class Journal:
             "processed_seq": self.processed_seq,
             "unprocessed": self.last_seq - self.processed_seq,
             "free_bytes": self._free,
+            "freeable": self.freeable,  # processed segments kept: room too
             "space": self.space_level(),
             "problems": [str(p) for p in self.unacknowledged()],
             "segments": len(self._segments),
@@ -541,6 +556,10 @@ class Journal:
             raise JournalBroken(
                 "Journal damaged (%s). Call the manager to acknowledge before selling."
                 % self.unacknowledged()[0])
+        if self._free < self.low_free_bytes and self.freeable:
+            # The ring turns: the oldest processed segments make the room
+            # (checkpoint first, as at a processed mark).
+            self.free_processed()
         if kind in _SALES_KINDS and self._free < self.full_free_bytes:
             raise JournalFull(
                 "Till memory full: %d records wait for head office. Sync the till, then sell."
@@ -573,6 +592,8 @@ class Journal:
         new_segment = (not self._segments or not self._active_ok
                        or (self._active_size > 0
                            and self._active_size + len(data) > self.segment_bytes))
+        # A new segment after a wholly processed one makes that one freeable.
+        sealed = self._active_size if new_segment and seq - 1 <= self.processed_seq else 0
         try:
             if new_segment:
                 self._close_file()
@@ -626,6 +647,9 @@ class Journal:
             return
         # Durable from here. Nothing below may raise: the caller would think
         # the record unsaved, and its retry would journal the sale twice.
+        if sealed:
+            self.freeable += sealed
+            self._counted += 1
         try:
             self._refresh_free()
         except MemoryError:
@@ -741,7 +765,9 @@ class Journal:
                     pass
 
     def mark_processed(self, seq):
-        """HO has processed every record up to `seq`: free whole segments."""
+        """HO has processed every record up to `seq`: its whole segments become
+        freeable, and go now only if free flash is below the low-water mark.
+        Returns how many went."""
         if seq > self.last_seq:
             raise JournalError("HO acknowledged record %d but the last record is %d"
                                % (seq, self.last_seq))
@@ -749,15 +775,39 @@ class Journal:
             return 0
         replace_file(self.path, _ACKED_FILE, cbor.dumps(seq))
         self.processed_seq = seq
-        return self._drop_processed_segments()
+        return self.free_processed()
 
-    def _drop_processed_segments(self):
-        # A segment goes only when the next one starts at or before processed+1,
-        # i.e. all of its records are processed; the active one always stays.
+    def free_processed(self, need=0):
+        """Remove the oldest processed segments while free flash is under
+        the low-water mark (or `need` bytes, for a package the link takes);
+        returns how many went."""
+        # A segment is freeable when the next one starts at or before
+        # processed+1, i.e. all of its records are processed; the active one
+        # always stays. The oldest go while free flash is under the low-water
+        # mark; the rest are counted as freeable. Sizes from the directory
+        # undercount what littlefs frees (whole blocks), so this errs towards
+        # removing one more, never towards too little room. Sizes already
+        # counted are not read again: a till keeping a ring of many segments
+        # reads at each sync only those it newly processed.
         segs = self._segments
         n = 0
         while n < len(segs) - 1 and segs[n + 1] - 1 <= self.processed_seq:
             n += 1
+        self._refresh_free()  # a package, say, may have taken flash since
+        room = self._free
+        count = 0
+        while count < n and (room < self.low_free_bytes or room < need):
+            size = os.stat(self._p(segment_name(segs[count])))[6]
+            room += size
+            if count < self._counted:
+                self.freeable -= size
+            count += 1
+        for i in range(max(count, self._counted), n):
+            self.freeable += os.stat(self._p(segment_name(segs[i])))[6]
+        self._counted = n - count
+        if not self._counted:
+            self.freeable = 0
+        n = count
         if not n:
             return 0
         if self._ckpt is not None:

@@ -130,6 +130,7 @@ class LinkServer:
         h["head"] = j.last_seq
         h["processed"] = j.processed_seq
         h["free"] = free_bytes(self.dir)
+        h["freeable"] = j.freeable
         return h
 
     def _records(self, args):
@@ -274,6 +275,13 @@ class LinkServer:
             self._send(O.message(op | O.REPLY, self._received()))  # resume
             return
         self._drop_package()
+        if size + _SPARE_FLASH_BYTES > free_bytes(self.dir):
+            # Processed journal segments kept for refunds are room too. If
+            # removing them fails, the check below refuses, saying why.
+            try:
+                self.till.journal.free_processed(size + _SPARE_FLASH_BYTES)
+            except OSError:
+                pass
         if size + _SPARE_FLASH_BYTES > free_bytes(self.dir):
             self._error(O.E_TOO_BIG, "The package (%d bytes) does not fit the till's free "
                         "flash (%d bytes): sync the journal first" % (size, free_bytes(self.dir)),

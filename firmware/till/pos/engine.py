@@ -684,7 +684,8 @@ class Engine:
     def mark_processed(self, seq):
         """What the sync calls instead of journal.mark_processed(seq): first a
         checkpoint of the period's totals if the newest closing or checkpoint
-        could be deleted with the processed segments (reports.py explains)."""
+        could be deleted with the processed segments, now or when the journal
+        later reuses their room (reports.py explains)."""
         if self.totals.anchor_seq <= seq:
             body = {R.E_TYPE: R.EV_CHECKPOINT,
                     R.E_DETAIL: self.totals.body(self.journal.last_seq)}
@@ -1528,8 +1529,8 @@ class Engine:
     def document_seq(self, number, refund=False):
         """The journal seq of the receipt (refund=True: the refund) printed
         with `number`, or None if the till holds no such receipt (never
-        printed, or deleted after HO processed it). In training mode the
-        training receipts' own numbers. What a cashier keys to find an
+        printed, or its room reused after HO processed it). In training mode
+        the training receipts' own numbers. What a cashier keys to find an
         earlier receipt goes through here (refund, copy); docs/records.md,
         "Document numbers"."""
         ser = reports.series(J.KIND_STORNO if refund else J.KIND_SALE, self._record_flags())

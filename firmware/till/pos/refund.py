@@ -5,8 +5,9 @@
 # Where the refunded quantities live: in the stornos themselves. A storno names
 # the receipt it refunds (key 9) and, for each of its lines, the line of the
 # receipt it refunds (key 12). A storno is always journaled after its sale, and
-# the journal frees processed segments oldest first, so while a sale's record
-# is on flash every storno of it is too: what is left is the sale minus those
+# the journal frees processed segments oldest first (as a ring, when it needs
+# their room), so while a sale's record is on flash every storno of it is
+# too: what is left is the sale minus those
 # stornos, read again from flash at each refund (one record at a time). Nothing
 # is kept in memory between refunds, nothing grows per refund, and a reboot or
 # a deleted segment cannot make a line refundable twice. A receipt whose record

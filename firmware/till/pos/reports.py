@@ -7,10 +7,12 @@
 # recover(): the newest closing (or checkpoint, see below) on flash anchors the
 # sum and every record after it is added.
 #
-# Checkpoints: once head office has processed records, the journal deletes whole
-# segments of them, possibly records of the open period. Before that happens a
-# checkpoint event carrying the totals so far is appended (Engine.mark_processed),
-# so the newest anchor is always still on flash and covers what was deleted.
+# Checkpoints: once head office has processed records, the journal may delete
+# whole segments of them (when it needs their room: at the mark or any later
+# append), possibly records of the open period. At the mark a checkpoint event
+# carrying the totals so far is appended (Engine.mark_processed), so the newest
+# anchor is always after the processed mark, still on flash, and covers what
+# was deleted.
 #
 # Document numbers (docs/records.md, "Document numbers") live here too: like
 # the grand total they run on across periods, each sale or refund record
@@ -269,8 +271,8 @@ def recompute(records, after_seq, upto_seq, z, grand_start, numbers=None):
 def find_number(journal, ser, number, last=None):
     """The journal sequence number of document `number` of series `ser`
     (series()), or None when no record on flash carries it (never taken, or
-    deleted after HO processed it). last: the series' last number taken, if
-    known (Totals.numbers).
+    its room reused after HO processed it). last: the series' last number
+    taken, if known (Totals.numbers).
 
     Numbers grow with the sequence, one per record of the series, so the
     journal is searched like a sorted list: a probe at seq `at` reads forward
