@@ -6,7 +6,7 @@ is half stored, no message is without its blob, delivery or targets, every
 publish the relay answered is there with the blob it answered, and every
 download the site finished matched its SHA-256.
 
-Kills per database: KASSA_KILLS / 3 in make test (6: a relay restart takes
+Kills per database: KASSA_KILLS / 3 in make test (4: a relay restart takes
 1-3 s here), 50 in `make test-kill`.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from relay_proc import RelayProcess, post_once
 from host_tools.relay import publish
 from host_tools.relay.store import open_store
 
-KILLS = max(1, int(os.environ.get("KASSA_KILLS", "20")) // 3)
+KILLS = max(1, int(os.environ.get("KASSA_KILLS", "12")) // 3)
 
 
 def tall_logo(seed: int) -> bytes:
