@@ -40,7 +40,8 @@ def romfs_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def rush(tmp_path_factory, romfs_image) -> td.Day:
     # Back to back, as fast as the script feeds keys; the printer takes
     # 11,520 bytes/s (115200 baud), some five receipts a second with the logo.
-    script = td.day_script(RUSH_SALES, printer_speed=11520, end=["wait 15000"])
+    # At the end the flash queue (20 receipts) drains in about 4 s.
+    script = td.day_script(RUSH_SALES, printer_speed=11520, end=["wait 6000"])
     return td.ring(make_till_root(tmp_path_factory.mktemp("rush")), romfs_image, script)
 
 
