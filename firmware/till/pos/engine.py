@@ -1507,15 +1507,20 @@ class Engine:
         body = {R.N_CASHIER: self.cashier["id"]}
         if who is not None:
             body[R.N_APPROVER] = who
+        self._drawer_record(J.KIND_NO_SALE, body, printjob.no_sale, "No sale")
+
+    def _drawer_record(self, kind, body, job, line1):
+        """Journal a record that opens the drawer (a no-sale, a cash
+        movement), then print its slip and open the drawer (in training the
+        drawer stays shut); line1 is the display's first line."""
         flags = self._record_flags()
-        seq = self._append(J.KIND_NO_SALE, body, flags)
+        seq = self._append(kind, body, flags)
         if seq is None:
             return
-        self._print(seq, printjob.no_sale, self._record(seq, J.KIND_NO_SALE, body, flags),
-                    self.till_id, self.snap)
+        self._print(seq, job, self._record(seq, kind, body, flags), self.till_id, self.snap)
         if not flags:
             self._out.append(("drawer",))
-        self._info("No sale", "Drawer open" if not flags else "(training)")
+        self._info(line1, "Drawer open" if not flags else "(training)")
 
     def _k_refund(self):
         if not self._between_sales():
@@ -1556,11 +1561,9 @@ class Engine:
             return
         self._refund_of(int(entry), None)
 
-    def _refund_qr(self, code):
-        # KASSA1|<till>|<seq>|<tag>: till.pos.receipt.qr_payload. Taken
-        # between sales, or for the refund's "Receipt no.?".
-        from till.pos.receipt import QR_PREFIX  # loaded by the printer's task on a till
-
+    def _refund_qr(self, text):
+        # A receipt's QR code (till.pos.receipt.qr_payload), taken between
+        # sales or for the refund's "Receipt no.?".
         if self.sale is not None:
             self._fail("Finish or cancel the sale first")
             return
@@ -1569,30 +1572,35 @@ class Engine:
             return
         self.prompt = None
         self.entry = ""
-        parts = code.split("|")
-        if len(parts) != 4 or parts[0] != QR_PREFIX or not parts[2].isdigit():
+        code = receipt.parse_qr(text)
+        if code is None:
             self._fail("Misread: scan again")
             return
-        self._refund_of(int(parts[2]), code)
+        self._refund_of(code[1], code)
+
+    def _qr_record(self, code):
+        """The record a receipt's QR code names (code: parse_qr's (till id,
+        seq, tag)), or None unless the code is this till's and carries the
+        record's own chain tag: another till's receipt is never taken for one
+        of ours."""
+        if not code or code[0] != self.till_id:
+            return None
+        rec = self.find_record(code[1])
+        return rec if rec is not None and rec.get(J.K_TAG) == code[2] else None
 
     def _refund_of(self, n, qr):
         """Refund receipt number n (keyed: its document number), or the receipt
-        whose QR code was scanned (qr: the code; n: the journal seq it names; it
-        must be this till's, with the chain tag of the record): what is left of
+        whose QR code was scanned (qr: parse_qr's (till id, seq, tag); n: the
+        seq): what is left of
         it, the manager if needed, then the cashier picks items or pays it all back."""
         if qr is None:
             seq = self.document_seq(n)
             rec = None if seq is None else self.find_record(seq)
         else:
             seq = n
-            rec = self.find_record(seq)
+            rec = self._qr_record(qr)
             if rec is not None:
-                from till.pos.receipt import qr_payload
-
-                if qr != qr_payload(self.till_id, seq, rec.get(J.K_TAG, b"")):
-                    rec = None  # another till's receipt, or not this record's
-                else:
-                    n = rec[J.K_BODY].get(R.S_NUMBER, seq)  # the number on its paper
+                n = rec[J.K_BODY].get(R.S_NUMBER, seq)  # the number on its paper
         if rec is None or rec[J.K_KIND] != J.KIND_SALE:
             self._fail("Receipt %d not found on this till" % n)
             return
@@ -1820,8 +1828,8 @@ class Engine:
         parse_qr's (till id, seq, tag), () for a code that is not a receipt's)."""
         if code is not None:
             self.prompt = None
-            rec = self.find_record(code[1]) if code and code[0] == self.till_id else None
-            if rec is None or rec.get(J.K_TAG) != code[2]:
+            rec = self._qr_record(code)
+            if rec is None:
                 self._fail("Not a receipt of this till")
                 return
             if rec[J.K_KIND] not in (J.KIND_SALE, J.KIND_STORNO):
@@ -1882,16 +1890,9 @@ class Engine:
             body[R.M_REASON] = reason
         if who is not None:
             body[R.N_APPROVER] = who
-        flags = self._record_flags()
-        seq = self._append(J.KIND_CASH, body, flags)
-        if seq is None:
-            return
-        self._print(seq, printjob.cash, self._record(seq, J.KIND_CASH, body, flags),
-                    self.till_id, self.snap)
-        if not flags:
-            self._out.append(("drawer",))
-        self._info(fit("Cash in" if amount > 0 else "Cash out", self._money(amount), self.cols),
-                   "Drawer open" if not flags else "(training)")
+        self._drawer_record(J.KIND_CASH, body, printjob.cash,
+                            fit("Cash in" if amount > 0 else "Cash out", self._money(amount),
+                                self.cols))
 
     def _copy_not_printed(self):
         self._fail_lines("Copy not printed", "Busy: try again")
