@@ -56,13 +56,9 @@ def test_records_committed_by_another_relay_meanwhile_are_answered_as_held(
         store.close()
 
 
-def test_an_upload_that_cannot_get_sqlite_s_write_lock_is_a_503_to_retry(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another writer holding the database past the busy timeout (a long
-    `kassa ho` run on the same file) was a 500; it is a 503 with Retry-After,
-    and the retry is stored."""
-    from fastapi.testclient import TestClient
-
+def _busy_relay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any, Any, dict[str, str], list[Any]]:
+    """(database path, store, app, upload headers, 5 records of S001/till-1) of a
+    SQLite relay whose writers give up after 200 ms."""
     from host_tools.relay import sqlite_store
     from host_tools.relay.app import create_app
     from host_tools.relay.config import RelayConfig
@@ -74,7 +70,18 @@ def test_an_upload_that_cannot_get_sqlite_s_write_lock_is_a_503_to_retry(
     key, records = make_journal("S001/till-1", 5)
     store.add_till("S001/till-1", key)
     app = create_app(RelayConfig(database_url=path, worker_interval_s=None), store)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/cbor-seq"}
+    return path, store, app, {"Authorization": f"Bearer {token}",
+                              "Content-Type": "application/cbor-seq"}, records
+
+
+def test_an_upload_that_cannot_get_sqlite_s_write_lock_is_a_503_to_retry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer holding the database past the busy timeout (a long
+    `kassa ho` run on the same file) was a 500; it is a 503 with Retry-After,
+    and the retry is stored."""
+    from fastapi.testclient import TestClient
+
+    path, store, app, headers, records = _busy_relay(tmp_path, monkeypatch)
     other = sqlite3.connect(path, isolation_level=None)
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
@@ -98,18 +105,7 @@ def test_an_upload_waiting_behind_a_long_writer_of_the_same_relay_is_a_503_to_re
 
     from fastapi.testclient import TestClient
 
-    from host_tools.relay import sqlite_store
-    from host_tools.relay.app import create_app
-    from host_tools.relay.config import RelayConfig
-
-    monkeypatch.setattr(sqlite_store, "_BUSY_TIMEOUT_MS", 200)
-    path = str(tmp_path / "relay.sqlite3")
-    store = open_store(path)
-    token = store.add_site("S001", "Main street")
-    key, records = make_journal("S001/till-1", 5)
-    store.add_till("S001/till-1", key)
-    app = create_app(RelayConfig(database_url=path, worker_interval_s=None), store)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/cbor-seq"}
+    _, store, app, headers, records = _busy_relay(tmp_path, monkeypatch)
     holding, done = threading.Event(), threading.Event()
 
     def long_writer() -> None:
