@@ -525,15 +525,15 @@ class Printer:
         for _ in range(_DRAIN_READS):
             if not self._read(self._rbuf):
                 break
+        # Both questions at once, so that both answers tell the printer's
+        # state at one moment (right after a receipt's last byte), and
+        # answered in this order: the replies are read one byte each.
         self._queries = [escpos.STATUS_PAPER, escpos.STATUS_OFFLINE]
-        self._send_query(now)
-
-    def _send_query(self, now):
-        query = self._queries[0]
         self._state = _QUERYING
         self._asked_at = now
         try:
-            self._stream.write(query)
+            for query in self._queries:
+                self._stream.write(query)
         except OSError:
             self._set_problem(NO_ANSWER, now)
 
@@ -584,8 +584,7 @@ class Printer:
                 return
         self._queries.pop(0)
         if self._queries:
-            self._send_query(now)
-            return
+            return  # the next answer is on its way
         self._state = _IDLE
         if self.problem is not None:
             self.problem = None
@@ -649,6 +648,15 @@ class Printer:
             self._progress_at = now
             if self.bytes_per_s:
                 self._ready_at = ticks_add(now, n * 1000 // self.bytes_per_s)
+            if not self._pending:
+                # The printer is asked in the same step as its last byte: a
+                # cover opened between the two would otherwise fail a receipt
+                # already on paper, which the queue then sends again (twice on
+                # paper) or drops (journaled as not printed, yet printed).
+                try:
+                    self._pending = next(self._chunks)
+                except StopIteration:
+                    self._finish_job(now)
             return 0
         if ticks_diff(now, self._progress_at) >= self.stall_ms:
             self._abort_job(now)
