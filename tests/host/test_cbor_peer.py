@@ -9,6 +9,7 @@ read what the other writes. The MicroPython half drives one long-lived
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -33,9 +34,13 @@ class MicroPythonCodec:
         errors = compiled_firmware()
         if errors:
             pytest.fail("mpy-cross failed:\n" + "\n".join(errors))
+        # stderr goes to a file, not a pipe: MicroPython warns there on every
+        # dict lookup that compares bytes with str, and a pipe nobody reads
+        # fills (64 KB) and blocks the worker for good, hanging the test.
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
             [micropython_binary(), "-X", "heapsize=192K", str(WORKER)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
             text=True, cwd=ROOT, env=micropython_env(), bufsize=1)
         self.banner = self._line()
 
@@ -43,8 +48,9 @@ class MicroPythonCodec:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            assert self.proc.stderr is not None
-            raise RuntimeError("MicroPython worker died: " + self.proc.stderr.read()[-2000:])
+            self.stderr.seek(0)
+            died = self.stderr.read()[-2000:].decode(errors="replace")
+            raise RuntimeError("MicroPython worker died: " + died)
         # MicroPython warns on stderr when a dict lookup compares bytes with str;
         # only stdout carries answers.
         return line.rstrip("\n")
@@ -65,9 +71,9 @@ class MicroPythonCodec:
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
-            assert self.proc.stdout is not None and self.proc.stderr is not None
+            assert self.proc.stdout is not None
             self.proc.stdout.close()
-            self.proc.stderr.close()
+            self.stderr.close()
 
 
 @pytest.fixture(scope="module")
