@@ -145,14 +145,15 @@ class Till:
         # given back now, and what the engine does not keep of it stays one
         # block for the sales (till/reserve.py).
         reserve.release()
+        self.engine = Engine(self.journal, snapshot, till_id, clock.now, display_cols=cols)
+        self._receipt_buf = escpos.EscPos(buffer=record_buf)
+        self.printer.use_buffer(job_buf)
         # The link to the store's gateway: its frame buffers are one block
         # main.py reserved first thing, and its code and state are loaded
         # now and kept all day. Loaded only when a gateway connected, it
         # found no room after a day of sales had cut the heap into small
         # holes (an object of 30 attributes needs 592 bytes in one piece),
         # and a till that cannot sync loses nothing but reaches HO never.
-        # Before the engine: its replay of the journal (after a power cut, a
-        # sale half rung) left no such piece at 192K either.
         self.link = None
         self._record_buf = record_buf
         if dev.get("link"):
@@ -169,9 +170,6 @@ class Till:
             except MemoryError:
                 self.link = None
                 print("LINK no memory for the link: this till cannot sync until it restarts")
-        self.engine = Engine(self.journal, snapshot, till_id, clock.now, display_cols=cols)
-        self._receipt_buf = escpos.EscPos(buffer=record_buf)
-        self.printer.use_buffer(job_buf)
         if snapshot is not None and self.engine.config_hash != snapshot.hash:
             # A power cut between an install and its record left a snapshot
             # in force that the journal does not name: the engine records it.
