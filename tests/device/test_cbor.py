@@ -349,6 +349,40 @@ def test_sequence_reader_clean_end_vs_torn_tail_at_every_cut():
                 assert seen == starts[:boundaries.index(cut)], (chunk, cut)
 
 
+def test_sequence_reader_without_decoding_finds_the_same_items():
+    # decode=False (the link streams records so): the same offsets, sizes and
+    # bytes, each item None; a cut inside an item is still a torn tail; a
+    # malformed head is still an error at its offset.
+    data, encoded, starts = _seq()
+    for chunk in (1, 5, 512):
+        got = _collect(SequenceReader(io.BytesIO(data), chunk_bytes=chunk, decode=False))
+        assert [g[0] for g in got] == starts, chunk
+        assert [g[1] for g in got] == [None] * len(SEQ_ITEMS)
+        assert [g[2] for g in got] == [len(e) for e in encoded]
+        assert [g[3] for g in got] == encoded
+    boundaries = starts + [len(data)]
+    for cut in range(len(data) + 1):
+        reader = SequenceReader(io.BytesIO(data[:cut]), chunk_bytes=7, decode=False)
+        seen = []
+        try:
+            for offset, item, size in reader:
+                seen.append(offset)
+        except CBORTruncated as exc:
+            assert cut not in boundaries, cut
+            assert exc.offset == boundaries[len(seen)], (cut, exc.offset)
+        else:
+            assert cut in boundaries, cut
+    for hexed, at in (("00" + "1c", 1), ("00" + "9f00ff", 1), ("8201c0", 0), ("00" + "f820", 1),
+                      ("00" + "82" * 40 + "00", 1)):
+        exc = raises(CBORError, list, SequenceReader(io.BytesIO(h(hexed)), decode=False,
+                                                     max_depth=16))
+        assert not isinstance(exc, CBORTruncated) and exc.offset == at, (hexed, exc)
+    # A length beyond the data is a torn tail, never an allocation.
+    exc = raises(CBORTruncated, list, SequenceReader(io.BytesIO(h("5bffffffffffffffff00")),
+                                                     decode=False))
+    assert exc.offset == 0
+
+
 def test_sequence_reader_item_size_limit():
     big = dumps(b"x" * 100)  # 102 bytes
     data = b"\x00" + big + b"\x01"

@@ -353,6 +353,42 @@ def _dec(buf, pos, end, depth):
     return d, p
 
 
+def _skip(buf, pos, end, depth):
+    # Where the item at buf[pos] ends, building nothing: the link finds the
+    # bounds of a day's records in a heap too cut up to decode a sale's lines
+    # (HO decodes and checks them). Heads and lengths are checked as _dec
+    # checks them; text is not checked for UTF-8.
+    if pos >= end:
+        raise CBORTruncated("input ends where an item should start", pos)
+    mt = buf[pos] & 0xE0
+    ai = buf[pos] & 0x1F
+    if mt >= 0xC0 or ai > 27:
+        return _dec(buf, pos, end, depth)[1]  # a simple value, or _dec's error
+    p = pos + 1
+    n = ai
+    if ai >= 24:
+        w = 1 << (ai - 24)
+        if p + w > end:
+            raise CBORTruncated("input ends inside an item head", pos)
+        n = int.from_bytes(buf[p:p + w], "big")
+        p += w
+    if mt <= 0x20:
+        return p
+    if mt <= 0x60:
+        if n > end - p:
+            raise CBORTruncated("string declares %d bytes but %d remain" % (n, end - p), pos)
+        return p + n
+    if depth <= 0:
+        raise CBORError("nesting deeper than max_depth", pos)
+    if mt == 0xA0:
+        n *= 2
+    if n > end - p:
+        raise CBORTruncated("array declares %d items but %d bytes remain" % (n, end - p), pos)
+    for _ in range(n):
+        p = _skip(buf, p, end, depth - 1)
+    return p
+
+
 def decode_from(buf, pos=0, end=None, max_depth=_DEFAULT_DEPTH):
     """Decode the item starting at buf[pos]; return (obj, position after it).
 
@@ -383,16 +419,19 @@ class SequenceReader:
     stream offset where the offending item starts; offsets count from the stream's
     position when the reader got it. buffer: a bytearray to read through
     instead of allocating one (a fixed heap may have no free block of its
-    size); it is overwritten, and replaced only if an item outgrows it."""
+    size); it is overwritten, and replaced only if an item outgrows it.
+    decode=False: each item is None, its bytes (last_raw) found without
+    building it."""
 
     def __init__(self, stream, max_item_bytes=16384, chunk_bytes=512, max_depth=_DEFAULT_DEPTH,
-                 buffer=None):
+                 buffer=None, decode=True):
         if max_item_bytes < 1 or chunk_bytes < 1:
             raise ValueError("max_item_bytes and chunk_bytes must be positive")
         self._stream = stream
         self._readinto = getattr(stream, "readinto", None)
         self._max = max_item_bytes
         self._depth = max_depth
+        self._decode = decode  # False: items come as None, only their bytes are found
         self._buf = buffer if buffer else bytearray(min(chunk_bytes, max_item_bytes))
         self._mv = memoryview(self._buf)
         self._base = 0  # stream offset of _buf[0]
@@ -427,7 +466,10 @@ class SequenceReader:
             start = self._start
             if start < self._fill:
                 try:
-                    item, end = _dec(self._mv, start, self._fill, self._depth)
+                    if self._decode:
+                        item, end = _dec(self._mv, start, self._fill, self._depth)
+                    else:
+                        item, end = None, _skip(self._mv, start, self._fill, self._depth)
                 except CBORTruncated:
                     if not self._eof:
                         self._more()

@@ -452,17 +452,21 @@ class Cursor:
         with open(path, "rb") as f:
             if self._offset:
                 f.seek(self._offset)
+            # Records are not decoded: a sale's lines would need blocks a
+            # day of sales may have cut the heap too small for. The seq is
+            # the first key of a record's map (canonical order, the smallest).
             reader = cbor.SequenceReader(f, max_item_bytes=J.MAX_RECORD_BYTES,
-                                         buffer=self._buf)
+                                         buffer=self._buf, decode=False)
             base = self._offset
             try:
-                for off, rec, size in reader:
+                for off, _, size in reader:
                     self._offset = base + off + size
                     if base == 0 and off == 0:
                         continue  # the segment's header
-                    if not isinstance(rec, dict):
+                    raw = reader.last_raw_view()
+                    if size < 3 or raw[0] & 0xE0 != 0xA0 or raw[1] != J.K_SEQ:
                         continue
-                    s = rec.get(J.K_SEQ)
+                    s = cbor.decode_from(raw, 2)[0]
                     if not isinstance(s, int) or s < want:
                         continue
                     if s > self.last:
