@@ -59,8 +59,10 @@ def outage(tmp_path_factory, romfs_image) -> td.Day:
     faults = {100: ["wait 3500", "paper out"], 300: ["paper ok", "wait 3500"], 400: ["printer off"],
               450: ["printer on", "wait 3500"], 550: ["cover open"],
               600: ["cover closed", "wait 3500"]}
+    # At the end the sim itself waits while the printer works through its
+    # queue; the 6 s cover one more status retry (retry_ms) on a loaded machine.
     script = td.day_script(OUTAGE_SALES, printer_speed=0, gap_ms=30, faults=faults,
-                           end=["wait 15000"])
+                           end=["wait 6000"])
     return td.ring(make_till_root(tmp_path_factory.mktemp("outage")), romfs_image, script)
 
 

@@ -5,7 +5,7 @@ acknowledged is lost, nothing is counted twice, and the consolidated totals
 equal an independent recomputation; two relay processes on one PostgreSQL
 share the work with nothing twice and nothing skipped.
 
-make test runs KILLS kills per database (env KASSA_KILLS, default 12 so the
+make test runs KILLS kills per database (env KASSA_KILLS, default 8 so the
 suite stays short); `make test-kill` runs the full sweep of 50 per database.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from relay_proc import RelayProcess, Uploader
 from host_tools.relay import processing
 from host_tools.relay.store import Store, open_store
 
-KILLS = int(os.environ.get("KASSA_KILLS", "12"))
+KILLS = int(os.environ.get("KASSA_KILLS", "8"))
 TILLS = ["S001/till-1", "S001/till-2", "S002/till-1"]
 
 

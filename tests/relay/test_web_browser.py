@@ -128,8 +128,12 @@ class Staff:
             self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
+# The pages are the same on either database (the store under them is tested
+# on both elsewhere), and a browser run costs 20-30 s: each of the two runs
+# takes one, the staff's the demo's SQLite, the admin's PostgreSQL.
 @pytest.fixture
-def relay(db_url: str, tmp_path: Path) -> Iterator[tuple[RelayProcess, web_data.Chain]]:
+def relay(tmp_path: Path) -> Iterator[tuple[RelayProcess, web_data.Chain]]:
+    db_url = str(tmp_path / "relay.sqlite3")
     store = open_store(db_url)
     try:
         chain = web_data.provision(store)
@@ -149,7 +153,7 @@ def test_ho_staff_work_in_a_browser(relay: tuple[RelayProcess, web_data.Chain], 
                                     request: pytest.FixtureRequest) -> None:
     proc, chain = relay
     shots_dir = os.environ.get("KASSA_WEB_SCREENSHOTS")
-    shots = Path(shots_dir) if shots_dir and "sqlite" in request.node.callspec.id else None
+    shots = Path(shots_dir) if shots_dir else None
     me = Staff(browser, proc.url, shots)
 
     # Signed out, a page leads to the sign-in form, and back to it after.
@@ -342,9 +346,10 @@ def viewer_is_refused(me: Staff, chain: web_data.Chain) -> None:
 
 
 @pytest.fixture
-def publishing_relay(db_url: str, tmp_path: Path) -> Iterator[tuple[RelayProcess, str]]:
+def publishing_relay(pg_url: str, tmp_path: Path) -> Iterator[tuple[RelayProcess, str]]:
     import publishing
 
+    db_url = pg_url
     store = open_store(db_url)
     try:
         publishing.register(store)
@@ -370,7 +375,7 @@ def test_an_admin_publishes_in_a_browser(publishing_relay: tuple[RelayProcess, s
 
     proc, token = publishing_relay
     shots_dir = os.environ.get("KASSA_WEB_SCREENSHOTS")
-    me = Staff(browser, proc.url, Path(shots_dir) if shots_dir and "sqlite" in request.node.callspec.id else None)
+    me = Staff(browser, proc.url, Path(shots_dir) if shots_dir else None)
     me.go("/ho/sync")
     me.sign_in(token)
     assert me.path == "/ho/sync"
