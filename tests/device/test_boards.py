@@ -4,6 +4,7 @@
 # the right peripherals -- checked with a fake `machine` module, fake evdev and
 # gpiozero devices, and the sim board's virtual hardware.
 import io
+import os
 import sys
 
 import support
@@ -295,7 +296,14 @@ def _check_machine_board(name):
     def build(fake):
         return fake, b.build()
 
-    fake, dev = with_fake_machine(build)
+    # The board's print queue ("printq") is made in the current directory, a
+    # board's flash root: here a scratch one, not the checkout.
+    here = os.getcwd()
+    os.chdir(support.tmpdir())
+    try:
+        fake, dev = with_fake_machine(build)
+    finally:
+        os.chdir(here)
     assert dev["board"] == name
     # The printer's and the scanner's UARTs, with their pins and speeds.
     by_id = {u.id: u for u in fake.uarts}
