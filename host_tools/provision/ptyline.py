@@ -85,7 +85,7 @@ class PtyLine:
         self._master = master
         self._attrs = attrs
         self._keep_unheard = keep_unheard
-        self.raw_repl = False  # what the REPL on the line last said of itself
+        self._raw_repl = False  # what the REPL on the line last said of itself
         self.clients = 0  # connections so far
         self._tail = b""
         self._mute: bytes | None = None
@@ -106,6 +106,14 @@ class PtyLine:
         if drop_input:
             termios.tcflush(self.slave, termios.TCIFLUSH)
         termios.tcsetattr(self.slave, termios.TCSANOW, self._attrs)
+
+    @property
+    def raw_repl(self) -> bool:
+        """Whether the REPL on the line last said it is in raw mode, in all
+        the device has written so far (a process that just ended included)."""
+        with self._lock:
+            self._drain()
+            return self._raw_repl
 
     def say(self, data: bytes, mute_until: bytes | None = None) -> None:
         """Send `data` to the client as the device, after all the device has
@@ -186,7 +194,7 @@ class PtyLine:
         seen = self._tail + data
         raw, prompt = seen.rfind(RAW_BANNER), seen.rfind(_PROMPT)
         if raw != prompt:  # one of them seen (both -1: neither)
-            self.raw_repl = raw > prompt
+            self._raw_repl = raw > prompt
         self._tail = seen[-_TAIL:]
         if self._mute is not None:
             held = self._muted + data

@@ -48,6 +48,10 @@ def run(root: Path, cpython: bool = False, set_clock: bool = True,
         print(line)
     if interrupted:
         print("Stopped (Ctrl-C). Every sale is in the journal.")
+    elif isinstance(till, SerialTill) and till.switched_off:
+        print("The till was switched off: every paid sale is in its journal; a sale "
+              "left open is not, as after a power cut.")
+        code = 0
     elif code is None:
         print("The till did not stop in time and was ended; every sale is in its journal.")
     if screen.paper.last_png is not None:

@@ -45,6 +45,7 @@ class SerialTill(TillProcess):
         self._repl: asyncio.subprocess.Process | None = None
         self._boot = False  # restart() was asked
         self._closing = False
+        self.switched_off = False  # by switch_off(), not by its own end
 
     @property
     def script(self) -> Path:
@@ -53,6 +54,7 @@ class SerialTill(TillProcess):
     async def start(self) -> None:
         assert self.image is not None
         self.script.write_text("")  # the till reads it from its start
+        self._boot = False
         self.line.fresh()
         argv, env = sim.micropython_command(self.root, self.image, link_port=sim.STDIO_LINK)
         slave = self.line.slave
@@ -77,17 +79,16 @@ class SerialTill(TillProcess):
         self.in_repl = True
         slave = self.line.slave
         while not self._closing:
+            if self._boot:
+                return True
             argv, env = sim.micropython_command(self.root, self.image, repl=True)
             self._repl = await asyncio.create_subprocess_exec(
                 *argv, stdin=slave, stdout=slave, stderr=slave, cwd=self.root, env=env,
                 preexec_fn=own_session)
             await self._repl.wait()
             self._repl = None
-            if self._closing:
-                break
-            if self._boot:
-                self._boot = False
-                return True
+            if self._closing or self._boot:
+                continue
             raw = self.line.raw_repl
             self.line.say(_SOFT_REBOOT, mute_until=RAW_BANNER if raw else None)
             if not raw:
@@ -97,11 +98,12 @@ class SerialTill(TillProcess):
         return False
 
     def restart(self) -> bool:
-        """The reset button, while the REPL has the port; whether it was."""
-        if self._repl is None or self._repl.returncode is not None:
+        """The reset button, while the REPL has the port; whether it had."""
+        if not self.in_repl or self._closing:
             return False
         self._boot = True
-        self._repl.kill()
+        if self._repl is not None and self._repl.returncode is None:
+            self._repl.kill()
         return True
 
     async def stop(self, timeout_s: float) -> int | None:
@@ -120,6 +122,7 @@ class SerialTill(TillProcess):
     def switch_off(self) -> None:
         """The power switch: every sale is in the journal; an open one is not."""
         if self.proc is not None and self.proc.returncode is None:
+            self.switched_off = True
             self.proc.kill()
 
     def close(self) -> None:

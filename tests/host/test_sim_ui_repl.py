@@ -7,8 +7,9 @@ and left open while a real `mpremote connect socket://... exec` breaks in: the
 till asks for the sale to be finished (the break-in seen), the cashier pays,
 the till hands its port over and mpremote's command runs in the REPL (after
 its soft reset, which the screen plays as a board does); the screen says so.
-F3 boots the till again, F10 quits and leaves nothing running: the port is
-free, no process runs in the till's directory."""
+F3 boots the till again; a second mpremote finds the REPL at once, and Ctrl-D
+at its prompt boots the till too. F10 quits and leaves nothing running: the
+port is free, no process runs in the till's directory."""
 from __future__ import annotations
 
 import os
@@ -103,6 +104,19 @@ def test_gateway_and_mpremote_share_the_screens_till_port(till: Path) -> None:
         term.wait_for("The till boots again")
         term.wait_for(r"│Cashier no\.\?", timeout_s=30)
         _hello(url)
+
+        # No sale open: mpremote (told `resume`: no soft reset) gets the REPL
+        # at once; then Ctrl-D at the REPL's prompt, a soft reset that runs
+        # main.py on a board, boots the till.
+        out = subprocess.run([MPREMOTE, "connect", url, "resume", "exec", "print(6 * 7)"],
+                             capture_output=True, text=True, timeout=30).stdout
+        assert out.strip() == "42", out
+        term.wait_for("The till handed its port to mpremote")
+        with socket.create_connection(("127.0.0.1", port)) as repl:
+            repl.sendall(b"\x04")
+            term.wait_for("The till boots again")
+        term.wait_for(r"│Cashier no\.\?", timeout_s=30)
+        _hello(url)
         term.keys("F10")
         s = term.wait_for("EXIT=0", timeout_s=30)
         assert "Traceback" not in s, s
@@ -118,6 +132,36 @@ def test_gateway_and_mpremote_share_the_screens_till_port(till: Path) -> None:
     kinds = [i.value[3] for p in jr.segment_paths(till / "journal")
              for i in list(jr.read_segment(p))[1:]]
     assert kinds.count(1) == 1  # the sale paid before the hand-over
+
+
+def test_f10_with_a_sale_open_waits_for_it_and_f10_again_switches_off(till: Path) -> None:
+    kassa = Path(sys.executable).with_name("kassa")
+    for pay in (True, False):
+        term = Terminal(f"{kassa} sim run {till} --repl-port {free_port()}; echo EXIT=$?; "
+                        "sleep 60", cols=80, rows=24)
+        try:
+            term.wait_for(r"Cashier no\.\?", timeout_s=30)
+            term.keys("1", "s", "1", "1", "1", "1", "Enter")
+            term.wait_for(r"│Anna ")
+            term.paste("4006381333931")
+            term.wait_for(r"│Total +3\.49│")
+            term.keys("F10")  # breaks in: the till waits for the sale
+            term.wait_for(r"finish the sale")
+            term.wait_for("Stopping: finish an open sale, or F10 again switches the till off")
+            if pay:
+                term.keys("5", "0", "0", "c")
+                s = term.wait_for("EXIT=0", timeout_s=30)
+                assert "Receipts of this run" in s and "switched off" not in s, s
+            else:
+                term.keys("F10")
+                s = term.wait_for("EXIT=0", timeout_s=30)
+                assert "The till was switched off: every paid sale is in its journal" in s, s
+            assert "Traceback" not in s, s
+        finally:
+            term.close()
+    kinds = [i.value[3] for p in jr.segment_paths(till / "journal")
+             for i in list(jr.read_segment(p))[1:]]
+    assert kinds.count(1) == 1  # the sale paid; the one switched off was never journaled
 
 
 def test_a_closed_terminal_leaves_nothing_running(till: Path) -> None:
