@@ -74,7 +74,7 @@ class SerialTill(TillProcess):
 
     async def repl(self) -> bool:
         """The port is MicroPython's REPL until the till is to boot again
-        (True) or stop() (False)."""
+        (True), or stop() or a REPL that failed (False)."""
         assert self.image is not None
         self.in_repl = True
         slave = self.line.slave
@@ -85,16 +85,19 @@ class SerialTill(TillProcess):
             self._repl = await asyncio.create_subprocess_exec(
                 *argv, stdin=slave, stdout=slave, stderr=slave, cwd=self.root, env=env,
                 preexec_fn=own_session)
-            await self._repl.wait()
+            code = await self._repl.wait()
             self._repl = None
             if self._closing or self._boot:
                 continue
+            if code != 0:
+                break  # not a soft reset (those end it with 0): MicroPython itself failed
             raw = self.line.raw_repl
             self.line.say(_SOFT_REBOOT, mute_until=RAW_BANNER if raw else None)
             if not raw:
                 return True  # a soft reset at >>> runs main.py
             self.line.fresh()
             self.line.write(_RAW_REPL)  # back where mpremote's soft reset left it
+        self.in_repl = False
         return False
 
     def restart(self) -> bool:
