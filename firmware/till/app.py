@@ -472,7 +472,10 @@ class Till:
         again). Until then the link reads nothing: the rest is the REPL's."""
         if self.engine.sale is not None:
             if first:
-                self.display.show(["Maintenance:", "finish the sale"])
+                # The engine's message, shown until the cashier's next key: a
+                # redraw (the next second's tick) would hide a bare show().
+                self.engine.message = ("Maintenance:", "finish the sale")
+                self.display.show(list(self.engine.message))
             return
         if self.printer.busy() and self.printer.problem is None:
             return  # a receipt on its way; one held by a problem waits on flash

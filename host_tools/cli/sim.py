@@ -46,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the TCP port on 127.0.0.1 where `kassa gateway sync` reaches the till "
                         "(its gateway.toml: url = \"socket://127.0.0.1:PORT\"); default 7420, "
                         "the sim board's LINK")
+    r.add_argument("--repl-port", type=_port, metavar="PORT",
+                   help="the screen's till on one serial line at 127.0.0.1:PORT, as an ESP32 "
+                        "till on its one UART: `kassa gateway sync` (url = "
+                        "\"socket://127.0.0.1:PORT\") and `mpremote connect "
+                        "socket://127.0.0.1:PORT` share it; mpremote breaks in between two "
+                        "frames and the till hands it its REPL (F3 on the screen restarts "
+                        "the till). Instead of --link-port; MicroPython only")
     r.add_argument("--cpython", action="store_true",
                    help="run under CPython as on a Raspberry Pi (default: MicroPython with a Pico W's "
                         "192K heap and 32K for this port's 64-bit objects)")
@@ -57,6 +64,17 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 1 to 65535")
     return int(text)
+
+
+def _repl_port_problem(args: argparse.Namespace) -> str | None:
+    if args.repl_port is None:
+        return None
+    if args.link_port is not None:
+        return ("--repl-port puts the till's link on that port too: give --repl-port or "
+                "--link-port, not both")
+    if args.cpython:
+        return "--repl-port gives mpremote MicroPython's REPL: it does not go with --cpython"
+    return None
 
 
 def init(args: argparse.Namespace) -> int:
@@ -94,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"kassa sim run: {args.directory} is not a till: run `kassa sim init` first",
               file=sys.stderr)
         return 2
+    problem = _repl_port_problem(args)
+    if problem is not None:
+        print(f"kassa sim run: {problem}", file=sys.stderr)
+        return 2
     missing = None if args.cpython else sim.missing_tools()
     if missing is not None:
         print(f"kassa sim run: {missing}", file=sys.stderr)
@@ -102,7 +124,11 @@ def run(args: argparse.Namespace) -> int:
         from host_tools.simui import run as screen
 
         return screen.run(args.directory, cpython=args.cpython, set_clock=not args.no_clock,
-                          link_port=args.link_port)
+                          link_port=args.link_port, repl_port=args.repl_port)
+    if args.repl_port is not None:
+        print("kassa sim run: --repl-port is for the screen, at a terminal (without "
+              "--script or --plain)", file=sys.stderr)
+        return 2
     if args.link_port is not None:
         # stderr: stdout is the till's display. (MicroPython's sockets cannot
         # say their port, so the till itself does not.)

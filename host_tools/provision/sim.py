@@ -156,26 +156,36 @@ def romfs_image(out: Path) -> Path:
     return out
 
 
-def _link_env(env: dict[str, str], link_port: int | None) -> dict[str, str]:
+# KASSA_LINK_PORT=stdio: the link on the till's stdin/stdout, its REPL's port,
+# as an ESP32's (boards/sim.py).
+STDIO_LINK = "stdio"
+
+
+def _link_env(env: dict[str, str], link_port: int | str | None) -> dict[str, str]:
     """The sim board's link listens on KASSA_LINK_PORT when it is set
-    (boards/sim.py), else on its LINK port."""
+    (boards/sim.py), else on its LINK port; STDIO_LINK puts it on stdio."""
     if link_port is not None:
         env["KASSA_LINK_PORT"] = str(link_port)
     return env
 
 
 def micropython_command(root: Path, image: Path, heap_beside_kib: int = SIM_HEAP_KIB,
-                        link_port: int | None = None) -> tuple[list[str], dict[str, str]]:
+                        link_port: int | str | None = None,
+                        repl: bool = False) -> tuple[list[str], dict[str, str]]:
     """(argv, environment) that run firmware/main.py under MicroPython, firmware
     from the ROMFS image as on a board, `heap_beside_kib` of heap beside it;
-    its link on `link_port` if given."""
+    its link on `link_port` if given. repl: instead of the till, the REPL a
+    board offers once main.py has ended (the firmware importable from /rom)."""
     heap_kib = heap_beside_kib + (image.stat().st_size + 1023) // 1024
     env = _link_env(dict(os.environ), link_port)
     env["MICROPYPATH"] = ".frozen"  # nothing from the host: /rom is added at boot
     micropython = str(micropython_binary())
-    return [micropython, "-X", f"heapsize={heap_kib}K",
-            str(ROOT / "host_tools" / "provision" / "romfs_boot.py"), str(image),
-            str(ROOT / "firmware" / "main.py")], env
+    main = ["-i", _ROMFS_BOOT, str(image), os.devnull] if repl else [
+        _ROMFS_BOOT, str(image), str(ROOT / "firmware" / "main.py")]
+    return [micropython, "-X", f"heapsize={heap_kib}K", *main], env
+
+
+_ROMFS_BOOT = str(ROOT / "host_tools" / "provision" / "romfs_boot.py")
 
 
 def run_micropython(root: Path, image: Path, stdin: IO[str] | None = None,

@@ -6,6 +6,8 @@ package only draws it and turns key presses into those commands:
 
   tillproc  the child: its command line, and its output read back into
             display frames and console messages
+  serialtill  the child on one serial line for the gateway and mpremote, as
+            an ESP32's (--repl-port): the line is host_tools/provision/ptyline.py
   paper     the printer's output file read back into receipts (text and PNG)
             and drawer pulses
   screen    the full-screen terminal application (prompt_toolkit)

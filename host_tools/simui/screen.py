@@ -8,7 +8,9 @@ pasted anywhere is scanned at once: terminals mark a paste, so a pasted code
 is never read as key presses; digits faster than fingers, from a scanner that
 types, are a scan too), F5-F8 switch the printer's paper, cover and power, F9
 closes the drawer, PgUp/PgDn scroll the receipt, F10 (or Ctrl-C, Ctrl-D) ends
-the run.
+the run. With --repl-port the till is a SerialTill (serialtill.py): its link
+and MicroPython's REPL on one port; F3 restarts it once it has handed that
+port to mpremote.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from till.formats import identity
 from host_tools.provision import sim
 from host_tools.simui.burst import MAX_DIGITS, Burst
 from host_tools.simui.paper import PNG_PATTERN, PaperWatcher
+from host_tools.simui.serialtill import SerialTill
 from host_tools.simui.tillproc import DisplayReader, Frame as DisplayFrame, TillProcess
 
 # A barcode as a scanner sends it: printable ASCII, no spaces, at most the
@@ -44,12 +47,14 @@ _NAME_LABELS = {".": "point"}
 HARDWARE_KEYS = (("F2", "scan barcode"), ("F5", "paper out/in"), ("F6", "paper low/ok"),
                  ("F7", "cover"), ("F8", "printer on/off"), ("F9", "shut drawer"),
                  ("F10", "quit"), ("PgUp/PgDn", "receipt"))
+RESTART_KEY = ("F3", "restart the till")  # with --repl-port: a board's reset button
 # The screen fits a classic 80x24 terminal: the display, the drawer and
 # printer, and the key legend on the left (30 columns), the receipt's 48
 # columns in a frame on the right, the hardware keys below.
 MIN_COLS, MIN_ROWS = 80, 24
 _LEFT_COLS = 30
 _STOP_TIMEOUT_S = 30.0  # the till's last receipts print before it stops
+_MAINTENANCE = "Maintenance:"  # the till's display as it hands its port to the REPL
 
 
 def legend(keymap: dict[str, str]) -> list[tuple[str, str]]:
@@ -96,6 +101,13 @@ class SimScreen:
             link["port"] = till.link_port
         self.link = (f"{link.get('host', '127.0.0.1')}:{link['port']}"
                      if link.get("kind") == "tcp" and "port" in link else "none")
+        self._link_title = "gateway link"
+        self.serial = till if isinstance(till, SerialTill) else None
+        hardware = list(HARDWARE_KEYS)
+        if self.serial is not None:  # one line for the gateway and mpremote, as an ESP32's
+            self.link = self.serial.url.removeprefix("socket://")
+            self._link_title = "link+REPL"
+            hardware.insert(1, RESTART_KEY)
         self.engine_name = engine_name
         try:
             self.till_id = identity.read(str(root / identity.IDENTITY_FILE))[0]
@@ -127,7 +139,7 @@ class SimScreen:
         self.stopping = False
         self.ended: int | None = None
         self._legend = _two_columns(legend(self.keymap), _LEFT_COLS)
-        self._hardware = _wrapped([f"{k} {v}" for k, v in HARDWARE_KEYS], MIN_COLS - 1)
+        self._hardware = _wrapped([f"{k} {v}" for k, v in hardware], MIN_COLS - 1)
         self.app: Application[int | None] = Application(
             layout=self._layout(), key_bindings=self._bindings(), full_screen=True,
             mouse_support=False, refresh_interval=None)
@@ -136,7 +148,7 @@ class SimScreen:
 
     def _title(self) -> StyleAndTextTuples:
         return [("reverse", f" Kassa sim till {self.till_id} | {self.engine_name} | "
-                            f"gateway link {self.link}".ljust(300))]
+                            f"{self._link_title} {self.link}".ljust(300))]
 
     def _state(self) -> StyleAndTextTuples:
         drawer = "OPEN (F9 closes it)" if self.drawer_open else "closed"
@@ -197,7 +209,9 @@ class SimScreen:
 
     def _status(self) -> StyleAndTextTuples:
         text = f" Receipts saved as {self.root}/{PNG_PATTERN}"
-        if self.ended is not None:
+        if self.serial is not None and self.serial.in_repl:
+            text = " The port is MicroPython's REPL: F3 restarts the till |" + text
+        elif self.ended is not None:
             text = f" The till stopped (exit code {self.ended}): F10 leaves |" + text
         return [("reverse", text.ljust(300))]
 
@@ -341,6 +355,18 @@ class SimScreen:
             self.drawer_open = False
             self.note = "Drawer closed"
 
+        @kb.add("f3")
+        def _(event: KeyPressEvent) -> None:
+            if self.serial is None:
+                self.note = "The key F3 does nothing here: the keys are listed on the left"
+            elif self.stopping:
+                pass
+            elif self.serial.restart():
+                self.note = "Restarting the till"
+            else:
+                self.note = ("The till is running: F3 restarts it once it has handed its "
+                             "port to mpremote")
+
         @kb.add("f10")
         @kb.add(Keys.SIGINT)  # `kill -INT`: the screen takes Ctrl-C as a key
         @kb.add("c-c")
@@ -388,9 +414,9 @@ class SimScreen:
         if kind == "scan":
             self._scan(digits, let_go=False)
             return
+        self.note = f"Pressed {digits}"  # unless the till cannot take them (_send says)
         for d in digits:
             self._send(f"key {d}", let_go=False)
-        self.note = f"Pressed {digits}"
 
     def last_words(self) -> list[str]:
         """What the till said after F10, or, when it stopped by itself, the
@@ -406,7 +432,10 @@ class SimScreen:
         digits it still holds came after this)."""
         if let_go and self.burst.digits:
             self._end_burst()  # digits held back go first: keys stay in order
-        if self.ended is not None or self.stopping:
+        if self.serial is not None and self.serial.in_repl and not self.stopping:
+            self.note = self._handed_over()
+            return
+        if self.ended is not None or (self.stopping and self.serial is None):
             self.note = "The till has stopped: F10 leaves"
             return
         asyncio.ensure_future(self.till.send(command))
@@ -414,22 +443,42 @@ class SimScreen:
     # ---- running ---------------------------------------------------------------
 
     async def _read_till(self) -> None:
-        while (line := await self.till.readline()) is not None:
-            got = self.reader.line(line)
-            if isinstance(got, DisplayFrame):
-                self.display = got.lines
-            elif got is not None:
-                self.console.append(got)
-                self.said.append(got)
-                self._said_count += 1
+        while True:
+            while (line := await self.till.readline()) is not None:
+                got = self.reader.line(line)
+                if isinstance(got, DisplayFrame):
+                    self.display = got.lines
+                elif got is not None:
+                    self.console.append(got)
+                    self.said.append(got)
+                    self._said_count += 1
+                self.app.invalidate()
+            assert self.till.proc is not None
+            self.ended = await self.till.proc.wait()
+            self._watch_paper()
+            if self.stopping or self.serial is None:
+                break
+            # As on a board whose main.py returned: the port is the REPL's.
+            self.note = self._handed_over()
             self.app.invalidate()
-        assert self.till.proc is not None
-        self.ended = await self.till.proc.wait()
+            if not await self.serial.repl():
+                break
+            await self.serial.start()
+            self.ended = None
+            self.note = "The till boots again"
+            self.app.invalidate()
         self.note = "The till has stopped (its last words are above): F10 leaves"
-        self._watch_paper()
         if self.stopping:
             self.app.exit(result=self.ended)
         self.app.invalidate()
+
+    def _handed_over(self) -> str:
+        """What the screen says once the REPL has the port: the till handed it
+        over (its last screen, app.py _hand_over), or stopped by itself."""
+        if self.ended == 0 and self.display[0].startswith(_MAINTENANCE):
+            return "The till handed its port to mpremote (its REPL): F3 restarts it, F10 quits"
+        return (f"The till stopped (exit code {self.ended}); its port is MicroPython's "
+                "REPL: F3 restarts it")
 
     def _watch_paper(self) -> None:
         try:
@@ -452,14 +501,18 @@ class SimScreen:
             await asyncio.sleep(0.1)
 
     async def quit(self) -> None:
-        if self.ended is not None:
-            self.app.exit(result=self.ended)
-            return
         if self.stopping:
+            if self.serial is not None:  # F10 again: the power switch
+                self.serial.switch_off()
+            return
+        if self.ended is not None and (self.serial is None or not self.serial.in_repl):
+            self.app.exit(result=self.ended)
             return
         self.stopping = True
         self._said_at_stop = self._said_count
         self.note = "Stopping: the till prints what it still has, then stops"
+        if self.serial is not None and not self.serial.in_repl:
+            self.note = "Stopping: finish an open sale, or F10 again switches the till off"
         self.app.invalidate()
         await self.till.stop(_STOP_TIMEOUT_S)  # _read_till ends the application
 
@@ -474,6 +527,6 @@ class SimScreen:
             return await self.app.run_async()
         finally:
             paper.cancel()
-            if self.till.running:
+            if self.till.running or self.serial is not None:  # its REPL too
                 await self.till.stop(_STOP_TIMEOUT_S)
             reader.cancel()

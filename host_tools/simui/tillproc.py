@@ -88,23 +88,35 @@ class TillProcess:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the till stopped; its last words arrive on stdout
 
+    def _output(self) -> asyncio.StreamReader:
+        """Where the till's display and messages come out."""
+        assert self.proc is not None and self.proc.stdout is not None
+        return self.proc.stdout
+
     async def readline(self) -> str | None:
         """The next line of output, None once the till has ended."""
-        assert self.proc is not None and self.proc.stdout is not None
-        data = await self.proc.stdout.readline()
+        data = await self._output().readline()
         return data.decode("utf-8", "replace") if data else None
 
+    def _ask_to_stop(self, proc: asyncio.subprocess.Process) -> None:
+        """End input, as Ctrl-D does: the till finishes what prints and stops."""
+        if proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.close()
+
     async def stop(self, timeout_s: float) -> int | None:
-        """End input, as Ctrl-D does: the till finishes what prints and stops.
-        After timeout_s it is killed. Its exit code, None if killed."""
+        """Ask the till to stop (_ask_to_stop); after timeout_s it is killed.
+        Its exit code, None if killed."""
         proc = self.proc
         if proc is None:
             return None
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
+        if proc.returncode is None:
+            self._ask_to_stop(proc)
         try:
             return await asyncio.wait_for(proc.wait(), timeout_s)
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
             return None
+
+    def close(self) -> None:
+        """What the till held beside its process (nothing here)."""

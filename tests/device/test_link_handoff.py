@@ -177,6 +177,8 @@ def test_the_till_hands_over_after_the_open_sale_and_loses_nothing():
         t.till.link_pass()
     assert t.till._link_port.handoff and bytes(uart.inbox) == RAW_REPL
     assert t.till.display.shown[-1] == ("Maintenance:", "finish the sale")
+    t.till.tick()  # a second later: the cashier must still see why mpremote waits
+    assert t.till.display.shown[-1] == ("Maintenance:", "finish the sale")
     assert not t.till.stopping and t.till.journal.last_seq == head
     t.keys(["CASH"])  # the cashier finishes the sale; its receipt prints;
     t.till.link_pass()

@@ -1,8 +1,8 @@
 """A MicroPython unix-port process that looks like a board on a serial port.
 
-Its REPL runs on a pseudo-terminal (raw mode, so mpremote sees the bytes a board
-sends); a TCP bridge makes it reachable as socket://127.0.0.1:PORT for mpremote
-and pyserial. Its current directory plays the board's flash filesystem.
+Its REPL runs on a pseudo-terminal bridged to socket://127.0.0.1:PORT for
+mpremote and pyserial (host_tools/provision/ptyline.py, which the sim's screen
+uses too). Its current directory plays the board's flash filesystem.
 
 With repl_link=True the pty passes Ctrl-C (0x03) through as data, as a board's
 UART does while its program has set micropython.kbd_intr(-1) (a sim till
@@ -20,18 +20,15 @@ are dropped, as a board's USB port drops them.
 """
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import select
 import socket
 import subprocess
 import sys
-import termios
 import threading
 import time
-import tty
 from pathlib import Path
+
+from host_tools.provision.ptyline import PtyLine, own_session
 
 
 # A board's boot: boot.py, then main.py, each run to its end in its own
@@ -61,31 +58,16 @@ class UnixDevice:
         self._console = open(console, "ab") if console is not None else None
         self.boots = 0  # processes started
         root.mkdir(parents=True, exist_ok=True)
-        master, slave = pty.openpty()
-        tty.setraw(slave)  # no CR/LF translation: mpremote expects raw REPL bytes
-        # ...but Ctrl-C interrupts a running program, as on a board: the pty is
-        # the process's controlling terminal and sends it SIGINT (MicroPython's
-        # REPL reads Ctrl-C itself, in its own raw mode).
-        attrs = termios.tcgetattr(slave)
-        if repl_link:
-            attrs[3] &= ~termios.ISIG
-        else:
-            attrs[3] |= termios.ISIG
-        termios.tcsetattr(slave, termios.TCSANOW, attrs)
-        self._slave = slave
-        self._attrs = attrs
+        # The pty and its TCP bridge: host_tools/provision/ptyline.py. Without
+        # repl_link, Ctrl-C interrupts a running program, as on a board: the
+        # pty is the process's controlling terminal and sends it SIGINT
+        # (MicroPython's REPL reads Ctrl-C itself, in its own raw mode).
+        self.line = PtyLine(port, ctrl_c_is_data=repl_link, keep_unheard=not repl_link)
+        self.port = self.line.port
+        self.url = self.line.url
+        self._stop = False
         self.proc = self._start(boot_main=False)
         self.boots = 1
-        self._master = master
-        self._server = socket.socket()
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", port))
-        self._server.listen(1)
-        self.port = self._server.getsockname()[1]
-        self.url = f"socket://127.0.0.1:{self.port}"
-        self._stop = False
-        self._thread = threading.Thread(target=self._bridge, daemon=True)
-        self._thread.start()
         self._rebooter = None
         if reboot:
             self._rebooter = threading.Thread(target=self._reboot, daemon=True)
@@ -99,13 +81,10 @@ class UnixDevice:
         if boot_main:
             argv += ["-i", "-c", _BOOT]
 
-        def controlling_terminal() -> None:
-            os.setsid()
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-        return subprocess.Popen(argv, stdin=self._slave, stdout=self._slave,
-                                stderr=self._console or self._slave, cwd=self.root, env=env,
-                                close_fds=True, preexec_fn=controlling_terminal)
+        slave = self.line.slave
+        return subprocess.Popen(argv, stdin=slave, stdout=slave,
+                                stderr=self._console or slave, cwd=self.root, env=env,
+                                close_fds=True, preexec_fn=own_session)
 
     def _reboot(self) -> None:
         while not self._stop:
@@ -116,41 +95,13 @@ class UnixDevice:
             if self._stop:
                 return
             time.sleep(0.3)  # what the host still sends after the reset is lost
-            termios.tcflush(self._slave, termios.TCIFLUSH)
             # MicroPython's REPL turns ISIG off while it runs and back on when
             # it ends; a process killed in the REPL (a power cut) leaves it
             # off, and the next boot could not be interrupted. A board's USB
             # port starts afresh at every reset.
-            termios.tcsetattr(self._slave, termios.TCSANOW, self._attrs)
+            self.line.fresh(drop_input=True)
             self.proc = self._start(boot_main=True)
             self.boots += 1  # counted once self.proc is the new process
-
-    def _bridge(self) -> None:
-        watch = [self._server] + ([self._master] if self.repl_link else [])
-        while not self._stop:
-            r, _, _ = select.select(watch, [], [], 0.2)
-            if self._master in r:
-                os.read(self._master, 4096)  # nobody listens: lost
-            if self._server not in r:
-                continue
-            conn, _ = self._server.accept()
-            with conn:
-                try:
-                    self._serve(conn)
-                except OSError:
-                    pass  # the client went away (as mpremote does): wait for the next
-
-    def _serve(self, conn: socket.socket) -> None:
-        while not self._stop:
-            r, _, _ = select.select([self._master, conn], [], [], 0.2)
-            if self._master in r:
-                data = os.read(self._master, 4096)
-                conn.sendall(data)
-            if conn in r:
-                data = conn.recv(4096)
-                if not data:
-                    return
-                os.write(self._master, data)
 
     def type_lines(self, text: str, until: bytes, timeout_s: float = 60) -> str:
         """Type lines at the device's terminal (as a person or a scanner
@@ -178,10 +129,7 @@ class UnixDevice:
             self._rebooter.join(timeout=2)
         self.proc.kill()
         self.proc.wait()
-        self._thread.join(timeout=2)
-        self._server.close()
-        os.close(self._master)
-        os.close(self._slave)
+        self.line.close()
         if self._console is not None:
             self._console.close()
 
