@@ -80,6 +80,6 @@ def bench_link_throughput() -> str:
         "machine). At 115200 baud a day's journal cannot take under about 42 s (its",
         "bytes over the line rate), so the issue's 30 s for a day needs a faster line",
         "(USB CDC) or smaller records. `mpremote cp` of the same bytes: *The link",
-        f"against `mpremote cp`* below. The till ran with a Pico W's {HEAP_KIB}K beside its image.",
+        f"against `mpremote cp`* below. The till ran with {HEAP_KIB}K beside its image (the sim's; a Pico W has 192K, for objects half this port's size).",
         "",
     ])
