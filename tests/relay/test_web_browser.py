@@ -149,8 +149,8 @@ def relay(tmp_path: Path) -> Iterator[tuple[RelayProcess, web_data.Chain]]:
         store.close()
 
 
-def test_ho_staff_work_in_a_browser(relay: tuple[RelayProcess, web_data.Chain], browser: WebDriver,
-                                    request: pytest.FixtureRequest) -> None:
+def test_ho_staff_work_in_a_browser(relay: tuple[RelayProcess, web_data.Chain],
+                                    browser: WebDriver) -> None:
     proc, chain = relay
     shots_dir = os.environ.get("KASSA_WEB_SCREENSHOTS")
     shots = Path(shots_dir) if shots_dir else None
@@ -349,8 +349,7 @@ def viewer_is_refused(me: Staff, chain: web_data.Chain) -> None:
 def publishing_relay(pg_url: str, tmp_path: Path) -> Iterator[tuple[RelayProcess, str]]:
     import publishing
 
-    db_url = pg_url
-    store = open_store(db_url)
+    store = open_store(pg_url)
     try:
         publishing.register(store)
         token = store.add_user("alice", "admin")
@@ -360,7 +359,7 @@ def publishing_relay(pg_url: str, tmp_path: Path) -> Iterator[tuple[RelayProcess
             for n in range(3):
                 (master / f"plu-{n}.jpg").write_bytes(f"{name} {n}".encode())
             pictures.add_pair(store, name, master, site)
-        proc = RelayProcess(db_url, worker_interval_s=None, log=tmp_path / "relay.log").start()
+        proc = RelayProcess(pg_url, worker_interval_s=None, log=tmp_path / "relay.log").start()
         try:
             yield proc, token
         finally:
@@ -370,7 +369,7 @@ def publishing_relay(pg_url: str, tmp_path: Path) -> Iterator[tuple[RelayProcess
 
 
 def test_an_admin_publishes_in_a_browser(publishing_relay: tuple[RelayProcess, str], browser: WebDriver,
-                                         request: pytest.FixtureRequest, tmp_path: Path) -> None:
+                                         tmp_path: Path) -> None:
     import publishing
 
     proc, token = publishing_relay
